@@ -1,0 +1,144 @@
+"""The ``curate`` command line: the root group, the app object passed down, the one abort path.
+
+Command groups are imported lazily, and heavy libraries only inside the command that needs
+them, so that ``curate --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from curate import __version__
+from curate.errors import CurateError, ExitCode
+
+COMMAND_GROUPS = {
+    "dedup": ("curate.commands.dedup", "dedup", "Remove duplicate and near-duplicate documents."),
+}
+
+
+@dataclass
+class App:
+    """Built once by the root group; every command receives it as ``ctx.obj``."""
+
+    verbosity: int = 0
+    quiet: bool = False
+
+    def notice(self, message: str) -> None:
+        """A line for the person at the terminal (stderr; silenced by -q)."""
+        if not self.quiet:
+            click.echo(message, err=True)
+
+
+def abort(message: str, code: int | ExitCode) -> NoReturn:
+    click.echo(f"curate: error: {message}", err=True)
+    sys.exit(int(code))
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_GROUPS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMAND_GROUPS:
+            return None
+        module_name, attribute, _ = COMMAND_GROUPS[cmd_name]
+        command: click.Command = getattr(importlib.import_module(module_name), attribute)
+        return command
+
+
+def _load_config(path: Path, root: click.Group, ctx: click.Context) -> dict[str, Any]:
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--config") from exc
+    if not isinstance(loaded, dict):
+        raise click.BadParameter(f"{path} must hold a mapping of command groups", param_hint="--config")
+    _validate_config(loaded, root, ctx, path.name)
+    return loaded
+
+
+def _validate_config(values: dict[str, Any], command: click.Command, ctx: click.Context, where: str) -> None:
+    """Unknown keys are errors that suggest the nearest valid key."""
+    if isinstance(command, click.Group):
+        valid = command.list_commands(ctx)
+        for key, value in values.items():
+            sub = command.get_command(ctx, key) if key in valid else None
+            if sub is None:
+                _unknown(key, valid, where)
+            elif not isinstance(value, dict):
+                raise click.BadParameter(f"{where}: {key} must be a mapping", param_hint="--config")
+            else:
+                _validate_config(value, sub, ctx, f"{where}:{key}")
+        return
+    valid = [p.name for p in command.params if p.name and isinstance(p, click.Option)]
+    for key in values:
+        if key.replace("-", "_") not in valid:
+            _unknown(key, valid, where)
+    for key in list(values):
+        if "-" in key:
+            values[key.replace("-", "_")] = values.pop(key)
+
+
+def _unknown(key: str, valid: list[str], where: str) -> NoReturn:
+    near = difflib.get_close_matches(key, valid, n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else f" (valid: {', '.join(valid)})"
+    raise click.BadParameter(f"{where}: unknown key {key!r}{hint}", param_hint="--config")
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "CURATE"})
+@click.version_option(__version__, prog_name="curate")
+@click.option("-v", "--verbose", count=True, help="Explain more (-v phases and choices, -vv debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only results (no notices, no progress bars).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file of option defaults by command, e.g. {dedup: {minhash: {threshold: 0.7}}}. "
+    "Precedence: defaults < file < environment < flags.",
+)
+@click.pass_context
+def root(ctx: click.Context, verbose: int, quiet: bool, config_path: Path | None) -> None:
+    """curate: clean directories of Parquet shards for training sets.
+
+    \b
+    Exit codes: 0 done; 1 failed; 2 usage error; 3 bad input data (or shards
+    quarantined with --on-error skip); 75 another run holds the output (try later).
+    """
+    ctx.obj = App(verbosity=verbose, quiet=quiet)
+    level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
+    logging.basicConfig(level=level, stream=sys.stderr, format="curate: %(message)s")
+    if config_path is not None:
+        assert isinstance(ctx.command, click.Group)
+        ctx.default_map = _load_config(config_path, ctx.command, ctx)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the root group and map errors onto the exit-code contract."""
+    try:
+        root.main(args=argv, prog_name="curate", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+    except click.Abort:
+        abort("interrupted", ExitCode.FAILED)
+    except CurateError as exc:
+        abort(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        abort("interrupted", ExitCode.FAILED)
+    except Exception as exc:  # an unexpected failure: one line, the traceback only with -v
+        if logging.getLogger().isEnabledFor(logging.INFO):
+            raise
+        abort(f"{type(exc).__name__}: {exc} (run with -v for the traceback)", ExitCode.FAILED)
+    sys.exit(ExitCode.OK)

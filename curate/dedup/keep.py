@@ -1,0 +1,46 @@
+"""Keep rules: which member of a duplicate cluster survives.
+
+``first`` (input order: shard, then row), ``longest`` / ``shortest`` (text length in
+characters), ``max:COL`` / ``min:COL`` (a column's value, nulls last). Every rule is
+deterministic: ties are broken by the document id, then by input position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from curate.errors import UsageError
+
+
+@dataclass(frozen=True)
+class KeepRule:
+    kind: str  # first | longest | shortest | max | min
+    column: str | None = None
+
+    @staticmethod
+    def parse(text: str) -> KeepRule:
+        if text in ("first", "longest", "shortest"):
+            return KeepRule(text)
+        kind, _, column = text.partition(":")
+        if kind in ("max", "min") and column:
+            return KeepRule(kind, column)
+        raise UsageError(f"invalid --keep {text!r}: use first, longest, shortest, max:COLUMN or min:COLUMN")
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.column}" if self.column else self.kind
+
+    @property
+    def descending(self) -> bool:
+        return self.kind in ("longest", "max")
+
+    def priority_sort(self, frame: pl.DataFrame, *, group: str, key: str, id_column: str, doc: str) -> pl.DataFrame:
+        """Sort rows by ``group`` then best-survivor-first."""
+        if self.kind == "first":
+            return frame.sort([group, doc])
+        return frame.sort(
+            [group, key, id_column, doc],
+            descending=[False, self.descending, False, False],
+            nulls_last=True,
+        )

@@ -1,0 +1,169 @@
+"""Phases 4 and 5: gather each cluster's members in one partition, then resolve survivors.
+
+Gather (map over shards) joins a shard's memberships with its signatures, keep keys and,
+when verifying, the members' texts, and routes every row to the partition of its
+component root. Resolve (reduce per cluster partition) orders each component best
+survivor first (keep rule, then id) and runs leader clustering: each member is compared
+with the component's survivors in order, joins the first one it is similar enough to, or
+becomes a survivor itself. So a chain A~B~C never removes C as a duplicate of a far A,
+and ``dup_of`` always names a kept document, never an intermediate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate import kernel
+from curate.dedup.minhash.components import member_name
+from curate.dedup.minhash.config import ROW_BITS, ROW_MASK, MinHashPlan
+from curate.dedup.minhash.signatures import sig_name
+from curate.io.readers import read_batches
+from curate.io.writers import write_table_atomically
+
+GATHER_PHASE = "gather"
+RESOLVE_PHASE = "resolve"
+
+DECISION_SCHEMA = pa.schema(
+    [
+        ("doc", pa.uint64()),
+        ("removed", pa.bool_()),
+        ("dup_of", pa.string()),
+        ("similarity", pa.float64()),
+        ("dup_cluster", pa.string()),
+        ("dup_cluster_size", pa.int64()),
+    ]
+)
+
+
+def cluster_name(partition: int, shard_index: int) -> str:
+    return f"_work/clusters/q{partition:04d}/s{shard_index:05d}.parquet"
+
+
+def decision_name(shard_index: int, partition: int) -> str:
+    return f"_work/decisions/s{shard_index:05d}/q{partition:04d}.parquet"
+
+
+def _member_texts(plan: MinHashPlan, shard_index: int, docs: np.ndarray) -> pa.Array:
+    """The texts of the given (sorted) doc keys of one shard, in that order."""
+    shard = plan.shards[shard_index]
+    rows = (docs & np.uint64(ROW_MASK)).astype(np.int64)
+    pieces: list[pa.Array] = []
+    first_row = 0
+    column = plan.config.read.text_column
+    for batch in read_batches(shard, plan.config.read, columns=[column]):
+        end = first_row + batch.num_rows
+        lo, hi = np.searchsorted(rows, [first_row, end])
+        if hi > lo:
+            pieces.append(batch.column(column).take(pa.array(rows[lo:hi] - first_row)))
+        first_row = end
+        if hi == len(rows):
+            break
+    if not pieces:
+        return pa.array([], pa.large_string())
+    return pa.concat_arrays(pieces)
+
+
+def gather_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
+    plan, shard_index = args
+    root = plan.workspace.root
+    members = pq.read_table(root / member_name(shard_index))
+    signatures = pq.read_table(root / sig_name(shard_index))
+    joined = members.join(signatures, "doc", join_type="inner").sort_by("doc")
+    if plan.config.verify:
+        docs = joined.column("doc").to_numpy()
+        joined = joined.append_column("text", _member_texts(plan, shard_index, docs))
+    roots = joined.column("root").to_numpy()
+    partition_of = roots % np.uint64(plan.cluster_partitions)
+    outputs = []
+    for partition in range(plan.cluster_partitions):
+        picked = np.flatnonzero(partition_of == np.uint64(partition))
+        write_table_atomically(root, cluster_name(partition, shard_index), joined.take(pa.array(picked)))
+        outputs.append(root / cluster_name(partition, shard_index))
+    stats = {"members": joined.num_rows}
+    plan.workspace.mark_done(GATHER_PHASE, f"s{shard_index:05d}", stats, outputs)
+    return stats
+
+
+def _group_offsets(sorted_roots: np.ndarray) -> np.ndarray:
+    if len(sorted_roots) == 0:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.flatnonzero(np.diff(sorted_roots)) + 1
+    return np.concatenate([[0], starts, [len(sorted_roots)]]).astype(np.int64)
+
+
+def _estimated_similarity(signatures: pa.Array, leader_rows: np.ndarray, num_perm: int) -> np.ndarray:
+    if len(signatures) == 0:
+        return np.zeros(0, dtype=np.float64)
+    raw = signatures.cast(pa.binary(4 * num_perm)) if not pa.types.is_fixed_size_binary(signatures.type) else signatures
+    buffer = raw.buffers()[1]
+    matrix = np.frombuffer(buffer, dtype=np.uint32)[raw.offset * num_perm : (raw.offset + len(raw)) * num_perm]
+    matrix = matrix.reshape(len(raw), num_perm)
+    similarity: np.ndarray = (matrix == matrix[leader_rows]).mean(axis=1)
+    return similarity
+
+
+def resolve_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
+    plan, partition = args
+    config = plan.config
+    root = plan.workspace.root
+    tables = [pq.read_table(root / cluster_name(partition, shard.index)) for shard in plan.active_shards]
+    table = pa.concat_tables(tables, promote_options="permissive") if tables else None
+    if table is None or table.num_rows == 0:
+        decisions = DECISION_SCHEMA.empty_table()
+    else:
+        order_frame = pl.from_arrow(table.select(["root", "doc", "id", "key"])).with_row_index("row")
+        assert isinstance(order_frame, pl.DataFrame)
+        ordered = config.keep.priority_sort(order_frame, group="root", key="key", id_column="id", doc="doc")
+        table = table.take(pa.array(ordered.get_column("row").to_numpy()))
+        offsets = _group_offsets(table.column("root").to_numpy())
+        if config.verify:
+            leader_rows, similarity = kernel.leader_clusters(
+                table.column("text"),
+                offsets,
+                threshold=config.threshold,
+                kind=config.shingle,  # type: ignore[arg-type]
+                ngram=config.ngram,
+                max_leaders=config.max_leaders,
+            )
+        else:
+            sizes = np.diff(offsets)
+            leader_rows = np.repeat(offsets[:-1], sizes)
+            similarity = _estimated_similarity(table.column("sig").combine_chunks(), leader_rows, config.num_perm)
+        decisions = _decisions(table, leader_rows, similarity)
+    outputs = []
+    doc_shard = decisions.column("doc").to_numpy() >> np.uint64(ROW_BITS)
+    for shard in plan.active_shards:
+        picked = np.flatnonzero(doc_shard == np.uint64(shard.index))
+        write_table_atomically(root, decision_name(shard.index, partition), decisions.take(pa.array(picked)))
+        outputs.append(root / decision_name(shard.index, partition))
+    removed = int(np.count_nonzero(decisions.column("removed").to_numpy(zero_copy_only=False)))
+    clusters = int(decisions.column("dup_cluster").drop_null().unique().__len__()) if decisions.num_rows else 0
+    stats = {"removed": removed, "clusters": clusters}
+    plan.workspace.mark_done(RESOLVE_PHASE, f"q{partition:04d}", stats, outputs)
+    return stats
+
+
+def _decisions(table: pa.Table, leader_rows: np.ndarray, similarity: np.ndarray) -> pa.Table:
+    n = table.num_rows
+    rows = np.arange(n, dtype=np.int64)
+    removed = leader_rows != rows
+    cluster_size = np.bincount(leader_rows, minlength=n)[leader_rows].astype(np.int64)
+    ids = table.column("id").combine_chunks()
+    leader_ids = ids.take(pa.array(leader_rows))
+    in_cluster = cluster_size > 1
+    return pa.table(
+        {
+            "doc": table.column("doc").combine_chunks(),
+            "removed": pa.array(removed),
+            "dup_of": pa.array(leader_ids.to_numpy(zero_copy_only=False), pa.string(), mask=~removed),
+            "similarity": pa.array(similarity.astype(np.float64), mask=~removed),
+            "dup_cluster": pa.array(leader_ids.to_numpy(zero_copy_only=False), pa.string(), mask=~in_cluster),
+            "dup_cluster_size": pa.array(cluster_size, mask=~in_cluster),
+        },
+        schema=DECISION_SCHEMA,
+    )

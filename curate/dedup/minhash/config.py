@@ -1,0 +1,80 @@
+"""The frozen configuration of a MinHash dedup run and the plan shared by its tasks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import pyarrow as pa
+
+from curate.dedup.keep import KeepRule
+from curate.errors import UsageError
+from curate.io.discovery import InputShard
+from curate.io.readers import ReadOptions
+from curate.pipelines.workspace import Workspace
+
+STAGE_NAME = "dedup_minhash"
+# Bump when a change alters which documents are removed for the same config.
+ALGORITHM_VERSION = 1
+# Document keys pack (input shard index, row) into one u64 so edges and memberships stay small.
+ROW_BITS = 40
+ROW_MASK = (1 << ROW_BITS) - 1
+
+
+@dataclass(frozen=True)
+class MinHashConfig:
+    read: ReadOptions = field(default_factory=ReadOptions)
+    threshold: float = 0.8
+    num_perm: int = 128
+    ngram: int = 5
+    shingle: str = "word"
+    bands: int = 0
+    rows: int = 0
+    seed: int = 1
+    keep: KeepRule = field(default_factory=lambda: KeepRule("first"))
+    verify: bool = True
+    cluster_columns: bool = False
+    max_leaders: int = 64
+
+    def validate(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise UsageError(f"--threshold must be between 0 and 1 (exclusive), got {self.threshold}")
+        if self.num_perm < 1 or self.num_perm > 1024:
+            raise UsageError(f"--num-perm must be in 1..1024, got {self.num_perm}")
+        if self.ngram < 1:
+            raise UsageError(f"--ngram must be at least 1, got {self.ngram}")
+        if self.shingle not in ("word", "char"):
+            raise UsageError(f"--shingle must be word or char, got {self.shingle!r}")
+        if self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm:
+            raise UsageError(
+                f"--bands × --rows must be at most --num-perm ({self.bands} × {self.rows} > {self.num_perm})"
+            )
+
+    def fingerprint_fields(self) -> dict[str, object]:
+        """Everything that changes which rows are kept or what the output holds."""
+        fields = asdict(self)
+        fields["keep"] = str(self.keep)
+        fields["read"] = {
+            "text_column": self.read.text_column,
+            "id_column": self.read.id_column,
+            "id_column_explicit": self.read.id_column_explicit,
+        }
+        fields["algorithm_version"] = ALGORITHM_VERSION
+        return fields
+
+
+@dataclass(frozen=True)
+class MinHashPlan:
+    """Everything a task needs, picklable for process pools and Ray."""
+
+    config: MinHashConfig
+    workspace: Workspace
+    shards: tuple[InputShard, ...]
+    band_partitions: int
+    cluster_partitions: int
+    output_schema: pa.Schema | None
+    skip_bad_shards: bool
+    active: frozenset[int] = frozenset()
+
+    @property
+    def active_shards(self) -> list[InputShard]:
+        return [s for s in self.shards if s.index in self.active]

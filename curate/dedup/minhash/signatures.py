@@ -1,0 +1,153 @@
+"""Phase 1 (map over input shards): MinHash signatures and LSH band buckets.
+
+Per shard it writes ``_work/sig/sNNNNN.parquet`` (doc key, id, keep key, signature) for
+every document with at least one shingle, and one ``_work/bands/pPPPP/sNNNNN.parquet``
+(bucket, doc) file per band partition. Documents without shingles (empty, punctuation
+only) get no buckets, so they can never be grouped as duplicates of each other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curate import kernel
+from curate.dedup.minhash.config import ROW_BITS, MinHashPlan
+from curate.errors import BadInputError
+from curate.io.readers import ReadCounters, batch_ids, read_batches
+from curate.io.writers import AtomicParquetWriter
+
+PHASE = "signatures"
+BAND_ROW_GROUP_BYTES = 8 << 20
+
+
+def sig_name(shard_index: int) -> str:
+    return f"_work/sig/s{shard_index:05d}.parquet"
+
+
+def band_name(partition: int, shard_index: int) -> str:
+    return f"_work/bands/p{partition:04d}/s{shard_index:05d}.parquet"
+
+
+BAND_SCHEMA = pa.schema([("bucket", pa.uint64()), ("doc", pa.uint64())])
+
+
+def sig_schema(plan: MinHashPlan, key_type: pa.DataType) -> pa.Schema:
+    return pa.schema(
+        [
+            ("doc", pa.uint64()),
+            ("id", pa.string()),
+            ("key", key_type),
+            ("sig", pa.binary(4 * plan.config.num_perm)),
+        ]
+    )
+
+
+def keep_key(plan: MinHashPlan, batch: pa.RecordBatch, text: pa.Array) -> pa.Array:
+    """The value the keep rule ranks by; ``first`` ranks by doc key, so it stores none."""
+    rule = plan.config.keep
+    if rule.kind in ("longest", "shortest"):
+        return pc.fill_null(pc.utf8_length(text), 0).cast(pa.int64())
+    if rule.kind in ("max", "min"):
+        assert rule.column is not None
+        if rule.column not in batch.schema.names:
+            return pa.nulls(batch.num_rows, pa.float64())
+        return batch.column(rule.column)
+    return pa.nulls(batch.num_rows, pa.int64())
+
+
+def signature_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
+    plan, shard_index = args
+    shard = plan.shards[shard_index]
+    root = plan.workspace.root
+    try:
+        stats = _signatures(plan, shard_index)
+    except BadInputError as exc:
+        if not plan.skip_bad_shards:
+            raise
+        stats = {"quarantined": str(exc)}
+        plan.workspace.mark_done(PHASE, f"s{shard.index:05d}", stats, [])
+        return stats
+    outputs = [root / sig_name(shard.index)] + [root / band_name(p, shard.index) for p in range(plan.band_partitions)]
+    plan.workspace.mark_done(PHASE, f"s{shard.index:05d}", stats, outputs)
+    return stats
+
+
+def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
+    shard = plan.shards[shard_index]
+    config = plan.config
+    root = plan.workspace.root
+    read = config.read
+    columns = [read.text_column, read.id_column]
+    if config.keep.column:
+        columns.append(config.keep.column)
+    counters = ReadCounters()
+    partitions = plan.band_partitions
+    # Many writers are open at once, so each buffers less before writing a row group.
+    band_writers = [
+        AtomicParquetWriter(root, band_name(p, shard.index), schema=BAND_SCHEMA, row_group_bytes=BAND_ROW_GROUP_BYTES)
+        for p in range(partitions)
+    ]
+    sig_writer: AtomicParquetWriter | None = None
+    first_row = 0
+    empty_docs = 0
+    try:
+        for batch in read_batches(shard, read, counters, columns=columns):
+            text = batch.column(read.text_column)
+            result = kernel.minhash_batch(
+                text,
+                kind=config.shingle,  # type: ignore[arg-type]
+                ngram=config.ngram,
+                num_perm=config.num_perm,
+                seed=config.seed,
+                bands=config.bands,
+                rows=config.rows,
+            )
+            n = batch.num_rows
+            docs = (np.uint64(shard.index) << np.uint64(ROW_BITS)) | np.arange(
+                first_row, first_row + n, dtype=np.uint64
+            )
+            nonempty = result.shingle_counts > 0
+            empty_docs += int(n - nonempty.sum())
+            key = keep_key(plan, batch, text)
+            if sig_writer is None:
+                sig_writer = AtomicParquetWriter(root, sig_name(shard.index), schema=sig_schema(plan, key.type))
+            mask = pa.array(nonempty)
+            ids = batch_ids(batch, shard, first_row, read)
+            signatures = np.ascontiguousarray(result.signatures[nonempty])
+            sig_array = pa.FixedSizeBinaryArray.from_buffers(
+                pa.binary(4 * config.num_perm), int(nonempty.sum()), [None, pa.py_buffer(signatures.tobytes())]
+            )
+            sig_writer.write(
+                pa.record_batch(
+                    [pa.array(docs[nonempty]), ids.filter(mask), key.filter(mask), sig_array],
+                    schema=sig_writer.schema,
+                )
+            )
+            buckets = result.band_hashes[nonempty].reshape(-1)
+            band_docs = np.repeat(docs[nonempty], config.bands)
+            partition_of = buckets % np.uint64(partitions)
+            order = np.argsort(partition_of, kind="stable")
+            bounds = np.searchsorted(partition_of[order], np.arange(partitions + 1, dtype=np.uint64))
+            for p in range(partitions):
+                picked = order[bounds[p] : bounds[p + 1]]
+                if len(picked):
+                    band_writers[p].write(
+                        pa.record_batch([pa.array(buckets[picked]), pa.array(band_docs[picked])], schema=BAND_SCHEMA)
+                    )
+            first_row += n
+        if sig_writer is None:
+            sig_writer = AtomicParquetWriter(root, sig_name(shard.index), schema=sig_schema(plan, pa.int64()))
+        sig_writer.commit()
+        for writer in band_writers:
+            writer.commit()
+    except BaseException:
+        if sig_writer is not None:
+            sig_writer.abort()
+        for writer in band_writers:
+            writer.abort()
+        raise
+    return {"rows": counters.rows, "empty_docs": empty_docs, "invalid_utf8_rows": counters.invalid_utf8_rows}

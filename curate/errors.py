@@ -1,0 +1,56 @@
+"""The exit-code contract and the exceptions that carry it.
+
+Every command maps its outcome onto these codes, and nowhere else defines one:
+
+    0   done
+    1   failed (a bug, an I/O failure, anything unexpected)
+    2   usage error (bad option, missing column, empty input, config mismatch)
+    3   bad input data (corrupt shard, schema conflict); also a run that finished
+        with ``--on-error skip`` but quarantined at least one shard
+    75  another run holds the output directory's lock (EX_TEMPFAIL: try later)
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    BAD_INPUT = 3
+    BUSY = 75
+
+
+class CurateError(Exception):
+    """An error curate reports as one line, without a traceback."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+
+class UsageError(CurateError):
+    exit_code = ExitCode.USAGE
+
+
+class BadInputError(CurateError):
+    """Input data that cannot be read as promised; the message names the file."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+    def __reduce__(self) -> tuple[type[BadInputError], tuple[str, str]]:
+        # Crosses process boundaries (executors), so it must rebuild from its own fields.
+        return (type(self), (self.path, self.problem))
+
+
+class BusyError(CurateError):
+    exit_code = ExitCode.BUSY
+
+
+class UnsafePathError(UsageError):
+    """A path that would escape the output root (``..``, absolute, NUL, symlink)."""

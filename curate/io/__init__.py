@@ -1,0 +1,1 @@
+"""Shard directories: finding input files, reading them as Arrow batches, writing shards atomically."""

@@ -1,0 +1,145 @@
+"""Finding the input shards of a run: a curate dataset, a directory, a glob or one file."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.fs as pafs
+
+from curate.errors import BadInputError, UsageError
+
+MANIFEST_NAME = "_manifest.json"
+SUPPORTED_SUFFIXES = (
+    ".parquet",
+    ".jsonl",
+    ".json",
+    ".ndjson",
+    ".jsonl.gz",
+    ".json.gz",
+    ".ndjson.gz",
+    ".jsonl.zst",
+    ".json.zst",
+    ".ndjson.zst",
+)
+
+
+@dataclass(frozen=True)
+class InputShard:
+    """One input file. ``index`` is its position in the sorted input list; ``name`` is its
+    path relative to the input root, used in derived ids and messages."""
+
+    index: int
+    path: str
+    name: str
+    size: int
+    mtime_ns: int
+    filesystem: pafs.FileSystem
+
+    @property
+    def format(self) -> str:
+        return "parquet" if self.path.endswith(".parquet") else "jsonl"
+
+    @property
+    def compression(self) -> str | None:
+        if self.path.endswith(".gz"):
+            return "gzip"
+        if self.path.endswith(".zst"):
+            return "zstd"
+        return None
+
+    def fingerprint(self) -> dict[str, object]:
+        return {"name": self.name, "size": self.size, "mtime_ns": self.mtime_ns}
+
+
+def _is_data_file(name: str) -> bool:
+    base = os.path.basename(name)
+    return not base.startswith(("_", ".")) and base.endswith(SUPPORTED_SUFFIXES)
+
+
+def _resolve_filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+    if "://" in location and not location.startswith("file://"):
+        filesystem, path = pafs.FileSystem.from_uri(location)
+        return filesystem, path
+    local = location.removeprefix("file://")
+    return pafs.LocalFileSystem(), os.path.abspath(local)
+
+
+def discover_inputs(location: str) -> tuple[list[InputShard], dict[str, object] | None]:
+    """List the input shards at ``location`` in a stable (sorted) order.
+
+    A directory holding ``_manifest.json`` is a curate dataset: only the shards its
+    manifest lists are read, and the manifest is returned too. A directory with curate's
+    ``_work/`` but no manifest is an unfinished run and is refused. Otherwise every
+    supported file below the directory (names starting with ``_`` or ``.`` skipped),
+    a glob, or a single file. Raises UsageError when nothing is found.
+    """
+    filesystem, path = _resolve_filesystem(location)
+    if any(ch in location for ch in "*?["):
+        if not isinstance(filesystem, pafs.LocalFileSystem):
+            raise UsageError(f"globs are supported on local paths only: {location}")
+        found = sorted(p for p in glob.glob(path, recursive=True) if _is_data_file(p) and os.path.isfile(p))
+        root = os.path.dirname(path.split("*")[0].split("?")[0].split("[")[0].rstrip("/")) or "/"
+        return _shards(filesystem, found, root), None
+
+    info = filesystem.get_file_info(path)
+    if info.type == pafs.FileType.NotFound:
+        raise UsageError(f"input not found: {location}")
+    if info.type == pafs.FileType.File:
+        if not path.endswith(SUPPORTED_SUFFIXES):
+            raise UsageError(f"unsupported input file type (want {', '.join(SUPPORTED_SUFFIXES)}): {location}")
+        return _shards(filesystem, [path], os.path.dirname(path)), None
+
+    manifest_path = f"{path.rstrip('/')}/{MANIFEST_NAME}"
+    if filesystem.get_file_info(manifest_path).type == pafs.FileType.File:
+        with filesystem.open_input_stream(manifest_path) as stream:
+            try:
+                manifest = json.loads(stream.read())
+            except json.JSONDecodeError as exc:
+                raise BadInputError(manifest_path, f"unreadable manifest: {exc}") from exc
+        names = [shard["name"] for shard in manifest.get("shards", [])]
+        for name in names:
+            if os.path.isabs(name) or ".." in Path(name).parts or "\x00" in name:
+                raise BadInputError(manifest_path, f"refusing shard name {name!r} (escapes the dataset)")
+        return _shards(filesystem, [f"{path.rstrip('/')}/{n}" for n in names], path), manifest
+    if filesystem.get_file_info(f"{path.rstrip('/')}/_work").type == pafs.FileType.Directory:
+        raise UsageError(
+            f"{location} is an unfinished curate output (it has _work/ but no {MANIFEST_NAME}); finish that run first"
+        )
+
+    selector = pafs.FileSelector(path, recursive=True)
+    found = sorted(
+        entry.path
+        for entry in filesystem.get_file_info(selector)
+        if entry.type == pafs.FileType.File
+        and _is_data_file(entry.path)
+        and not any(part.startswith(("_", ".")) for part in Path(entry.path).relative_to(path).parts[:-1])
+    )
+    if not found:
+        raise UsageError(f"no input files ({', '.join(SUPPORTED_SUFFIXES)}) found in {location}")
+    return _shards(filesystem, found, path), None
+
+
+def _shards(filesystem: pafs.FileSystem, paths: list[str], root: str) -> list[InputShard]:
+    if not paths:
+        raise UsageError("no input files matched")
+    infos = filesystem.get_file_info(paths)
+    shards = []
+    for index, info in enumerate(infos):
+        if info.type != pafs.FileType.File:
+            raise BadInputError(info.path, "listed input file is missing")
+        name = os.path.relpath(info.path, root) if root else info.base_name
+        shards.append(
+            InputShard(
+                index=index,
+                path=info.path,
+                name=name,
+                size=info.size or 0,
+                mtime_ns=info.mtime_ns or 0,
+                filesystem=filesystem,
+            )
+        )
+    return shards

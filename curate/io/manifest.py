@@ -1,0 +1,45 @@
+"""``_manifest.json``: written last and atomically; its presence means the directory is complete."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from curate.io.discovery import MANIFEST_NAME
+from curate.io.writers import fsync_dir, temporary_path
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+def fingerprint(value: Any) -> str:
+    """A stable hex digest of a JSON-able value (sorted keys, no whitespace)."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:32]
+
+
+def write_json_atomically(root: Path, name: str, value: Any) -> None:
+    temporary = temporary_path(root, name)
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=2, sort_keys=True, default=str)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, root / name)
+    fsync_dir(root)
+
+
+def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
+    write_json_atomically(root, MANIFEST_NAME, manifest)
+
+
+def read_manifest(root: Path) -> dict[str, Any] | None:
+    path = root / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8") as handle:
+        loaded: dict[str, Any] = json.load(handle)
+    return loaded

@@ -1,0 +1,175 @@
+"""Atomic publication of Parquet shards.
+
+A shard is written under ``_work/tmp/``, closed, re-opened to check its row count,
+fsynced, then renamed into place. A writer that saw an exception never publishes: its
+temporary file is deleted (pyarrow's ParquetWriter would otherwise write a valid footer
+on close, making a partial file look complete).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+
+from curate.io.paths import ensure_dir, safe_join
+
+ROW_GROUP_BYTES = 96 << 20
+COMPRESSION = "zstd"
+
+
+@dataclass(frozen=True)
+class PublishedShard:
+    """What a manifest records of one written file."""
+
+    name: str
+    rows: int
+    bytes: int
+    xxh3_128: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"name": self.name, "rows": self.rows, "bytes": self.bytes, "xxh3_128": self.xxh3_128}
+
+
+def file_checksum(path: Path) -> str:
+    digest = xxhash.xxh3_128()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(8 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish_file(root: Path, temporary: Path, name: str) -> Path:
+    """fsync ``temporary`` and rename it to ``root/name`` (checked to stay under root)."""
+    final = safe_join(root, name)
+    ensure_dir(root, *Path(name).parts[:-1]) if len(Path(name).parts) > 1 else None
+    with open(temporary, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, final)
+    fsync_dir(final.parent)
+    return final
+
+
+def temporary_path(root: Path, name: str) -> Path:
+    tmp_dir = ensure_dir(root, "_work", "tmp")
+    return tmp_dir / f"{Path(name).name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+
+
+class AtomicParquetWriter:
+    """Write one Parquet shard to ``root/name`` atomically.
+
+    Batches are buffered into row groups of about ``ROW_GROUP_BYTES``. Use as a context
+    manager: leaving the block normally publishes the shard, leaving it with an
+    exception deletes the temporary file and publishes nothing. ``schema`` is required
+    for the writer to produce a zero-row shard.
+    """
+
+    def __init__(
+        self, root: Path, name: str, schema: pa.Schema | None = None, *, row_group_bytes: int = ROW_GROUP_BYTES
+    ) -> None:
+        self.root = root
+        self._row_group_bytes = row_group_bytes
+        self.name = name
+        safe_join(root, name)  # refuse hostile names before any work
+        self._temporary = temporary_path(root, name)
+        self._schema = schema
+        self._writer: pq.ParquetWriter | None = None
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_bytes = 0
+        self.rows = 0
+        self.published: PublishedShard | None = None
+
+    def _open(self, schema: pa.Schema) -> pq.ParquetWriter:
+        if self._writer is None:
+            self._schema = schema
+            self._writer = pq.ParquetWriter(
+                self._temporary, schema, compression=COMPRESSION, write_statistics=True, store_schema=True
+            )
+        return self._writer
+
+    def write(self, data: pa.RecordBatch | pa.Table) -> None:
+        batches = data.to_batches() if isinstance(data, pa.Table) else [data]
+        for batch in batches:
+            if self._schema is not None and batch.schema != self._schema:
+                batch = batch.cast(self._schema) if batch.schema.names == self._schema.names else batch
+            self._pending.append(batch)
+            self._pending_bytes += batch.nbytes
+            self.rows += batch.num_rows
+        if self._pending_bytes >= self._row_group_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        table = pa.Table.from_batches(self._pending, schema=self._schema or self._pending[0].schema)
+        writer = self._open(table.schema)
+        writer.write_table(table, row_group_size=max(1, table.num_rows))
+        self._pending = []
+        self._pending_bytes = 0
+
+    @property
+    def schema(self) -> pa.Schema | None:
+        return self._schema
+
+    def commit(self) -> PublishedShard:
+        self._flush()
+        if self._writer is None:
+            if self._schema is None:
+                raise ValueError(f"cannot write zero-row shard {self.name} without a schema")
+            self._open(self._schema)
+        assert self._writer is not None
+        self._writer.close()
+        metadata = pq.read_metadata(self._temporary)
+        if metadata.num_rows != self.rows:
+            raise OSError(f"{self.name}: wrote {self.rows} rows but the file holds {metadata.num_rows}")
+        size = self._temporary.stat().st_size
+        checksum = file_checksum(self._temporary)
+        publish_file(self.root, self._temporary, self.name)
+        self.published = PublishedShard(self.name, self.rows, size, checksum)
+        return self.published
+
+    def abort(self) -> None:
+        self._pending = []
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+        with contextlib.suppress(FileNotFoundError):
+            self._temporary.unlink()
+
+    def __enter__(self) -> AtomicParquetWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is not None:
+            self.abort()
+            return
+        try:
+            self.commit()
+        except BaseException:
+            self.abort()
+            raise
+
+
+def write_table_atomically(root: Path, name: str, table: pa.Table) -> PublishedShard:
+    """One-shot helper for intermediate files under ``_work/``."""
+    with AtomicParquetWriter(root, name, schema=table.schema) as writer:
+        writer.write(table)
+    assert writer.published is not None
+    return writer.published

@@ -1,0 +1,1 @@
+"""Running stages: the run workspace and its markers, executors, the stage runner."""

@@ -1,0 +1,194 @@
+"""What every stage run shares: input discovery, the output lock, the fingerprint check
+that makes a re-run resume or do nothing, running phases with markers, the manifest.
+
+Outcomes of starting a run on ``OUT``:
+
+* ``OUT/_manifest.json`` with the same fingerprint: nothing to do, the summary is re-read;
+* a manifest or an unfinished run with another fingerprint: refused (UsageError) unless
+  ``overwrite``, which removes curate's own files (never anything else) and starts over;
+* an unfinished run with the same fingerprint: resumed from its completion markers;
+* a non-empty ``OUT`` that is not a curate output: refused unless ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from curate import __version__
+from curate.errors import UsageError
+from curate.io.discovery import MANIFEST_NAME, InputShard, discover_inputs
+from curate.io.lock import LOCK_NAME, OutputLock
+from curate.io.manifest import fingerprint, read_manifest, write_manifest
+from curate.pipelines.executors import Executor, make_executor
+from curate.pipelines.workspace import WORK_DIR, Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run, as opposed to what to compute: none of it enters the fingerprint."""
+
+    executor: str = "local"
+    workers: int = 0
+    ray_address: str | None = None
+    overwrite: bool = False
+    skip_bad_shards: bool = False
+    quiet: bool = False
+    keep_work: bool = False
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+
+
+@dataclass
+class StageRun:
+    stage: str
+    input_location: str
+    output: Path
+    config_fields: dict[str, Any]
+    options: RunOptions
+    shards: list[InputShard] = field(default_factory=list)
+    input_manifest: dict[str, Any] | None = None
+    fingerprint: str = ""
+    workspace: Workspace | None = None
+    previous_manifest: dict[str, Any] | None = None
+    started: float = 0.0
+    started_at: str = ""
+    _lock: OutputLock | None = None
+    _executor: Executor | None = None
+
+    def __enter__(self) -> StageRun:
+        self.started = time.monotonic()
+        self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.shards, self.input_manifest = discover_inputs(self.input_location)
+        self._refuse_output_inside_input()
+        self.output.mkdir(parents=True, exist_ok=True)
+        self._lock = OutputLock(self.output).__enter__()
+        try:
+            self._prepare()
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._executor is not None:
+            self._executor.close()
+        if self._lock is not None:
+            self._lock.__exit__(None, None, None)
+
+    def _refuse_output_inside_input(self) -> None:
+        if "://" in self.input_location:
+            return
+        out = os.path.realpath(self.output)
+        for shard in self.shards:
+            if os.path.realpath(shard.path).startswith(out + os.sep):
+                raise UsageError(f"the output {self.output} contains input files; choose a separate directory")
+
+    def _prepare(self) -> None:
+        identity = {
+            "stage": self.stage,
+            "config": self.config_fields,
+            "inputs": [s.fingerprint() for s in self.shards],
+            "input_manifest": (self.input_manifest or {}).get("fingerprint"),
+        }
+        self.fingerprint = fingerprint(identity)
+        self.workspace = Workspace(self.output, self.fingerprint)
+        manifest = read_manifest(self.output)
+        run = self.workspace.read_run()
+        ours = {MANIFEST_NAME, LOCK_NAME, WORK_DIR, "_rejects"}
+        strangers = [p.name for p in self.output.iterdir() if p.name not in ours and not p.name.startswith("part-")]
+        if self.options.overwrite:
+            self._clear()
+            return
+        if manifest is not None:
+            if manifest.get("fingerprint") == self.fingerprint:
+                self.previous_manifest = manifest
+                return
+            raise UsageError(
+                f"{self.output} holds a finished {manifest.get('stage')} run with another configuration or "
+                "input; pass --overwrite to replace it, or choose another output directory"
+            )
+        if run is not None and run.get("fingerprint") != self.fingerprint:
+            raise UsageError(
+                f"{self.output} holds an unfinished run with another configuration or input; "
+                "pass --overwrite to start over"
+            )
+        if run is None and (strangers or any(self.output.glob("part-*"))):
+            raise UsageError(f"{self.output} is not empty and not a curate output; pass --overwrite or choose another")
+        if run is None:
+            self.workspace.write_run({"fingerprint": self.fingerprint, "started_at": self.started_at})
+
+    def _clear(self) -> None:
+        """Remove what curate wrote, nothing else (a user's stray file stays)."""
+        for path in self.output.iterdir():
+            if path.name == LOCK_NAME:
+                continue
+            if path.name in (WORK_DIR, "_rejects") and path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.name == MANIFEST_NAME or (path.name.startswith("part-") and path.suffix == ".parquet"):
+                path.unlink()
+        assert self.workspace is not None
+        self.workspace.write_run({"fingerprint": self.fingerprint, "started_at": self.started_at})
+
+    @property
+    def executor(self) -> Executor:
+        if self._executor is None:
+            self._executor = make_executor(
+                self.options.executor, self.options.worker_count, self.options.ray_address, quiet=self.options.quiet
+            )
+        return self._executor
+
+    def run_phase(
+        self,
+        phase: str,
+        fn: Callable[[Any], dict[str, Any]],
+        tasks: Sequence[tuple[str, Any]],
+    ) -> dict[str, dict[str, Any]]:
+        """Run the tasks (key, argument) of one phase whose markers are missing; return the
+        stats of every task by key, finished now or earlier."""
+        assert self.workspace is not None
+        results: dict[str, dict[str, Any]] = {}
+        todo: list[tuple[str, Any]] = []
+        for key, argument in tasks:
+            done = self.workspace.done(phase, key)
+            if done is None:
+                todo.append((key, argument))
+            else:
+                results[key] = done
+        if todo:
+            log.info("phase %s: %d task(s) to run, %d already done", phase, len(todo), len(results))
+            outputs = self.executor.map(fn, [argument for _, argument in todo], description=phase)
+            for (key, _), stats in zip(todo, outputs, strict=True):
+                results[key] = stats
+        return {key: results[key] for key, _ in tasks}
+
+    def finish(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Write the manifest (last, atomically), then drop ``_work``."""
+        assert self.workspace is not None
+        manifest = {
+            "curate_version": __version__,
+            "stage": self.stage,
+            "config": self.config_fields,
+            "fingerprint": self.fingerprint,
+            "inputs": [s.fingerprint() for s in self.shards],
+            "input_manifest_fingerprint": (self.input_manifest or {}).get("fingerprint"),
+            "started_at": self.started_at,
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(time.monotonic() - self.started, 3),
+            **body,
+        }
+        write_manifest(self.output, manifest)
+        if not self.options.keep_work:
+            self.workspace.remove_intermediates()
+        return manifest

@@ -1,0 +1,83 @@
+"""The run workspace under ``OUT/_work``: intermediate files and per-task completion markers.
+
+A task is done when its marker exists, was written by a run with the same fingerprint,
+and every file it lists still exists with the recorded size. So a deleted output is
+redone, and a config change never silently reuses stale work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from curate.io.manifest import write_json_atomically
+from curate.io.paths import ensure_dir, safe_join
+
+WORK_DIR = "_work"
+RUN_FILE = "run.json"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where one run keeps its state. Picklable: tasks in other processes get a copy."""
+
+    root: Path
+    fingerprint: str
+
+    def path(self, *parts: str) -> Path:
+        return safe_join(self.root, WORK_DIR, *parts)
+
+    def directory(self, *parts: str) -> Path:
+        return ensure_dir(self.root, WORK_DIR, *parts)
+
+    def relative(self, path: Path) -> str:
+        return os.path.relpath(path, self.root)
+
+    def _marker(self, phase: str, task: str) -> Path:
+        return self.path("markers", phase, f"{task}.json")
+
+    def done(self, phase: str, task: str) -> dict[str, Any] | None:
+        """The stats a finished task recorded, or None if it must (re)run."""
+        marker = self._marker(phase, task)
+        try:
+            with open(marker, encoding="utf-8") as handle:
+                record = json.load(handle)
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        if record.get("fingerprint") != self.fingerprint:
+            return None
+        for output in record.get("outputs", []):
+            try:
+                if safe_join(self.root, output["name"]).stat().st_size != output["bytes"]:
+                    return None
+            except FileNotFoundError:
+                return None
+        stats: dict[str, Any] = record.get("stats", {})
+        return stats
+
+    def mark_done(self, phase: str, task: str, stats: dict[str, Any], outputs: list[Path]) -> None:
+        self.directory("markers", phase)
+        record = {
+            "fingerprint": self.fingerprint,
+            "stats": stats,
+            "outputs": [{"name": self.relative(p), "bytes": p.stat().st_size} for p in outputs],
+        }
+        write_json_atomically(self.path("markers", phase), f"{task}.json", record)
+
+    def read_run(self) -> dict[str, Any] | None:
+        with contextlib.suppress(FileNotFoundError, json.JSONDecodeError), open(self.path(RUN_FILE)) as handle:
+            loaded: dict[str, Any] = json.load(handle)
+            return loaded
+        return None
+
+    def write_run(self, record: dict[str, Any]) -> None:
+        write_json_atomically(self.directory(), RUN_FILE, record)
+
+    def remove_intermediates(self) -> None:
+        """Drop ``_work`` once the manifest is written: the manifest now speaks for the run."""
+        shutil.rmtree(self.path(), ignore_errors=True)
