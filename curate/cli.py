@@ -43,6 +43,16 @@ def abort(message: str, code: int | ExitCode) -> NoReturn:
 
 
 class LazyGroup(click.Group):
+    """The root group: loads command groups on first use and turns curate's errors into
+    one line on stderr and the exit code they carry."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CurateError as exc:
+            click.echo(f"curate: error: {exc}", err=True)
+            ctx.exit(int(exc.exit_code))
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMAND_GROUPS)
 
@@ -123,22 +133,11 @@ def root(ctx: click.Context, verbose: int, quiet: bool, config_path: Path | None
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the root group and map errors onto the exit-code contract."""
+    """Console entry point. Click maps usage errors to exit 2 and the root group maps
+    curate's errors; anything else is a bug, reported in one line unless -v."""
     try:
-        root.main(args=argv, prog_name="curate", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
-    except click.Abort:
-        abort("interrupted", ExitCode.FAILED)
-    except CurateError as exc:
-        abort(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        abort("interrupted", ExitCode.FAILED)
-    except Exception as exc:  # an unexpected failure: one line, the traceback only with -v
+        root.main(args=argv, prog_name="curate")
+    except Exception as exc:
         if logging.getLogger().isEnabledFor(logging.INFO):
             raise
         abort(f"{type(exc).__name__}: {exc} (run with -v for the traceback)", ExitCode.FAILED)
-    sys.exit(ExitCode.OK)

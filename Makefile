@@ -1,0 +1,35 @@
+# One place for what CI runs: `make test` = lint + the test suite. `.ci/run` calls `make setup test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SAMPLE_OUT ?= /tmp/curate-sample-dedup
+
+.PHONY: setup build sample lint test bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+setup: $(PY)  ## create .venv and install curate (builds the Rust extension) with dev extras
+	$(PY) -m pip install --quiet -e '.[dev]'
+
+build: $(PY)  ## rebuild the Rust extension in place after changing rust_ext/
+	$(PY) -m pip install --quiet --no-deps -e .
+
+sample:  ## run the main job on the bundled sample
+	$(VENV)/bin/curate dedup minhash examples/sample $(SAMPLE_OUT) --overwrite
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	cd rust_ext && cargo fmt --check
+	cd rust_ext && cargo clippy --release --all-targets -- -D warnings
+
+test: lint
+	$(PY) -m pytest -q -p no:cacheprovider; status=$$?; if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$status
+
+bench:  ## build the benchmark set from ../shared and run curate against its peers
+	$(PY) bench/make_minhash_set.py --out bench/data/minhash
+	$(PY) bench/minhash_bench.py --data bench/data/minhash
+
+clean:
+	rm -rf $(VENV) rust_ext/target curate/_native*.so .pytest_cache .ruff_cache

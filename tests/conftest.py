@@ -1,0 +1,74 @@
+"""Shared fixtures: hermetic HOME, the shared corpora (skip when absent, fail under CI=true),
+helpers to write real shards and run the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner, Result
+
+from curate.cli import root
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for name in list(os.environ):
+        if name.startswith("CURATE_") or name == "RAY_ADDRESS":
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests needing it skip when it is absent, except under CI=true."""
+    if not SHARED_DATA.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but the shared corpora are missing at {SHARED_DATA}")
+        pytest.skip(f"shared corpora not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+def write_shard(path: Path, rows: list[dict[str, object]], schema: pa.Schema | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pylist(rows, schema=schema)
+    pq.write_table(table, path)
+    return path
+
+
+def read_dir(path: Path, pattern: str = "part-*.parquet") -> pa.Table:
+    files = sorted(path.glob(pattern))
+    tables = [pq.read_table(f) for f in files]
+    return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+
+
+def invoke(*args: str) -> Result:
+    """The real CLI through click's runner (stdout and stderr kept apart)."""
+    return CliRunner().invoke(root, list(args), catch_exceptions=False)
+
+
+def run_process(*args: str, timeout: float = 300, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a subprocess, as a shell or cron would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "curate", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
