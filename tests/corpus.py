@@ -1,0 +1,156 @@
+"""Small seeded corpora for end-to-end tests, and brute-force expectations computed from
+first principles (Python sets), independent of the kernel and of the LSH phases."""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+
+WORDS = [
+    "river",
+    "stone",
+    "light",
+    "morning",
+    "garden",
+    "window",
+    "letter",
+    "silver",
+    "forest",
+    "harbor",
+    "candle",
+    "winter",
+    "meadow",
+    "lantern",
+    "orchard",
+    "valley",
+    "thunder",
+    "bridge",
+    "feather",
+    "mirror",
+    "compass",
+    "island",
+    "marble",
+    "shadow",
+    "whisper",
+    "ember",
+    "canyon",
+    "glacier",
+    "horizon",
+    "velvet",
+    "crystal",
+    "falcon",
+    "prairie",
+    "summit",
+    "willow",
+    "beacon",
+    "cobble",
+    "drift",
+    "fable",
+    "grove",
+    "hollow",
+    "ivory",
+    "jasmine",
+    "kettle",
+    "linen",
+    "mosaic",
+    "nectar",
+    "opal",
+    "pebble",
+    "quartz",
+    "ripple",
+    "saffron",
+    "timber",
+    "umber",
+    "vessel",
+    "wander",
+    "yonder",
+    "zephyr",
+    "anchor",
+    "basket",
+    "cellar",
+    "dune",
+    "echo",
+    "fern",
+    "gravel",
+    "hearth",
+    "inlet",
+    "juniper",
+]
+
+
+def brute_normalize(text: str) -> list[str]:
+    """Tokens after the documented normalisation, written independently of the kernel:
+    NFKC, casefold, Unicode punctuation to spaces, whitespace split."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
+    return text.split()
+
+
+def word_shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    tokens = brute_normalize(text)
+    if not tokens:
+        return set()
+    if len(tokens) < n:
+        return {tuple(tokens)}
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def random_document(rng: random.Random, words: int) -> str:
+    sentences = []
+    while words > 0:
+        length = min(words, rng.randint(6, 14))
+        sentence = " ".join(rng.choice(WORDS) for _ in range(length))
+        sentences.append(sentence.capitalize() + ".")
+        words -= length
+    return " ".join(sentences)
+
+
+def mutate(rng: random.Random, text: str, rate: float) -> str:
+    """Substitute about ``rate`` of the words."""
+    tokens = text.split(" ")
+    for i in range(len(tokens)):
+        if rng.random() < rate:
+            tokens[i] = rng.choice(WORDS)
+    return " ".join(tokens)
+
+
+def near_duplicate_corpus(seed: int, originals: int, copies: int, words: int = 300) -> list[dict[str, object]]:
+    """``originals`` unrelated documents and ``copies`` light edits (1-3 % substitutions,
+    a reformatting, a header line) of randomly chosen originals."""
+    rng = random.Random(seed)
+    docs: list[dict[str, object]] = []
+    for i in range(originals):
+        docs.append({"id": f"orig-{i:04d}", "text": random_document(rng, words), "score": rng.randint(0, 9)})
+    for j in range(copies):
+        source = rng.choice(docs[:originals])
+        text = str(source["text"])
+        kind = j % 3
+        if kind == 0:
+            text = mutate(rng, text, rng.uniform(0.005, 0.015))
+        elif kind == 1:
+            text = re.sub(r"\. ", ".\n\n", text).upper()
+        else:
+            text = "Home | About | Contact\n" + text
+        docs.append({"id": f"copy-{j:04d}", "text": text, "score": rng.randint(0, 9)})
+    rng.shuffle(docs)
+    return docs
+
+
+def expected_pairs(docs: list[dict[str, object]], threshold: float, n: int = 5) -> dict[tuple[str, str], float]:
+    """Every pair with exact Jaccard >= threshold, by brute force."""
+    sets = {str(d["id"]): word_shingles(str(d["text"]), n) for d in docs}
+    ids = sorted(sets)
+    found = {}
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            similarity = jaccard(sets[a], sets[b])
+            if similarity >= threshold:
+                found[(a, b)] = similarity
+    return found
