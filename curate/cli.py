@@ -21,6 +21,7 @@ from curate.errors import CurateError, ExitCode
 
 COMMAND_GROUPS = {
     "dedup": ("curate.commands.dedup", "dedup", "Remove duplicate and near-duplicate documents."),
+    "explain": ("curate.commands.explain", "explain", "Why is a document gone?"),
 }
 
 
