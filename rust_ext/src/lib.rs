@@ -1,7 +1,258 @@
+//! `curate._native`: the text kernel of curate (normalisation, shingling, MinHash, LSH band hashes,
+//! candidate verification). Private: the typed facade `curate.kernel` is the only caller.
+//!
+//! Arrays arrive zero-copy through the Arrow C data interface (PyCapsules); all heavy work runs with the GIL
+//! released; results leave as `bytearray`s that the facade wraps with `numpy.frombuffer` (writeable, owned).
+
+mod arrow;
+mod cluster;
+mod error;
+mod minhash;
+mod normalize;
+mod shingle;
+mod unicode_tables;
+
 use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyCapsule};
+
+use crate::error::KernelError;
+use crate::minhash::{MinHasher, Permutations};
+use crate::shingle::{Kind, Shingler};
+
+/// Copy plain numbers into a new `bytearray` (native byte order, as numpy reads it).
+fn to_bytearray<'py, T: Copy, const W: usize>(
+    py: Python<'py>,
+    values: &[T],
+    to_bytes: fn(T) -> [u8; W],
+) -> PyResult<Bound<'py, PyByteArray>> {
+    PyByteArray::new_with(py, values.len() * W, |buf| {
+        for (dst, &value) in buf.chunks_exact_mut(W).zip(values) {
+            dst.copy_from_slice(&to_bytes(value));
+        }
+        Ok(())
+    })
+}
+
+fn u64_bytes<'py>(py: Python<'py>, values: &[u64]) -> PyResult<Bound<'py, PyByteArray>> {
+    to_bytearray(py, values, u64::to_ne_bytes)
+}
+
+/// The normalised form of `text` (NFKC, casefold, punctuation to space, whitespace collapsed and trimmed).
+#[pyfunction]
+fn normalize_text(py: Python<'_>, text: &str) -> String {
+    py.detach(|| normalize::normalize(text))
+}
+
+/// Normalise every row of a string / large_string array.
+///
+/// Returns `(offsets, data, validity)`: int64 offsets and UTF-8 data of a large_string array, and a validity
+/// bitmap (`None` when there are no nulls).
+#[pyfunction]
+#[pyo3(signature = (schema, array, row_base=0))]
+#[allow(clippy::type_complexity)]
+fn normalize_array<'py>(
+    py: Python<'py>,
+    schema: &Bound<'py, PyCapsule>,
+    array: &Bound<'py, PyCapsule>,
+    row_base: usize,
+) -> PyResult<(
+    Bound<'py, PyByteArray>,
+    Bound<'py, PyByteArray>,
+    Option<Bound<'py, PyByteArray>>,
+)> {
+    let column = arrow::import_strings(schema, array)?;
+    let (offsets, data, validity) = py.detach(|| -> Result<_, KernelError> {
+        let n = column.len();
+        let mut offsets: Vec<i64> = Vec::with_capacity(n + 1);
+        let mut data: Vec<u8> = Vec::new();
+        let mut validity: Option<Vec<u8>> = None;
+        offsets.push(0);
+        for row in 0..n {
+            match column.text(row, row_base)? {
+                Some(text) => normalize::normalize_to(text, &mut data),
+                None => {
+                    let bits = validity.get_or_insert_with(|| vec![0xff; n.div_ceil(8)]);
+                    if let Some(byte) = bits.get_mut(row / 8) {
+                        *byte &= !(1u8 << (row % 8));
+                    }
+                }
+            }
+            offsets.push(data.len() as i64);
+        }
+        Ok((offsets, data, validity))
+    })?;
+    let offsets = to_bytearray(py, &offsets, i64::to_ne_bytes)?;
+    let data = PyByteArray::new(py, &data);
+    let validity = validity.map(|bits| PyByteArray::new(py, &bits));
+    Ok((offsets, data, validity))
+}
+
+/// The shingle hashes of `text` in order of occurrence (duplicates kept).
+#[pyfunction]
+fn shingle_hashes(py: Python<'_>, text: &str, kind: &str, ngram: usize) -> PyResult<Vec<u64>> {
+    let mut shingler = Shingler::new(Kind::parse(kind)?, ngram)?;
+    Ok(py.detach(|| {
+        let mut out = Vec::new();
+        shingler.shingle(text, &mut out);
+        out
+    }))
+}
+
+/// The permutation parameters `(a, b)` as native-endian uint64 bytes.
+#[pyfunction]
+fn permutations<'py>(
+    py: Python<'py>,
+    num_perm: usize,
+    seed: u64,
+) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+    let perms = Permutations::new(num_perm, seed)?;
+    Ok((u64_bytes(py, &perms.a)?, u64_bytes(py, &perms.b)?))
+}
+
+/// MinHash signatures, band hashes and shingle counts of every row of a string array.
+///
+/// Returns three bytearrays: uint32 `(n, num_perm)`, uint64 `(n, bands)`, uint32 `(n,)`.
+#[pyfunction]
+#[pyo3(signature = (schema, array, kind, ngram, num_perm, seed, bands, rows, row_base=0))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn minhash_batch<'py>(
+    py: Python<'py>,
+    schema: &Bound<'py, PyCapsule>,
+    array: &Bound<'py, PyCapsule>,
+    kind: &str,
+    ngram: usize,
+    num_perm: usize,
+    seed: u64,
+    bands: usize,
+    rows: usize,
+    row_base: usize,
+) -> PyResult<(
+    Bound<'py, PyByteArray>,
+    Bound<'py, PyByteArray>,
+    Bound<'py, PyByteArray>,
+)> {
+    minhash::check_params(num_perm, bands, rows)?;
+    let mut shingler = Shingler::new(Kind::parse(kind)?, ngram)?;
+    let perms = Permutations::new(num_perm, seed)?;
+    let column = arrow::import_strings(schema, array)?;
+    let (signatures, band_hashes, counts) = py.detach(|| -> Result<_, KernelError> {
+        let n = column.len();
+        let mut signatures = vec![u32::MAX; n * num_perm];
+        let mut band_hashes = vec![0u64; n * bands];
+        let mut counts = vec![0u32; n];
+        let mut hasher = MinHasher::new(&perms);
+        let rows_out = signatures
+            .chunks_exact_mut(num_perm)
+            .zip(band_hashes.chunks_exact_mut(bands))
+            .zip(counts.iter_mut())
+            .enumerate();
+        for (row, ((signature, band_row), count)) in rows_out {
+            hasher.reset();
+            if let Some(text) = column.text(row, row_base)? {
+                shingler.shingle(text, &mut hasher);
+            }
+            hasher.finish(signature, band_row, rows);
+            *count = hasher.count();
+        }
+        Ok((signatures, band_hashes, counts))
+    })?;
+    Ok((
+        to_bytearray(py, &signatures, u32::to_ne_bytes)?,
+        u64_bytes(py, &band_hashes)?,
+        to_bytearray(py, &counts, u32::to_ne_bytes)?,
+    ))
+}
+
+/// Exact Jaccard similarity of the shingle sets of two texts (0.0 if either has no shingle).
+#[pyfunction]
+fn exact_jaccard(py: Python<'_>, a: &str, b: &str, kind: &str, ngram: usize) -> PyResult<f64> {
+    let mut shingler = Shingler::new(Kind::parse(kind)?, ngram)?;
+    Ok(py.detach(|| {
+        let (mut set_a, mut set_b) = (Vec::new(), Vec::new());
+        shingler.shingle_set(a, &mut set_a);
+        shingler.shingle_set(b, &mut set_b);
+        cluster::jaccard_sorted(&set_a, &set_b)
+    }))
+}
+
+/// Greedy leader clustering within groups of rows; returns `(leader row, similarity)` as bytearrays of
+/// int64 and float64.
+#[pyfunction]
+#[pyo3(signature = (schema, array, offsets_schema, offsets_array, threshold, kind, ngram, max_leaders))]
+#[allow(clippy::too_many_arguments)]
+fn leader_clusters<'py>(
+    py: Python<'py>,
+    schema: &Bound<'py, PyCapsule>,
+    array: &Bound<'py, PyCapsule>,
+    offsets_schema: &Bound<'py, PyCapsule>,
+    offsets_array: &Bound<'py, PyCapsule>,
+    threshold: f64,
+    kind: &str,
+    ngram: usize,
+    max_leaders: usize,
+) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+    let mut shingler = Shingler::new(Kind::parse(kind)?, ngram)?;
+    let column = arrow::import_strings(schema, array)?;
+    let offsets = arrow::import_i64(offsets_schema, offsets_array)?;
+    let (leaders, similarity) = py.detach(|| {
+        cluster::leader_clusters(
+            &column,
+            offsets.values,
+            threshold,
+            &mut shingler,
+            max_leaders,
+        )
+    })?;
+    Ok((
+        to_bytearray(py, &leaders, i64::to_ne_bytes)?,
+        to_bytearray(py, &similarity, f64::to_ne_bytes)?,
+    ))
+}
+
+/// Connected components of the edges `a[i] - b[i]` (two uint64 Arrow arrays): `(nodes, roots)` as uint64
+/// bytearrays, nodes sorted ascending, root = smallest node of the component.
+#[pyfunction]
+fn connected_components<'py>(
+    py: Python<'py>,
+    a_schema: &Bound<'py, PyCapsule>,
+    a_array: &Bound<'py, PyCapsule>,
+    b_schema: &Bound<'py, PyCapsule>,
+    b_array: &Bound<'py, PyCapsule>,
+) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+    let a = arrow::import_u64(a_schema, a_array)?;
+    let b = arrow::import_u64(b_schema, b_array)?;
+    let (nodes, roots) = py.detach(|| cluster::connected_components(a.values, b.values))?;
+    Ok((u64_bytes(py, &nodes)?, u64_bytes(py, &roots)?))
+}
+
+/// The MinHash kernel in use: `"avx2"` or `"portable"`.
+#[pyfunction]
+fn simd_backend() -> &'static str {
+    minhash::backend()
+}
+
+/// Force the portable MinHash kernel (tests compare it with the AVX2 one).
+#[pyfunction]
+fn _set_portable_only(portable: bool) {
+    minhash::set_portable_only(portable);
+}
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("UNICODE_VERSION", unicode_tables::UNICODE_VERSION)?;
+    m.add("TOKEN_SPILL", shingle::TOKEN_SPILL)?;
+    m.add("MAX_NGRAM", shingle::MAX_NGRAM)?;
+    m.add("MAX_PERM", minhash::MAX_PERM)?;
+    m.add_function(wrap_pyfunction!(normalize_text, m)?)?;
+    m.add_function(wrap_pyfunction!(normalize_array, m)?)?;
+    m.add_function(wrap_pyfunction!(shingle_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(permutations, m)?)?;
+    m.add_function(wrap_pyfunction!(minhash_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(exact_jaccard, m)?)?;
+    m.add_function(wrap_pyfunction!(leader_clusters, m)?)?;
+    m.add_function(wrap_pyfunction!(connected_components, m)?)?;
+    m.add_function(wrap_pyfunction!(simd_backend, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_portable_only, m)?)?;
     Ok(())
 }
