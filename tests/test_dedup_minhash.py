@@ -269,3 +269,18 @@ def test_environment_and_config_file_precedence(tmp_path: Path, corpus: list[dic
 def test_help_of_every_command(command: list[str]) -> None:
     result = invoke(*command, "--help")
     assert result.exit_code == 0 and "Usage:" in result.stdout
+
+
+def test_no_verify_reports_estimated_similarity(tmp_path: Path, corpus: list[dict[str, object]]) -> None:
+    src = write_corpus(tmp_path / "in", corpus, shards=2)
+    summary = run_ok(str(src), str(tmp_path / "out"), "--no-verify")
+    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    assert manifest["similarity"] == "estimated_jaccard"
+    texts = {str(d["id"]): str(d["text"]) for d in corpus}
+    rejects = read_dir(tmp_path / "out" / "_rejects").to_pylist()
+    assert len(rejects) == summary["rows_removed"] > 0
+    for row in rejects:
+        exact = jaccard(word_shingles(texts[row["id"]]), word_shingles(texts[row["dup_of"]]))
+        # 128 permutations: the estimate's standard error is at most 0.045.
+        assert abs(row["similarity"] - exact) < 0.2
+        assert row["similarity"] == pytest.approx(round(row["similarity"] * 128) / 128)

@@ -21,15 +21,19 @@ def fingerprint(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:32]
 
 
-def write_json_atomically(root: Path, name: str, value: Any) -> None:
+def write_json_atomically(root: Path, name: str, value: Any, *, durable: bool = True) -> None:
+    """Write JSON to a temporary file and rename it over ``root/name``. ``durable`` adds the
+    fsyncs that make it survive a power loss (the manifest); markers skip them."""
     temporary = temporary_path(root, name)
     with open(temporary, "w", encoding="utf-8") as handle:
         json.dump(value, handle, indent=2, sort_keys=True, default=str)
         handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.replace(temporary, root / name)
-    fsync_dir(root)
+    if durable:
+        fsync_dir(root)
 
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:

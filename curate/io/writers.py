@@ -54,14 +54,28 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def is_intermediate(name: str) -> bool:
+    return Path(name).parts[0] == "_work"
+
+
 def publish_file(root: Path, temporary: Path, name: str) -> Path:
-    """fsync ``temporary`` and rename it to ``root/name`` (checked to stay under root)."""
+    """Rename ``temporary`` to ``root/name`` (checked to stay under root).
+
+    Published shards are fsynced (file, then directory) so that they survive a power
+    loss once the manifest lists them; intermediates under ``_work/`` are only protected
+    against process crashes (rename is atomic), which is what resuming needs, and
+    skipping their fsyncs saves hundreds of disk flushes per run.
+    """
     final = safe_join(root, name)
-    ensure_dir(root, *Path(name).parts[:-1]) if len(Path(name).parts) > 1 else None
-    with open(temporary, "rb") as handle:
-        os.fsync(handle.fileno())
+    if len(Path(name).parts) > 1:
+        ensure_dir(root, *Path(name).parts[:-1])
+    durable = not is_intermediate(name)
+    if durable:
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
     os.replace(temporary, final)
-    fsync_dir(final.parent)
+    if durable:
+        fsync_dir(final.parent)
     return final
 
 
@@ -97,8 +111,16 @@ class AtomicParquetWriter:
     def _open(self, schema: pa.Schema) -> pq.ParquetWriter:
         if self._writer is None:
             self._schema = schema
+            # Intermediates are mostly hashes (incompressible, no repeats): cheap lz4, no
+            # dictionary attempts. Published shards get zstd and dictionaries.
+            intermediate = is_intermediate(self.name)
             self._writer = pq.ParquetWriter(
-                self._temporary, schema, compression=COMPRESSION, write_statistics=True, store_schema=True
+                self._temporary,
+                schema,
+                compression="lz4" if intermediate else COMPRESSION,
+                use_dictionary=not intermediate,
+                write_statistics=True,
+                store_schema=True,
             )
         return self._writer
 

@@ -12,7 +12,8 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor as PoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from typing import Any, Protocol
 
 from tqdm import tqdm
@@ -37,20 +38,32 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """A pool of ``workers`` processes (spawned lazily, reused across phases); one worker
-    or one task runs inline, with no pool at all."""
+    """``workers`` parallel workers on this machine (the pool is made lazily and reused
+    across phases); one worker or one task runs inline, with no pool at all.
+
+    ``pool="thread"`` (the default) runs tasks on threads of this process: every hot path
+    (the Rust kernel, Arrow and Parquet, polars) releases the GIL, so threads scale like
+    processes without paying for spawning interpreters and re-importing Arrow in each.
+    ``pool="process"`` isolates tasks in spawned processes instead.
+    """
 
     name = "local"
 
-    def __init__(self, workers: int, *, quiet: bool = False) -> None:
+    def __init__(self, workers: int, *, quiet: bool = False, pool: str = "thread") -> None:
+        if pool not in ("thread", "process"):
+            raise UsageError(f"unknown local pool {pool!r} (thread, process)")
         self.workers = max(1, workers)
         self.quiet = quiet
-        self._pool: ProcessPoolExecutor | None = None
+        self.pool_kind = pool
+        self._pool: PoolExecutor | None = None
 
-    def _get_pool(self) -> ProcessPoolExecutor:
+    def _get_pool(self) -> PoolExecutor:
         if self._pool is None:
-            # spawn, not fork: forking a process that runs Arrow/polars thread pools can deadlock.
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            if self.pool_kind == "thread":
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="curate-worker")
+            else:
+                # spawn, not fork: forking a process that runs Arrow/polars thread pools can deadlock.
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         return self._pool
 
     def map(self, fn: TaskFn, tasks: Sequence[Any], *, description: str) -> list[dict[str, Any]]:
@@ -141,7 +154,7 @@ class RayExecutor:
 
 def make_executor(name: str, workers: int, ray_address: str | None, *, quiet: bool) -> Executor:
     if name == "local":
-        return LocalExecutor(workers, quiet=quiet)
+        return LocalExecutor(workers, quiet=quiet, pool=os.environ.get("CURATE_LOCAL_POOL", "thread"))
     if name == "ray":
         return RayExecutor(workers, ray_address, quiet=quiet)
     raise UsageError(f"unknown executor {name!r} (local, ray)")

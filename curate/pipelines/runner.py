@@ -167,10 +167,17 @@ class StageRun:
             else:
                 results[key] = done
         if todo:
-            log.info("phase %s: %d task(s) to run, %d already done", phase, len(todo), len(results))
+            began = time.monotonic()
             outputs = self.executor.map(fn, [argument for _, argument in todo], description=phase)
             for (key, _), stats in zip(todo, outputs, strict=True):
                 results[key] = stats
+            log.info(
+                "phase %s: %d task(s) in %.2f s (%d done earlier)",
+                phase,
+                len(todo),
+                time.monotonic() - began,
+                len(results) - len(todo),
+            )
         return {key: results[key] for key, _ in tasks}
 
     def finish(self, body: dict[str, Any]) -> dict[str, Any]:

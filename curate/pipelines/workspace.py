@@ -67,7 +67,7 @@ class Workspace:
             "stats": stats,
             "outputs": [{"name": self.relative(p), "bytes": p.stat().st_size} for p in outputs],
         }
-        write_json_atomically(self.path("markers", phase), f"{task}.json", record)
+        write_json_atomically(self.path("markers", phase), f"{task}.json", record, durable=False)
 
     def read_run(self) -> dict[str, Any] | None:
         with contextlib.suppress(FileNotFoundError, json.JSONDecodeError), open(self.path(RUN_FILE)) as handle:
@@ -76,7 +76,7 @@ class Workspace:
         return None
 
     def write_run(self, record: dict[str, Any]) -> None:
-        write_json_atomically(self.directory(), RUN_FILE, record)
+        write_json_atomically(self.directory(), RUN_FILE, record, durable=False)
 
     def remove_intermediates(self) -> None:
         """Drop ``_work`` once the manifest is written: the manifest now speaks for the run."""

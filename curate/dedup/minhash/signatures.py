@@ -36,14 +36,12 @@ BAND_SCHEMA = pa.schema([("bucket", pa.uint64()), ("doc", pa.uint64())])
 
 
 def sig_schema(plan: MinHashPlan, key_type: pa.DataType) -> pa.Schema:
-    return pa.schema(
-        [
-            ("doc", pa.uint64()),
-            ("id", pa.string()),
-            ("key", key_type),
-            ("sig", pa.binary(4 * plan.config.num_perm)),
-        ]
-    )
+    """Signatures are kept only without --verify (for the estimated similarity); with it,
+    exact Jaccard on the texts replaces them, so they need not be written at all."""
+    fields = [("doc", pa.uint64()), ("id", pa.string()), ("key", key_type)]
+    if not plan.config.verify:
+        fields.append(("sig", pa.binary(4 * plan.config.num_perm)))
+    return pa.schema(fields)
 
 
 def keep_key(plan: MinHashPlan, batch: pa.RecordBatch, text: pa.Array) -> pa.Array:
@@ -117,16 +115,15 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
                 sig_writer = AtomicParquetWriter(root, sig_name(shard.index), schema=sig_schema(plan, key.type))
             mask = pa.array(nonempty)
             ids = batch_ids(batch, shard, first_row, read)
-            signatures = np.ascontiguousarray(result.signatures[nonempty])
-            sig_array = pa.FixedSizeBinaryArray.from_buffers(
-                pa.binary(4 * config.num_perm), int(nonempty.sum()), [None, pa.py_buffer(signatures.tobytes())]
-            )
-            sig_writer.write(
-                pa.record_batch(
-                    [pa.array(docs[nonempty]), ids.filter(mask), key.filter(mask), sig_array],
-                    schema=sig_writer.schema,
+            columns = [pa.array(docs[nonempty]), ids.filter(mask), key.filter(mask)]
+            if not config.verify:
+                signatures = np.ascontiguousarray(result.signatures[nonempty])
+                columns.append(
+                    pa.FixedSizeBinaryArray.from_buffers(
+                        pa.binary(4 * config.num_perm), int(nonempty.sum()), [None, pa.py_buffer(signatures)]
+                    )
                 )
-            )
+            sig_writer.write(pa.record_batch(columns, schema=sig_writer.schema))
             buckets = result.band_hashes[nonempty].reshape(-1)
             band_docs = np.repeat(docs[nonempty], config.bands)
             partition_of = buckets % np.uint64(partitions)
