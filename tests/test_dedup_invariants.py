@@ -43,13 +43,19 @@ def test_kept_set_independent_of_order_split_and_workers(tmp_path: Path, seed: i
     assert dedup(tmp_path / "oa", tmp_path / "oaa") == baseline
 
 
-def test_workers_give_byte_identical_shards(tmp_path: Path) -> None:
+def test_workers_and_pools_give_byte_identical_shards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     docs = near_duplicate_corpus(seed=3, originals=60, copies=40)
     src = shard_out(docs, tmp_path / "in", 3)
     dedup(src, tmp_path / "one", "--workers", "1")
     dedup(src, tmp_path / "two", "--workers", "2")
-    for name in ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]:
-        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    monkeypatch.setenv("CURATE_LOCAL_POOL", "process")
+    dedup(src, tmp_path / "procs", "--workers", "2")
+    names = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("part-*.parquet"))
+    assert len(names) >= 4  # three kept shards and at least one rejects shard
+    for name in names:
+        expected = (tmp_path / "one" / name).read_bytes()
+        assert (tmp_path / "two" / name).read_bytes() == expected
+        assert (tmp_path / "procs" / name).read_bytes() == expected
 
 
 @pytest.mark.ray

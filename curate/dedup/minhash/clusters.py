@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import kernel
@@ -142,7 +143,7 @@ def resolve_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
         write_table_atomically(root, decision_name(shard.index, partition), decisions.take(pa.array(picked)))
         outputs.append(root / decision_name(shard.index, partition))
     removed = int(np.count_nonzero(decisions.column("removed").to_numpy(zero_copy_only=False)))
-    clusters = int(decisions.column("dup_cluster").drop_null().unique().__len__()) if decisions.num_rows else 0
+    clusters = len(pc.unique(decisions.column("dup_cluster").drop_null())) if decisions.num_rows else 0
     stats = {"removed": removed, "clusters": clusters}
     plan.workspace.mark_done(RESOLVE_PHASE, f"q{partition:04d}", stats, outputs)
     return stats
@@ -150,19 +151,18 @@ def resolve_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
 
 def _decisions(table: pa.Table, leader_rows: np.ndarray, similarity: np.ndarray) -> pa.Table:
     n = table.num_rows
-    rows = np.arange(n, dtype=np.int64)
-    removed = leader_rows != rows
+    removed = leader_rows != np.arange(n, dtype=np.int64)
     cluster_size = np.bincount(leader_rows, minlength=n)[leader_rows].astype(np.int64)
-    ids = table.column("id").combine_chunks()
-    leader_ids = ids.take(pa.array(leader_rows))
     in_cluster = cluster_size > 1
+    leader_ids = table.column("id").combine_chunks().take(pa.array(leader_rows)).cast(pa.string())
+    no_string = pa.scalar(None, pa.string())
     return pa.table(
         {
             "doc": table.column("doc").combine_chunks(),
             "removed": pa.array(removed),
-            "dup_of": pa.array(leader_ids.to_numpy(zero_copy_only=False), pa.string(), mask=~removed),
+            "dup_of": pc.if_else(pa.array(removed), leader_ids, no_string),
             "similarity": pa.array(similarity.astype(np.float64), mask=~removed),
-            "dup_cluster": pa.array(leader_ids.to_numpy(zero_copy_only=False), pa.string(), mask=~in_cluster),
+            "dup_cluster": pc.if_else(pa.array(in_cluster), leader_ids, no_string),
             "dup_cluster_size": pa.array(cluster_size, mask=~in_cluster),
         },
         schema=DECISION_SCHEMA,
