@@ -165,35 +165,39 @@ class SizeModel:
         return int(min(max(value, self.lo), self.hi))
 
 
-def cut_documents(paragraphs: Sequence[str], rng: np.random.Generator, sizes: SizeModel) -> list[str]:
-    """Group consecutive paragraphs into documents of roughly ``sizes.draw()`` characters.
+def cut_spans(lengths: Sequence[int], rng: np.random.Generator, sizes: SizeModel) -> list[tuple[int, int]]:
+    """Group consecutive paragraphs (given by their lengths) into ``[start, end)`` spans of about
+    ``sizes.draw()`` characters, counting two characters per paragraph break.
 
-    A document never exceeds ``sizes.hi`` (a paragraph is at most ``sizes.hi`` long after
-    :func:`split_paragraphs`); a too-short tail is merged into the previous document when it fits,
+    A span never exceeds ``sizes.hi`` (a paragraph is at most ``sizes.hi`` long after
+    :func:`split_paragraphs`); a too-short tail is merged into the previous span when it fits,
     otherwise dropped if shorter than ``sizes.lo // 2``.
     """
-    docs: list[list[str]] = []
-    current: list[str] = []
-    length = 0
+    spans: list[tuple[int, int]] = []
+    start, length = 0, 0
     target = sizes.draw(rng)
-    for para in paragraphs:
-        extra = len(para) + (2 if current else 0)
-        if current and length + extra > sizes.hi:
-            docs.append(current)
-            current, length, target = [], 0, sizes.draw(rng)
-            extra = len(para)
-        current.append(para)
+    for i, size in enumerate(lengths):
+        extra = size + (2 if i > start else 0)
+        if i > start and length + extra > sizes.hi:
+            spans.append((start, i))
+            start, length, target = i, 0, sizes.draw(rng)
+            extra = size
         length += extra
         if length >= target:
-            docs.append(current)
-            current, length, target = [], 0, sizes.draw(rng)
-    if current:
-        tail_len = length
-        if docs and sum(len(p) + 2 for p in docs[-1]) + tail_len <= sizes.hi:
-            docs[-1].extend(current)
-        elif tail_len >= sizes.lo // 2:
-            docs.append(current)
-    return ["\n\n".join(d) for d in docs]
+            spans.append((start, i + 1))
+            start, length, target = i + 1, 0, sizes.draw(rng)
+    if start < len(lengths):
+        if spans and sum(lengths[spans[-1][0] : len(lengths)]) + 2 * (len(lengths) - spans[-1][0]) <= sizes.hi:
+            spans[-1] = (spans[-1][0], len(lengths))
+        elif length >= sizes.lo // 2:
+            spans.append((start, len(lengths)))
+    return spans
+
+
+def cut_documents(paragraphs: Sequence[str], rng: np.random.Generator, sizes: SizeModel) -> list[str]:
+    """Cut a book's paragraphs into documents of web-page size (see :func:`cut_spans`)."""
+    spans = cut_spans([len(p) for p in paragraphs], rng, sizes)
+    return ["\n\n".join(paragraphs[a:b]) for a, b in spans]
 
 
 def remix_documents(sentences: Sequence[str], n_docs: int, rng: np.random.Generator, sizes: SizeModel) -> list[str]:
