@@ -284,3 +284,18 @@ def test_no_verify_reports_estimated_similarity(tmp_path: Path, corpus: list[dic
         # 128 permutations: the estimate's standard error is at most 0.045.
         assert abs(row["similarity"] - exact) < 0.2
         assert row["similarity"] == pytest.approx(round(row["similarity"] * 128) / 128)
+
+
+def test_explain_says_why_a_document_is_gone(tmp_path: Path, corpus: list[dict[str, object]]) -> None:
+    src = write_corpus(tmp_path / "in", corpus, shards=2)
+    run_ok(str(src), str(tmp_path / "out"))
+    rejected = read_dir(tmp_path / "out" / "_rejects").to_pylist()[0]
+    gone = invoke("explain", str(tmp_path / "out"), rejected["id"], "--json")
+    assert gone.exit_code == 0
+    answer = json.loads(gone.stdout)
+    assert answer["status"] == "removed" and answer["dup_of"] == rejected["dup_of"]
+    assert answer["_reason"] == "minhash:near_duplicate"
+    kept = invoke("explain", str(tmp_path / "out"), rejected["dup_of"])
+    assert kept.exit_code == 0 and "kept" in kept.stdout
+    unknown = invoke("explain", str(tmp_path / "out"), "no-such-id")
+    assert unknown.exit_code == 1 and "not found" in unknown.stdout
