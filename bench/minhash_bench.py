@@ -116,6 +116,13 @@ def _cpu_and_hwm(pid: int) -> tuple[float, int] | None:
     return cpu, hwm
 
 
+def _busy_cpu_seconds() -> float:
+    """CPU seconds spent by the whole machine (all cores, not idle / iowait) since boot."""
+    with open("/proc/stat", "rb") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def measure_main(argv: Sequence[str]) -> None:
     """``_measure RESULT.json STDOUT STDERR TIMEOUT -- CMD...``: run CMD, record time and memory.
 
@@ -130,6 +137,7 @@ def measure_main(argv: Sequence[str]) -> None:
     per_pid: dict[int, tuple[float, int]] = {}
     timed_out = False
     load_before = os.getloadavg()[0]
+    busy_before = _busy_cpu_seconds()
     t0 = time.perf_counter()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         try:
@@ -151,20 +159,23 @@ def measure_main(argv: Sequence[str]) -> None:
                 break
             time.sleep(0.1)
     wall = time.perf_counter() - t0
+    busy = _busy_cpu_seconds() - busy_before
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     sampled_cpu = sum(cpu for cpu, _ in per_pid.values())
     sampled_hwm = max((hwm for _, hwm in per_pid.values()), default=0)
+    cpu = max(ru.ru_utime + ru.ru_stime, sampled_cpu)
     Path(result_path).write_text(
         json.dumps(
             {
                 "rc": proc.returncode,
                 "timed_out": timed_out,
                 "wall_s": wall,
-                "cpu_s": max(ru.ru_utime + ru.ru_stime, sampled_cpu),
+                "cpu_s": cpu,
                 "max_rss_mib": max(ru.ru_maxrss / 1024, sampled_hwm / 2**20),  # ru_maxrss: KiB on Linux
                 "tree_pss_mib": peak_pss / 2**20,
                 "processes_seen": len(per_pid),
                 "load_before": load_before,
+                "other_cores": max(busy - cpu, 0.0) / wall if wall > 0 else 0.0,
             }
         )
     )
@@ -318,6 +329,7 @@ class ToolRun:
     max_rss_mib: float = math.nan
     tree_pss_mib: float = math.nan
     load_before: float = math.nan
+    other_cores: float = math.nan
     info: dict = field(default_factory=dict)
     removed: dict[str, str | None] = field(default_factory=dict)  # removed id -> dup_of (None if unknown)
     candidates: dict[str, set[str]] = field(default_factory=dict)  # removed id -> reported candidates
@@ -363,6 +375,7 @@ def _fill(run: ToolRun, stats: dict, stdout: Path) -> None:
     run.max_rss_mib = float(stats.get("max_rss_mib", math.nan))
     run.tree_pss_mib = float(stats.get("tree_pss_mib", math.nan))
     run.load_before = float(stats.get("load_before", math.nan))
+    run.other_cores = float(stats.get("other_cores", math.nan))
     run.info = _last_json(stdout.read_text(errors="replace")) if stdout.exists() else {}
 
 
@@ -791,8 +804,8 @@ def report(runs: list[ToolRun], scores: dict[str, dict[str, float]], corpus: Cor
         lines.append("| " + " | ".join(cells) + " |")
     for k, v in extra.items():
         lines.append(f"{k}: {v}")
-    loads = ", ".join(f"{r.name} {r.load_before:.2f}" for r in runs if not math.isnan(r.load_before))
-    lines.append(f"1-min load average when each tool started (2 cores; > ~0.5 means other work was running): {loads}")
+    busy = ", ".join(f"{r.name} {r.other_cores:.2f}" for r in runs if not math.isnan(r.other_cores))
+    lines.append(f"CPU used by other processes during each run, in cores (of {CORES}; near 0 = quiet machine): {busy}")
     for run in runs:
         if run.note:
             lines.append(f"note {run.name}: {run.note}")
@@ -820,9 +833,11 @@ def report(runs: list[ToolRun], scores: dict[str, dict[str, float]], corpus: Cor
 
 LEGEND = """\
 columns: wall s = wall-clock seconds; cpu s = user+sys CPU seconds of the whole process tree;
-  docs/s = documents / wall; MB/s/core = text MB (UTF-8) / wall / 2 cores;
-  maxRSS = peak RSS of the largest single process (getrusage RUSAGE_CHILDREN in a fresh wrapper);
-  treePSS = peak of the summed PSS of all processes of the tool (sampled every 50 ms);
+  docs/s = documents / wall; MB/s/core = text MB (UTF-8) / wall / 2 cores (datasketch and rensa are
+  single-process scripts);
+  maxRSS = peak RSS of the largest single process (getrusage RUSAGE_CHILDREN in a fresh wrapper, or
+  VmHWM sampled from /proc, whichever is larger);
+  treePSS = peak of the summed PSS of all processes of the tool (sampled every 100 ms);
   removed = documents removed.
   plantR   = planted recall: share of planted (copy, source) pairs not both kept;
   plantR@T = the same over planted pairs whose exact Jaccard >= T only;
@@ -925,6 +940,7 @@ def main() -> None:
             "max_rss_mib": run.max_rss_mib,
             "tree_pss_mib": run.tree_pss_mib,
             "load_before": run.load_before,
+            "other_cores": run.other_cores,
             "info": run.info,
             **scores.get(run.name, {}),
         }
