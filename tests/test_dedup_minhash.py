@@ -265,7 +265,7 @@ def test_environment_and_config_file_precedence(tmp_path: Path, corpus: list[dic
     assert typo.exit_code == 2 and "did you mean 'threshold'" in typo.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["dedup"], ["dedup", "minhash"]])
+@pytest.mark.parametrize("command", [[], ["dedup"], ["dedup", "minhash"], ["explain"]])
 def test_help_of_every_command(command: list[str]) -> None:
     result = invoke(*command, "--help")
     assert result.exit_code == 0 and "Usage:" in result.stdout
