@@ -299,3 +299,27 @@ def test_explain_says_why_a_document_is_gone(tmp_path: Path, corpus: list[dict[s
     assert kept.exit_code == 0 and "kept" in kept.stdout
     unknown = invoke("explain", str(tmp_path / "out"), "no-such-id")
     assert unknown.exit_code == 1 and "not found" in unknown.stdout
+
+
+def test_deleted_output_shard_is_redone_and_stray_files_ignored(
+    tmp_path: Path, corpus: list[dict[str, object]]
+) -> None:
+    src = write_corpus(tmp_path / "in", corpus, shards=3)
+    out = tmp_path / "out"
+    run_ok(str(src), str(out))
+    original = (out / "part-00001.parquet").read_bytes()
+    (out / "part-00001.parquet").unlink()
+    (out / "part-00042.parquet").write_bytes(b"stray file, no marker, not in the manifest")
+    again = invoke("dedup", str(src), str(out))
+    assert again.exit_code == 0 and "(already done)" not in again.stdout
+    assert (out / "part-00001.parquet").read_bytes() == original
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert "part-00042.parquet" not in {s["name"] for s in manifest["shards"]}
+
+
+def test_id_type_conflict_across_shards_is_exit_3(tmp_path: Path) -> None:
+    write_shard(tmp_path / "in" / "a.parquet", [{"id": 1, "text": "one"}])
+    write_shard(tmp_path / "in" / "b.parquet", [{"id": "two", "text": "two"}])
+    result = invoke("dedup", str(tmp_path / "in"), str(tmp_path / "out"))
+    assert result.exit_code == 3 and "column 'id'" in result.stderr and "b.parquet" in result.stderr
+    assert not (tmp_path / "out" / "part-00000.parquet").exists()

@@ -113,7 +113,14 @@ class StageRun:
             return
         if manifest is not None:
             if manifest.get("fingerprint") == self.fingerprint:
-                self.previous_manifest = manifest
+                damaged = self._damaged_outputs(manifest)
+                if not damaged:
+                    self.previous_manifest = manifest
+                    return
+                # The intermediates are gone with the finished run, so a global stage
+                # cannot redo one shard alone: redo the run (same bytes, by determinism).
+                log.warning("%s: %s missing or changed; redoing the run", self.output, ", ".join(damaged))
+                self._clear()
                 return
             raise UsageError(
                 f"{self.output} holds a finished {manifest.get('stage')} run with another configuration or "
@@ -128,6 +135,14 @@ class StageRun:
             raise UsageError(f"{self.output} is not empty and not a curate output; pass --overwrite or choose another")
         if run is None:
             self.workspace.write_run({"fingerprint": self.fingerprint, "started_at": self.started_at})
+
+    def _damaged_outputs(self, manifest: dict[str, Any]) -> list[str]:
+        damaged = []
+        for listed in (*manifest.get("shards", []), *manifest.get("rejects", [])):
+            path = self.output / listed["name"]
+            if not path.is_file() or path.stat().st_size != listed["bytes"]:
+                damaged.append(listed["name"])
+        return damaged
 
     def _clear(self) -> None:
         """Remove what curate wrote, nothing else (a user's stray file stays)."""
