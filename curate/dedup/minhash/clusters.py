@@ -20,8 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import kernel
+from curate.dedup.decisions import DECISION_SCHEMA, ROW_MASK, decisions_from_leaders, write_decisions_by_shard
 from curate.dedup.minhash.components import member_name
-from curate.dedup.minhash.config import ROW_BITS, ROW_MASK, MinHashPlan
+from curate.dedup.minhash.config import MinHashPlan
 from curate.dedup.minhash.signatures import sig_name
 from curate.io.readers import read_batches
 from curate.io.writers import write_table_atomically
@@ -29,24 +30,9 @@ from curate.io.writers import write_table_atomically
 GATHER_PHASE = "gather"
 RESOLVE_PHASE = "resolve"
 
-DECISION_SCHEMA = pa.schema(
-    [
-        ("doc", pa.uint64()),
-        ("removed", pa.bool_()),
-        ("dup_of", pa.string()),
-        ("similarity", pa.float64()),
-        ("dup_cluster", pa.string()),
-        ("dup_cluster_size", pa.int64()),
-    ]
-)
-
 
 def cluster_name(partition: int, shard_index: int) -> str:
     return f"_work/clusters/q{partition:04d}/s{shard_index:05d}.parquet"
-
-
-def decision_name(shard_index: int, partition: int) -> str:
-    return f"_work/decisions/s{shard_index:05d}/q{partition:04d}.parquet"
 
 
 def _member_texts(plan: MinHashPlan, shard_index: int, docs: np.ndarray) -> pa.Array:
@@ -135,35 +121,10 @@ def resolve_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
             sizes = np.diff(offsets)
             leader_rows = np.repeat(offsets[:-1], sizes)
             similarity = _estimated_similarity(table.column("sig").combine_chunks(), leader_rows, config.num_perm)
-        decisions = _decisions(table, leader_rows, similarity)
-    outputs = []
-    doc_shard = decisions.column("doc").to_numpy() >> np.uint64(ROW_BITS)
-    for shard in plan.active_shards:
-        picked = np.flatnonzero(doc_shard == np.uint64(shard.index))
-        write_table_atomically(root, decision_name(shard.index, partition), decisions.take(pa.array(picked)))
-        outputs.append(root / decision_name(shard.index, partition))
+        decisions = decisions_from_leaders(table, leader_rows, similarity)
+    outputs = write_decisions_by_shard(root, decisions, partition, plan.active_shards)
     removed = int(np.count_nonzero(decisions.column("removed").to_numpy(zero_copy_only=False)))
     clusters = len(pc.unique(decisions.column("dup_cluster").drop_null())) if decisions.num_rows else 0
     stats = {"removed": removed, "clusters": clusters}
     plan.workspace.mark_done(RESOLVE_PHASE, f"q{partition:04d}", stats, outputs)
     return stats
-
-
-def _decisions(table: pa.Table, leader_rows: np.ndarray, similarity: np.ndarray) -> pa.Table:
-    n = table.num_rows
-    removed = leader_rows != np.arange(n, dtype=np.int64)
-    cluster_size = np.bincount(leader_rows, minlength=n)[leader_rows].astype(np.int64)
-    in_cluster = cluster_size > 1
-    leader_ids = table.column("id").combine_chunks().take(pa.array(leader_rows)).cast(pa.string())
-    no_string = pa.scalar(None, pa.string())
-    return pa.table(
-        {
-            "doc": table.column("doc").combine_chunks(),
-            "removed": pa.array(removed),
-            "dup_of": pc.if_else(pa.array(removed), leader_ids, no_string),
-            "similarity": pa.array(similarity.astype(np.float64), mask=~removed),
-            "dup_cluster": pc.if_else(pa.array(in_cluster), leader_ids, no_string),
-            "dup_cluster_size": pa.array(cluster_size, mask=~in_cluster),
-        },
-        schema=DECISION_SCHEMA,
-    )

@@ -15,8 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate import kernel
+from curate.dedup.decisions import ROW_BITS
 from curate.dedup.minhash.candidates import edge_name
-from curate.dedup.minhash.config import ROW_BITS, MinHashPlan
+from curate.dedup.minhash.config import MinHashPlan
 from curate.io.writers import write_table_atomically
 
 PHASE = "components"

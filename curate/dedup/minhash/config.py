@@ -15,9 +15,7 @@ from curate.pipelines.workspace import Workspace
 STAGE_NAME = "dedup_minhash"
 # Bump when a change alters which documents are removed for the same config.
 ALGORITHM_VERSION = 1
-# Document keys pack (input shard index, row) into one u64 so edges and memberships stay small.
-ROW_BITS = 40
-ROW_MASK = (1 << ROW_BITS) - 1
+REASON = "minhash:near_duplicate"
 
 
 @dataclass(frozen=True)
@@ -78,3 +76,24 @@ class MinHashPlan:
     @property
     def active_shards(self) -> list[InputShard]:
         return [s for s in self.shards if s.index in self.active]
+
+    # What the shared filter phase needs to know (curate.dedup.filtering.FilterPlan).
+    @property
+    def read(self) -> ReadOptions:
+        return self.config.read
+
+    @property
+    def cluster_columns(self) -> bool:
+        return self.config.cluster_columns
+
+    @property
+    def decision_partitions(self) -> int:
+        return self.cluster_partitions
+
+    @property
+    def stage(self) -> str:
+        return STAGE_NAME
+
+    @property
+    def reason(self) -> str:
+        return REASON

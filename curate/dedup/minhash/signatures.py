@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate import kernel
-from curate.dedup.minhash.config import ROW_BITS, MinHashPlan
+from curate.dedup.decisions import doc_keys
+from curate.dedup.minhash.config import MinHashPlan
 from curate.errors import BadInputError
 from curate.io.readers import ReadCounters, batch_ids, read_batches
 from curate.io.writers import AtomicParquetWriter
@@ -105,9 +106,7 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
                 rows=config.rows,
             )
             n = batch.num_rows
-            docs = (np.uint64(shard.index) << np.uint64(ROW_BITS)) | np.arange(
-                first_row, first_row + n, dtype=np.uint64
-            )
+            docs = doc_keys(shard.index, first_row, n)
             nonempty = result.shingle_counts > 0
             empty_docs += int(n - nonempty.sum())
             key = keep_key(plan, batch, text)

@@ -11,11 +11,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.dedup.filtering import filter_task
 from curate.dedup.minhash.candidates import candidate_task
 from curate.dedup.minhash.clusters import gather_task, resolve_task
 from curate.dedup.minhash.components import components_task
 from curate.dedup.minhash.config import STAGE_NAME, MinHashConfig, MinHashPlan
-from curate.dedup.minhash.filtering import filter_task
 from curate.dedup.minhash.signatures import signature_task
 from curate.io.schema import check_input_schemas
 from curate.pipelines.runner import RunOptions, StageRun

@@ -1,23 +1,24 @@
-"""Phase 6 (map over input shards): write kept rows to ``part-NNNNN.parquet`` and removed
-rows, with why, to ``_rejects/part-NNNNN.parquet``. Rows in = kept + removed, checked."""
+"""The last phase of every dedup stage (map over input shards): write kept rows to
+``part-NNNNN.parquet`` and removed rows, with why, to ``_rejects/part-NNNNN.parquet``.
+Rows in = kept + removed, checked."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate.dedup.minhash.clusters import DECISION_SCHEMA, decision_name
-from curate.dedup.minhash.config import ROW_MASK, STAGE_NAME, MinHashPlan
-from curate.io.readers import batch_ids, read_batches
+from curate.dedup.decisions import DECISION_SCHEMA, ROW_MASK, decision_name
+from curate.io.discovery import InputShard
+from curate.io.readers import ReadOptions, batch_ids, read_batches
 from curate.io.schema import conform
 from curate.io.writers import AtomicParquetWriter
+from curate.pipelines.workspace import Workspace
 
 PHASE = "filter"
-REASON = "minhash:near_duplicate"
 CLUSTER_FIELDS = [pa.field("dup_cluster", pa.string()), pa.field("dup_cluster_size", pa.int64())]
 REJECT_FIELDS = [
     pa.field("dup_of", pa.string()),
@@ -28,6 +29,29 @@ REJECT_FIELDS = [
 ]
 
 
+class FilterPlan(Protocol):
+    """What a dedup stage's plan offers the filter phase."""
+
+    workspace: Workspace
+    shards: tuple[InputShard, ...]
+    output_schema: pa.Schema | None
+
+    @property
+    def read(self) -> ReadOptions: ...
+
+    @property
+    def cluster_columns(self) -> bool: ...
+
+    @property
+    def decision_partitions(self) -> int: ...
+
+    @property
+    def stage(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
 def part_name(shard_index: int) -> str:
     return f"part-{shard_index:05d}.parquet"
 
@@ -36,32 +60,32 @@ def reject_name(shard_index: int) -> str:
     return f"_rejects/part-{shard_index:05d}.parquet"
 
 
-def output_schema(plan: MinHashPlan, batch_schema: pa.Schema) -> pa.Schema:
+def output_schema(plan: FilterPlan, batch_schema: pa.Schema) -> pa.Schema:
     """The kept rows' schema: the inputs' unified schema (or this shard's), plus a derived
     ``id`` column when the input has none, plus the optional cluster columns."""
     schema = plan.output_schema if plan.output_schema is not None else batch_schema
-    read = plan.config.read
+    read = plan.read
     if read.id_column not in schema.names:
         schema = schema.append(pa.field(read.id_column, pa.string()))
-    if plan.config.cluster_columns:
+    if plan.cluster_columns:
         for item in CLUSTER_FIELDS:
             if item.name not in schema.names:
                 schema = schema.append(item)
     return schema
 
 
-def _load_decisions(plan: MinHashPlan, shard_index: int) -> pa.Table:
+def _load_decisions(plan: FilterPlan, shard_index: int) -> pa.Table:
     root = plan.workspace.root
-    tables = [pq.read_table(root / decision_name(shard_index, q)) for q in range(plan.cluster_partitions)]
+    tables = [pq.read_table(root / decision_name(shard_index, q)) for q in range(plan.decision_partitions)]
     table = pa.concat_tables(tables) if tables else DECISION_SCHEMA.empty_table()
     return table.sort_by("doc")
 
 
-def filter_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
+def filter_task(args: tuple[FilterPlan, int]) -> dict[str, Any]:
     plan, shard_index = args
     shard = plan.shards[shard_index]
     root = plan.workspace.root
-    read = plan.config.read
+    read = plan.read
     decisions = _load_decisions(plan, shard_index)
     decided_rows = (decisions.column("doc").to_numpy() & np.uint64(ROW_MASK)).astype(np.int64)
     kept_writer: AtomicParquetWriter | None = None
@@ -83,7 +107,7 @@ def filter_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
             if kept_writer is None:
                 kept_writer = AtomicParquetWriter(root, part_name(shard.index), schema=schema)
             kept_batch = batch
-            if plan.config.cluster_columns:
+            if plan.cluster_columns:
                 for item in CLUSTER_FIELDS:
                     if item.name not in batch.schema.names:
                         kept_batch = kept_batch.append_column(item, picked.column(item.name).combine_chunks())
@@ -97,8 +121,8 @@ def filter_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
                     if item.name in rejected.schema.names:
                         rejected = rejected.drop_columns([item.name])
                     rejected = rejected.append_column(item, column)
-                rejected = rejected.append_column(REJECT_FIELDS[4], pa.array([STAGE_NAME] * n_removed, pa.string()))
-                rejected = rejected.append_column(REJECT_FIELDS[5], pa.array([REASON] * n_removed, pa.string()))
+                rejected = rejected.append_column(REJECT_FIELDS[4], pa.array([plan.stage] * n_removed, pa.string()))
+                rejected = rejected.append_column(REJECT_FIELDS[5], pa.array([plan.reason] * n_removed, pa.string()))
                 reject_schema = pa.schema(
                     [f for f in schema if f.name not in {x.name for x in REJECT_FIELDS}] + REJECT_FIELDS
                 )
