@@ -35,12 +35,15 @@ class KeepRule:
     def descending(self) -> bool:
         return self.kind in ("longest", "max")
 
-    def priority_sort(self, frame: pl.DataFrame, *, group: str, key: str, id_column: str, doc: str) -> pl.DataFrame:
-        """Sort rows by ``group`` then best-survivor-first."""
+    def priority_sort(
+        self, frame: pl.DataFrame, *, group: str | list[str], key: str, id_column: str, doc: str
+    ) -> pl.DataFrame:
+        """Sort rows by ``group`` (one or more columns) then best-survivor-first."""
+        groups = [group] if isinstance(group, str) else list(group)
         if self.kind == "first":
-            return frame.sort([group, doc])
+            return frame.sort([*groups, doc])
         return frame.sort(
-            [group, key, id_column, doc],
-            descending=[False, self.descending, False, False],
+            [*groups, key, id_column, doc],
+            descending=[False] * len(groups) + [self.descending, False, False],
             nulls_last=True,
         )

@@ -8,6 +8,7 @@ only) get no buckets, so they can never be grouped as duplicates of each other.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ import pyarrow.compute as pc
 from curate import kernel
 from curate.dedup.decisions import doc_keys
 from curate.dedup.minhash.config import MinHashPlan
-from curate.errors import BadInputError
+from curate.dedup.summary import run_or_quarantine
 from curate.io.readers import ReadCounters, batch_ids, read_batches
 from curate.io.writers import AtomicParquetWriter
 
@@ -60,19 +61,15 @@ def keep_key(plan: MinHashPlan, batch: pa.RecordBatch, text: pa.Array) -> pa.Arr
 
 def signature_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
     plan, shard_index = args
-    shard = plan.shards[shard_index]
     root = plan.workspace.root
-    try:
+
+    def work() -> tuple[dict[str, Any], list[Path]]:
         stats = _signatures(plan, shard_index)
-    except BadInputError as exc:
-        if not plan.skip_bad_shards:
-            raise
-        stats = {"quarantined": str(exc)}
-        plan.workspace.mark_done(PHASE, f"s{shard.index:05d}", stats, [])
-        return stats
-    outputs = [root / sig_name(shard.index)] + [root / band_name(p, shard.index) for p in range(plan.band_partitions)]
-    plan.workspace.mark_done(PHASE, f"s{shard.index:05d}", stats, outputs)
-    return stats
+        outputs = [root / sig_name(shard_index)]
+        outputs += [root / band_name(p, shard_index) for p in range(plan.band_partitions)]
+        return stats, outputs
+
+    return run_or_quarantine(plan.workspace, PHASE, shard_index, plan.skip_bad_shards, work)
 
 
 def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate.dedup.filtering import filter_task
 from curate.dedup.minhash.candidates import candidate_task
@@ -17,6 +14,7 @@ from curate.dedup.minhash.clusters import gather_task, resolve_task
 from curate.dedup.minhash.components import components_task
 from curate.dedup.minhash.config import STAGE_NAME, MinHashConfig, MinHashPlan
 from curate.dedup.minhash.signatures import signature_task
+from curate.dedup.summary import DedupSummary, output_body, quarantine_list, quarantined_shards
 from curate.io.schema import check_input_schemas
 from curate.pipelines.runner import RunOptions, StageRun
 
@@ -27,17 +25,6 @@ BAND_PARTITION_TARGET_BYTES = 256 << 20
 MAX_PARTITIONS = 4096
 
 
-@dataclass(frozen=True)
-class MinHashSummary:
-    manifest: dict[str, Any]
-    reused: bool
-
-    @property
-    def quarantined(self) -> list[dict[str, str]]:
-        found: list[dict[str, str]] = self.manifest.get("quarantined", [])
-        return found
-
-
 def partitions_for(total_input_bytes: int, bands: int) -> int:
     """Partition count from input size only (never from worker count), so a resumed run
     with other --workers finds the same partitions. ~3 KB per doc is assumed."""
@@ -46,11 +33,11 @@ def partitions_for(total_input_bytes: int, bands: int) -> int:
     return max(2, min(MAX_PARTITIONS, math.ceil(band_bytes / BAND_PARTITION_TARGET_BYTES)))
 
 
-def run_minhash(config: MinHashConfig, input_location: str, output: Path, options: RunOptions) -> MinHashSummary:
+def run_minhash(config: MinHashConfig, input_location: str, output: Path, options: RunOptions) -> DedupSummary:
     config.validate()
     with StageRun(STAGE_NAME, input_location, output, config.fingerprint_fields(), options) as run:
         if run.previous_manifest is not None:
-            return MinHashSummary(run.previous_manifest, reused=True)
+            return DedupSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
         schemas = check_input_schemas(run.shards, config.read, skip_bad=options.skip_bad_shards)
         quarantined: dict[int, str] = dict(schemas.unreadable)
@@ -73,9 +60,7 @@ def run_minhash(config: MinHashConfig, input_location: str, output: Path, option
             return [(f"q{q:04d}", (p, q)) for q in range(p.cluster_partitions)]
 
         signature_stats = run.run_phase("signatures", signature_task, shard_tasks(plan))
-        for key, stats in signature_stats.items():
-            if "quarantined" in stats:
-                quarantined[int(key[1:])] = stats["quarantined"]
+        quarantined.update(quarantined_shards(signature_stats))
         plan = replace(plan, active=frozenset(i for i in plan.active if i not in quarantined))
 
         edge_stats = run.run_phase(
@@ -86,42 +71,19 @@ def run_minhash(config: MinHashConfig, input_location: str, output: Path, option
         resolve_stats = run.run_phase("resolve", resolve_task, partition_tasks(plan))
         filter_stats = run.run_phase("filter", filter_task, shard_tasks(plan))
 
-        shards: list[dict[str, Any]] = []
-        rejects: list[dict[str, Any]] = []
-        for stats in filter_stats.values():
-            for published in stats["shards"]:
-                (rejects if published["name"].startswith("_rejects/") else shards).append(published)
-        rows_in = sum(s["rows_in"] for s in filter_stats.values())
-        kept = sum(s["kept"] for s in filter_stats.values())
-        removed = sum(s["removed"] for s in filter_stats.values())
-        if rows_in != kept + removed:
-            raise AssertionError(f"rows in {rows_in} != kept {kept} + removed {removed}")
-        output_schema = pq.read_schema(output / shards[0]["name"]) if shards else None
+        body = output_body(output, filter_stats)
         manifest_body = {
-            "shards": shards,
-            "rejects": rejects,
-            "rows_in": rows_in,
-            "rows_out": kept,
-            "rows_rejected": removed,
+            **body,
             "counters": {
-                "removed:minhash:near_duplicate": removed,
+                "removed:minhash:near_duplicate": body["rows_rejected"],
                 "clusters": sum(s["clusters"] for s in resolve_stats.values()),
                 "candidate_edges": sum(s["edges"] for s in edge_stats.values()),
                 "clustered_docs": component_stats["clustered_docs"],
                 "empty_docs": sum(s.get("empty_docs", 0) for s in signature_stats.values()),
                 "invalid_utf8_rows": sum(s.get("invalid_utf8_rows", 0) for s in signature_stats.values()),
             },
-            "schema": _schema_json(output_schema),
-            "quarantined": [
-                {"path": run.shards[i].path, "error": message} for i, message in sorted(quarantined.items())
-            ],
+            "quarantined": quarantine_list({s.index: s.path for s in run.shards}, quarantined),
             "similarity": "exact_jaccard" if config.verify else "estimated_jaccard",
         }
         manifest = run.finish(manifest_body)
-        return MinHashSummary(manifest, reused=False)
-
-
-def _schema_json(schema: pa.Schema | None) -> list[dict[str, str]]:
-    if schema is None:
-        return []
-    return [{"name": f.name, "type": str(f.type)} for f in schema]
+        return DedupSummary(manifest, reused=False)

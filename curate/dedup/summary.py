@@ -1,0 +1,82 @@
+"""What every dedup stage reports: the manifest body built from its filter phase, and quarantine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.errors import BadInputError
+from curate.pipelines.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class DedupSummary:
+    manifest: dict[str, Any]
+    reused: bool
+
+    @property
+    def quarantined(self) -> list[dict[str, str]]:
+        found: list[dict[str, str]] = self.manifest.get("quarantined", [])
+        return found
+
+
+def run_or_quarantine(
+    workspace: Workspace,
+    phase: str,
+    shard_index: int,
+    skip_bad: bool,
+    work: Callable[[], tuple[dict[str, Any], list[Path]]],
+) -> dict[str, Any]:
+    """Run a shard's first read; with ``skip_bad`` a bad shard is recorded as quarantined
+    (and marked done, so a resumed run does not retry it) instead of failing the run."""
+    try:
+        stats, outputs = work()
+    except BadInputError as exc:
+        if not skip_bad:
+            raise
+        stats, outputs = {"quarantined": str(exc)}, []
+    workspace.mark_done(phase, f"s{shard_index:05d}", stats, outputs)
+    return stats
+
+
+def quarantined_shards(stats_by_task: dict[str, dict[str, Any]]) -> dict[int, str]:
+    """Shard index -> error, from the stats of a phase keyed ``sNNNNN``."""
+    return {int(key[1:]): stats["quarantined"] for key, stats in stats_by_task.items() if "quarantined" in stats}
+
+
+def output_body(output: Path, filter_stats: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Shards, rejects, row counts (checked: in = kept + rejected) and the output schema."""
+    shards: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    for stats in filter_stats.values():
+        for published in stats["shards"]:
+            (rejects if published["name"].startswith("_rejects/") else shards).append(published)
+    rows_in = sum(s["rows_in"] for s in filter_stats.values())
+    kept = sum(s["kept"] for s in filter_stats.values())
+    removed = sum(s["removed"] for s in filter_stats.values())
+    if rows_in != kept + removed:
+        raise AssertionError(f"rows in {rows_in} != kept {kept} + removed {removed}")
+    schema = pq.read_schema(output / shards[0]["name"]) if shards else None
+    return {
+        "shards": shards,
+        "rejects": rejects,
+        "rows_in": rows_in,
+        "rows_out": kept,
+        "rows_rejected": removed,
+        "schema": schema_json(schema),
+    }
+
+
+def schema_json(schema: pa.Schema | None) -> list[dict[str, str]]:
+    if schema is None:
+        return []
+    return [{"name": f.name, "type": str(f.type)} for f in schema]
+
+
+def quarantine_list(paths: dict[int, str], quarantined: dict[int, str]) -> list[dict[str, str]]:
+    return [{"path": paths[i], "error": message} for i, message in sorted(quarantined.items())]
