@@ -1,8 +1,6 @@
 //! The crate's error type. Every failure on data or arguments from outside becomes a Python exception that
-//! subclasses a builtin (`ValueError` or `TypeError`), never a panic.
-
-use pyo3::exceptions::{PyTypeError, PyValueError};
-use pyo3::PyErr;
+//! subclasses a builtin (`ValueError` or `TypeError`), never a panic (the conversion is in `lib.rs`, which
+//! keeps the kernel modules free of PyO3).
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelError {
@@ -28,15 +26,6 @@ impl std::fmt::Display for KernelError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Value(message) | Self::Type(message) => f.write_str(message),
-        }
-    }
-}
-
-impl From<KernelError> for PyErr {
-    fn from(error: KernelError) -> Self {
-        match error {
-            KernelError::Value(message) => PyValueError::new_err(message),
-            KernelError::Type(message) => PyTypeError::new_err(message),
         }
     }
 }

@@ -5,19 +5,32 @@
 //! released; results leave as `bytearray`s that the facade wraps with `numpy.frombuffer` (writeable, owned).
 
 mod arrow;
+mod ascii;
 mod cluster;
+mod cpu;
 mod error;
 mod minhash;
 mod normalize;
 mod shingle;
+mod short_hash;
 mod unicode_tables;
 
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyCapsule};
 
 use crate::error::KernelError;
 use crate::minhash::{MinHasher, Permutations};
 use crate::shingle::{Kind, Shingler};
+
+impl From<KernelError> for PyErr {
+    fn from(error: KernelError) -> Self {
+        match error {
+            KernelError::Value(message) => PyValueError::new_err(message),
+            KernelError::Type(message) => PyTypeError::new_err(message),
+        }
+    }
+}
 
 /// Copy plain numbers into a new `bytearray` (native byte order, as numpy reads it).
 fn to_bytearray<'py, T: Copy, const W: usize>(
@@ -228,13 +241,13 @@ fn connected_components<'py>(
 /// The MinHash kernel in use: `"avx2"` or `"portable"`.
 #[pyfunction]
 fn simd_backend() -> &'static str {
-    minhash::backend()
+    cpu::backend()
 }
 
 /// Force the portable MinHash kernel (tests compare it with the AVX2 one).
 #[pyfunction]
 fn _set_portable_only(portable: bool) {
-    minhash::set_portable_only(portable);
+    cpu::set_portable_only(portable);
 }
 
 #[pymodule]

@@ -16,8 +16,6 @@
 //! shingles streams past. The AVX2 kernel is chosen at run time; the portable kernel is the same formula
 //! on u64.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::error::{KernelError, KernelResult};
@@ -31,34 +29,6 @@ const BLOCK: usize = 8;
 
 /// Shingles buffered before the kernel runs over them.
 const CHUNK: usize = 256;
-
-static PORTABLE_ONLY: AtomicBool = AtomicBool::new(false);
-
-/// Force the portable kernel (for tests comparing both kernels).
-pub fn set_portable_only(portable: bool) {
-    PORTABLE_ONLY.store(portable, Ordering::Relaxed);
-}
-
-/// The kernel the next signature computation will use: `"avx2"` or `"portable"`.
-pub fn backend() -> &'static str {
-    if use_avx2() {
-        "avx2"
-    } else {
-        "portable"
-    }
-}
-
-#[inline]
-fn use_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        !PORTABLE_ONLY.load(Ordering::Relaxed) && std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
 
 /// The standard splitmix64 generator.
 pub struct SplitMix64 {
@@ -158,7 +128,7 @@ impl Permutations {
     fn update(&self, hashes: &[u64], state: &mut [u32]) {
         #[cfg(target_arch = "x86_64")]
         {
-            if use_avx2() {
+            if crate::cpu::avx2() {
                 // SAFETY: the CPU supports AVX2 (checked at run time just above).
                 unsafe { self.update_avx2(hashes, state) };
                 return;
@@ -179,42 +149,151 @@ impl Permutations {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn update_avx2(&self, hashes: &[u64], state: &mut [u32]) {
-        use std::arch::x86_64::*;
-
-        let blocks = self
+        let mut blocks = self
             .a_lo
             .chunks_exact(BLOCK)
             .zip(self.a_hi.chunks_exact(BLOCK))
             .zip(self.b_even.chunks_exact(BLOCK / 2))
             .zip(self.b_odd.chunks_exact(BLOCK / 2))
-            .zip(state.chunks_exact_mut(BLOCK));
-        for ((((a_lo, a_hi), b_even), b_odd), out) in blocks {
-            // SAFETY: every chunk is exactly 32 bytes long; unaligned loads and stores.
-            unsafe {
-                let a_lo = _mm256_loadu_si256(a_lo.as_ptr().cast());
-                let a_lo_odd = _mm256_srli_epi64::<32>(a_lo);
-                let a_hi = _mm256_loadu_si256(a_hi.as_ptr().cast());
-                let b_even = _mm256_loadu_si256(b_even.as_ptr().cast());
-                let b_odd = _mm256_loadu_si256(b_odd.as_ptr().cast());
-                let mut acc = _mm256_loadu_si256(out.as_ptr().cast());
-                for &h in hashes {
-                    let h64 = _mm256_set1_epi64x(h as i64);
-                    let h_lo = _mm256_set1_epi32(h as u32 as i32);
-                    let h_hi = _mm256_set1_epi32((h >> 32) as u32 as i32);
-                    // hi32(a_lo * h_lo + b) for even and odd lanes, merged into eight u32 lanes.
-                    let even = _mm256_add_epi64(_mm256_mul_epu32(a_lo, h64), b_even);
-                    let odd = _mm256_add_epi64(_mm256_mul_epu32(a_lo_odd, h64), b_odd);
-                    let high =
-                        _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
-                    let cross = _mm256_add_epi32(
-                        _mm256_mullo_epi32(a_hi, h_lo),
-                        _mm256_mullo_epi32(a_lo, h_hi),
-                    );
-                    acc = _mm256_min_epu32(acc, _mm256_add_epi32(high, cross));
-                }
-                _mm256_storeu_si256(out.as_mut_ptr().cast(), acc);
+            .zip(state.chunks_exact_mut(BLOCK))
+            .map(|((((a_lo, a_hi), b_even), b_odd), acc)| avx2::Block {
+                a_lo,
+                a_hi,
+                b_even,
+                b_odd,
+                acc,
+            });
+        // Two blocks per pass over the shingles: both use the same broadcast shingle halves, and the two
+        // independent chains keep more multiplies in flight.
+        while let Some(first) = blocks.next() {
+            match blocks.next() {
+                Some(second) => avx2::two_blocks(hashes, first, second),
+                None => avx2::one_block(hashes, first),
             }
         }
+    }
+}
+
+/// The AVX2 MinHash kernel, on blocks of eight permutations.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// Parameters and signature state of eight permutations.
+    pub struct Block<'a> {
+        pub a_lo: &'a [u32],
+        pub a_hi: &'a [u32],
+        pub b_even: &'a [u64],
+        pub b_odd: &'a [u64],
+        pub acc: &'a mut [u32],
+    }
+
+    /// A block's parameters in registers.
+    #[derive(Clone, Copy)]
+    struct Loaded {
+        a_lo: __m256i,
+        a_lo_odd: __m256i,
+        a_hi: __m256i,
+        b_even: __m256i,
+        b_odd: __m256i,
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load32(values: &[u32]) -> __m256i {
+        debug_assert!(values.len() == 8);
+        // SAFETY: `Block` slices come from `chunks_exact` of 8 u32 / 4 u64 = 32 bytes; unaligned load.
+        unsafe { _mm256_loadu_si256(values.as_ptr().cast()) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load64(values: &[u64]) -> __m256i {
+        debug_assert!(values.len() == 4);
+        // SAFETY: as in `load32`.
+        unsafe { _mm256_loadu_si256(values.as_ptr().cast()) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load(block: &Block<'_>) -> (Loaded, __m256i) {
+        let a_lo = load32(block.a_lo);
+        let loaded = Loaded {
+            a_lo,
+            a_lo_odd: _mm256_srli_epi64::<32>(a_lo),
+            a_hi: load32(block.a_hi),
+            b_even: load64(block.b_even),
+            b_odd: load64(block.b_odd),
+        };
+        (loaded, load32(block.acc))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn store(block: Block<'_>, acc: __m256i) {
+        debug_assert!(block.acc.len() == 8);
+        // SAFETY: `acc` is a chunk of exactly 8 u32; unaligned store.
+        unsafe { _mm256_storeu_si256(block.acc.as_mut_ptr().cast(), acc) }
+    }
+
+    /// The eight values `((a * h + b) mod 2^64) >> 32` of a block, branch-free:
+    /// `hi32(a_lo * h_lo + b) + lo32(a_hi * h_lo + a_lo * h_hi)`. `vpmuludq` reads the low dword of each
+    /// qword, so the all-lanes `h_lo` vector serves both 32x32->64 multiplies.
+    #[inline(always)]
+    fn permute(p: Loaded, h_lo: __m256i, h_hi: __m256i) -> __m256i {
+        // SAFETY: only called from functions compiled with AVX2 enabled.
+        unsafe {
+            let even = _mm256_add_epi64(_mm256_mul_epu32(p.a_lo, h_lo), p.b_even);
+            let odd = _mm256_add_epi64(_mm256_mul_epu32(p.a_lo_odd, h_lo), p.b_odd);
+            let high = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
+            let cross = _mm256_add_epi32(
+                _mm256_mullo_epi32(p.a_hi, h_lo),
+                _mm256_mullo_epi32(p.a_lo, h_hi),
+            );
+            _mm256_add_epi32(high, cross)
+        }
+    }
+
+    /// `h`'s low and high halves, each broadcast to eight lanes. They are read as two u32 from `h`'s
+    /// memory so that the broadcasts are `vpbroadcastd` loads rather than shuffles on the vector ports.
+    #[inline(always)]
+    fn halves(h: &u64) -> (__m256i, __m256i) {
+        let words: *const i32 = (h as *const u64).cast();
+        let (lo, hi) = if cfg!(target_endian = "little") {
+            (0, 1)
+        } else {
+            (1, 0)
+        };
+        // SAFETY: both reads are within the 8 bytes of `h`; only called with AVX2 enabled.
+        unsafe {
+            (
+                _mm256_set1_epi32(words.add(lo).read_unaligned()),
+                _mm256_set1_epi32(words.add(hi).read_unaligned()),
+            )
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub fn two_blocks(hashes: &[u64], first: Block<'_>, second: Block<'_>) {
+        let (p, mut acc_p) = load(&first);
+        let (q, mut acc_q) = load(&second);
+        for h in hashes {
+            let (h_lo, h_hi) = halves(h);
+            acc_p = _mm256_min_epu32(acc_p, permute(p, h_lo, h_hi));
+            acc_q = _mm256_min_epu32(acc_q, permute(q, h_lo, h_hi));
+        }
+        store(first, acc_p);
+        store(second, acc_q);
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub fn one_block(hashes: &[u64], block: Block<'_>) {
+        let (p, mut acc) = load(&block);
+        for h in hashes {
+            let (h_lo, h_hi) = halves(h);
+            acc = _mm256_min_epu32(acc, permute(p, h_lo, h_hi));
+        }
+        store(block, acc);
     }
 }
 
@@ -260,7 +339,7 @@ impl<'p> MinHasher<'p> {
     pub fn finish(&mut self, signature: &mut [u32], bands: &mut [u64], rows: usize) {
         self.flush();
         let num_perm = self.perms.num_perm();
-        for (out, &value) in signature.iter_mut().zip(&self.state[..num_perm]) {
+        for (out, &value) in signature.iter_mut().zip(self.state.iter().take(num_perm)) {
             *out = value;
         }
         if self.count == 0 {
@@ -283,7 +362,15 @@ impl Consumer for MinHasher<'_> {
     fn shingle(&mut self, hash: u64) {
         self.chunk.push(hash);
         self.count += 1;
-        if self.chunk.len() == CHUNK {
+        if self.chunk.len() >= CHUNK {
+            self.flush();
+        }
+    }
+
+    fn shingles(&mut self, hashes: &[u64]) {
+        self.chunk.extend_from_slice(hashes);
+        self.count += hashes.len() as u64;
+        if self.chunk.len() >= CHUNK {
             self.flush();
         }
     }

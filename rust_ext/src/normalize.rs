@@ -25,6 +25,41 @@ pub trait Sink {
     fn char(&mut self, c: char);
     /// A punctuation or whitespace character (the sink collapses runs and trims the ends).
     fn separator(&mut self);
+    /// A run of raw (not yet folded) ASCII bytes; sinks override this for speed.
+    #[inline]
+    fn ascii_run(&mut self, run: &[u8]) {
+        for &byte in run {
+            emit_ascii(byte, self);
+        }
+    }
+}
+
+/// Folded form of an ASCII byte, or `ASCII_SEPARATOR`.
+#[inline(always)]
+pub fn fold_ascii(byte: u8) -> u8 {
+    tables::ASCII_MAP[(byte & 0x7f) as usize]
+}
+
+/// Length of the ASCII prefix of `bytes`, eight bytes at a time.
+#[inline]
+fn ascii_prefix(bytes: &[u8]) -> usize {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    let mut done = 0;
+    for word in words.by_ref() {
+        let mut buf = [0u8; 8];
+        buf.copy_from_slice(word);
+        let high = u64::from_le_bytes(buf) & HIGH;
+        if high != 0 {
+            return done + (high.trailing_zeros() / 8) as usize;
+        }
+        done += 8;
+    }
+    done + words
+        .remainder()
+        .iter()
+        .take_while(|b| b.is_ascii())
+        .count()
 }
 
 #[inline(always)]
@@ -51,8 +86,8 @@ fn casefold(c: char) -> Option<&'static str> {
 }
 
 #[inline(always)]
-fn emit_ascii<S: Sink>(byte: u8, sink: &mut S) {
-    let mapped = tables::ASCII_MAP[(byte & 0x7f) as usize];
+fn emit_ascii<S: Sink + ?Sized>(byte: u8, sink: &mut S) {
+    let mapped = fold_ascii(byte);
     if mapped == tables::ASCII_SEPARATOR {
         sink.separator();
     } else {
@@ -114,25 +149,29 @@ pub fn normalize_into<S: Sink>(text: &str, sink: &mut S) {
     let n = bytes.len();
     let mut i = 0;
     while i < n {
-        let byte = bytes[i];
-        let next_is_ascii = bytes.get(i + 1).is_none_or(|next| next.is_ascii());
-        if byte.is_ascii() && next_is_ascii {
-            emit_ascii(byte, sink);
-            i += 1;
-            continue;
+        let rest = bytes.get(i..).unwrap_or(&[]);
+        let run_end = i + ascii_prefix(rest);
+        if run_end == n {
+            sink.ascii_run(rest);
+            return;
         }
-        // A non-ASCII stretch, with the ASCII character just before it (which may compose with it).
-        let mut j = i + 1;
-        while j < n && !bytes[j].is_ascii() {
-            j += 1;
-        }
-        // `i` is an ASCII byte or follows one (or is 0), `j` is an ASCII byte or the end: both are char
-        // boundaries, so `get` always succeeds.
-        if let Some(segment) = text.get(i..j) {
+        // A non-ASCII stretch starts at `run_end`; the ASCII character just before it may compose with it.
+        let start = if run_end > i { run_end - 1 } else { run_end };
+        sink.ascii_run(bytes.get(i..start).unwrap_or(&[]));
+        let end = run_end + 1 + ascii_prefix_complement(bytes.get(run_end + 1..).unwrap_or(&[]));
+        // `start` is an ASCII byte or the start of a character, `end` is an ASCII byte or the end: both are
+        // char boundaries, so `get` always succeeds.
+        if let Some(segment) = text.get(start..end) {
             emit_segment(segment, sink);
         }
-        i = j;
+        i = end;
     }
+}
+
+/// Length of the non-ASCII prefix of `bytes`.
+#[inline]
+fn ascii_prefix_complement(bytes: &[u8]) -> usize {
+    bytes.iter().take_while(|b| !b.is_ascii()).count()
 }
 
 /// A sink that collects the normalised text as UTF-8 bytes.
@@ -180,6 +219,27 @@ impl Sink for ByteSink<'_> {
     #[inline(always)]
     fn separator(&mut self) {
         self.pending_space = self.out.len() > self.start;
+    }
+
+    fn ascii_run(&mut self, run: &[u8]) {
+        let out = &mut *self.out;
+        out.reserve(run.len() + 1);
+        let mut pending = self.pending_space;
+        let mut nonempty = out.len() > self.start;
+        for &byte in run {
+            let folded = fold_ascii(byte);
+            if folded == tables::ASCII_SEPARATOR {
+                pending = nonempty;
+            } else {
+                if pending {
+                    out.push(b' ');
+                    pending = false;
+                }
+                out.push(folded);
+                nonempty = true;
+            }
+        }
+        self.pending_space = pending;
     }
 }
 

@@ -13,8 +13,10 @@ use std::collections::VecDeque;
 
 use xxhash_rust::xxh3::{xxh3_64, Xxh3Default};
 
+use crate::ascii::{classify, BLOCK_BYTES, MASK_WORDS};
 use crate::error::{KernelError, KernelResult};
 use crate::normalize::{normalize_into, Sink};
+use crate::short_hash::{xxh3_short, MAX_SHORT, PAD};
 
 /// Largest accepted `ngram`: shingling keeps `O(ngram)` state, and larger values make no sense.
 pub const MAX_NGRAM: usize = 1 << 16;
@@ -25,12 +27,23 @@ pub const TOKEN_SPILL: usize = 1 << 16;
 /// Receives shingle hashes in order of occurrence.
 pub trait Consumer {
     fn shingle(&mut self, hash: u64);
+
+    /// Several shingles at once.
+    fn shingles(&mut self, hashes: &[u64]) {
+        for &hash in hashes {
+            self.shingle(hash);
+        }
+    }
 }
 
 impl Consumer for Vec<u64> {
     #[inline]
     fn shingle(&mut self, hash: u64) {
         self.push(hash);
+    }
+
+    fn shingles(&mut self, hashes: &[u64]) {
+        self.extend_from_slice(hashes);
     }
 }
 
@@ -61,36 +74,41 @@ pub fn check_ngram(ngram: usize) -> KernelResult<()> {
     Ok(())
 }
 
-/// Tokeniser and word n-gram window (reusable across documents).
-struct WordState {
+/// The pending token and the recent token hashes (reusable across documents).
+struct TokenState {
     ngram: usize,
+    /// Folded bytes of a token that is not complete yet (it continues past an ASCII block or run).
     token: Vec<u8>,
     long_token: Option<Box<Xxh3Default>>,
     spilled: bool,
-    /// The last `ngram` token hashes as little-endian bytes, each written twice (slots `s` and `s + ngram`)
-    /// so that the current window is always one contiguous slice.
-    window: Vec<u8>,
-    slot: usize,
+    /// Token hashes, stored little-endian (`u64::to_le`): the last `ngram - 1` already shingled, then new
+    /// ones, so that every window of `ngram` consecutive tokens is one contiguous run of bytes.
+    hashes: Vec<u64>,
+    /// Hashes at the front of `hashes` that are not new (`min(ngram - 1, tokens before them)`).
+    shingled: usize,
     tokens: u64,
+    shingles: Vec<u64>,
 }
 
-impl WordState {
+impl TokenState {
     fn new(ngram: usize) -> Self {
         Self {
             ngram,
             token: Vec::with_capacity(256),
             long_token: None,
             spilled: false,
-            window: vec![0; 16 * ngram],
-            slot: 0,
+            hashes: Vec::with_capacity(ngram + BLOCK_BYTES / 2 + 2),
+            shingled: 0,
             tokens: 0,
+            shingles: Vec::with_capacity(BLOCK_BYTES / 2 + 2),
         }
     }
 
     fn reset(&mut self) {
         self.token.clear();
         self.spilled = false;
-        self.slot = 0;
+        self.hashes.clear();
+        self.shingled = 0;
         self.tokens = 0;
     }
 
@@ -108,44 +126,64 @@ impl WordState {
     }
 
     #[inline(always)]
-    fn push_bytes(&mut self, bytes: &[u8]) {
-        if self.token.len() + bytes.len() > TOKEN_SPILL {
-            self.spill();
-        }
-        self.token.extend_from_slice(bytes);
+    fn has_carry(&self) -> bool {
+        !self.token.is_empty() || self.spilled
     }
 
+    /// Append already-folded bytes to the pending token (spilling to the streaming hasher when long).
     #[inline]
-    fn end_token<C: Consumer>(&mut self, out: &mut C) {
-        if self.token.is_empty() && !self.spilled {
-            return;
+    fn push_folded(&mut self, folded: &[u8]) {
+        for piece in folded.chunks(TOKEN_SPILL) {
+            if self.token.len() + piece.len() > TOKEN_SPILL {
+                self.spill();
+            }
+            self.token.extend_from_slice(piece);
         }
+    }
+
+    /// The hash of the pending token, which is then cleared.
+    fn take_token_hash(&mut self) -> u64 {
         let hash = match (self.spilled, self.long_token.as_mut()) {
             (true, Some(hasher)) => {
                 hasher.update(&self.token);
-                self.spilled = false;
                 hasher.digest()
             }
             _ => xxh3_64(&self.token),
         };
+        self.spilled = false;
         self.token.clear();
-        let bytes = hash.to_le_bytes();
-        let n = self.ngram;
-        let slot = self.slot;
-        if let Some(first) = self.window.get_mut(8 * slot..8 * slot + 8) {
-            first.copy_from_slice(&bytes);
-        }
-        if let Some(second) = self.window.get_mut(8 * (slot + n)..8 * (slot + n) + 8) {
-            second.copy_from_slice(&bytes);
-        }
-        self.slot = if slot + 1 == n { 0 } else { slot + 1 };
+        hash
+    }
+
+    #[inline(always)]
+    fn push_hash(&mut self, hash: u64) {
+        self.hashes.push(hash.to_le());
         self.tokens += 1;
-        if self.tokens >= n as u64 {
-            // The window of the last n tokens starts at the slot after the newest one.
-            let start = 8 * self.slot;
-            if let Some(window) = self.window.get(start..start + 8 * n) {
-                out.shingle(xxh3_64(window));
-            }
+    }
+
+    /// Emit the shingles of every complete window that ends at a new hash, then keep the last `ngram - 1`.
+    fn emit<C: Consumer>(&mut self, out: &mut C) {
+        let n = self.ngram;
+        let total = self.hashes.len();
+        let first_end = (self.shingled + 1).max(n);
+        let bytes = le_bytes(&self.hashes);
+        self.shingles.clear();
+        self.shingles.extend(
+            (first_end..=total)
+                .map(|end| xxh3_64(bytes.get(8 * (end - n)..8 * end).unwrap_or(&[]))),
+        );
+        out.shingles(&self.shingles);
+        let keep = total.min(n - 1);
+        self.hashes.drain(..total - keep);
+        self.shingled = keep;
+    }
+
+    #[inline]
+    fn end_token<C: Consumer>(&mut self, out: &mut C) {
+        if self.has_carry() {
+            let hash = self.take_token_hash();
+            self.push_hash(hash);
+            self.emit(out);
         }
     }
 
@@ -153,10 +191,119 @@ impl WordState {
         self.end_token(out);
         let t = self.tokens;
         if t >= 1 && t < self.ngram as u64 {
-            // Fewer tokens than the n-gram size: one shingle over all of them (slots 0..t).
-            if let Some(all) = self.window.get(..8 * t as usize) {
-                out.shingle(xxh3_64(all));
+            // Fewer tokens than the n-gram size: one shingle over all of them (all still in `hashes`).
+            out.shingle(xxh3_64(le_bytes(&self.hashes)));
+        }
+    }
+}
+
+/// Most tokens a block can contain.
+const MAX_SPANS: usize = BLOCK_BYTES / 2 + 1;
+
+/// Folded bytes of one ASCII block (at `PAD..PAD + BLOCK_BYTES`, padded for `xxh3_short`), its separator
+/// bitmask, and the spans of the tokens that lie entirely inside it.
+struct AsciiScratch {
+    folded: [u8; PAD + BLOCK_BYTES + MAX_SHORT],
+    mask: [u64; MASK_WORDS],
+    spans: [(u32, u32); MAX_SPANS],
+}
+
+/// The bytes of `values`, whose elements are stored little-endian.
+fn le_bytes(values: &[u64]) -> &[u8] {
+    // SAFETY: u8 has no alignment or validity requirements, and the byte length covers exactly `values`.
+    unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+    }
+}
+
+/// Tokeniser state of the word shingler.
+struct WordState {
+    tokens: TokenState,
+    scratch: Box<AsciiScratch>,
+}
+
+impl WordState {
+    fn new(ngram: usize) -> Self {
+        Self {
+            tokens: TokenState::new(ngram),
+            scratch: Box::new(AsciiScratch {
+                folded: [0; PAD + BLOCK_BYTES + MAX_SHORT],
+                mask: [0; MASK_WORDS],
+                spans: [(0, 0); MAX_SPANS],
+            }),
+        }
+    }
+
+    /// Tokenise one block of raw ASCII (at most `BLOCK_BYTES`), in phases that each run a tight loop:
+    /// classify the bytes; walk the edges of the token-byte mask to find token spans; hash every token;
+    /// hash every window of `ngram` token hashes.
+    fn ascii_block<C: Consumer>(&mut self, block: &[u8], simd: bool, out: &mut C) {
+        let n = block.len().min(BLOCK_BYTES);
+        let scratch = &mut *self.scratch;
+        let target = scratch
+            .folded
+            .get_mut(PAD..PAD + BLOCK_BYTES)
+            .unwrap_or(&mut []);
+        classify(block, target, &mut scratch.mask, simd);
+        let tokens = &mut self.tokens;
+
+        // Phase 1: token spans. A token pending from before the block ends at the first edge.
+        let mut count = 0usize;
+        let mut in_token = tokens.has_carry();
+        let mut carried = in_token;
+        let mut start = 0usize;
+        let mut previous = u64::from(in_token);
+        for (w, &separators) in scratch.mask.iter().enumerate().take(n.div_ceil(64)) {
+            let valid = if n - 64 * w >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << (n - 64 * w)) - 1
+            };
+            let token_bits = !separators & valid;
+            let mut edges = (token_bits ^ ((token_bits << 1) | previous)) & valid;
+            previous = token_bits >> 63;
+            while edges != 0 {
+                let at = 64 * w + edges.trailing_zeros() as usize;
+                edges &= edges - 1;
+                if !in_token {
+                    start = at;
+                } else if carried {
+                    tokens.push_folded(scratch.folded.get(PAD..PAD + at).unwrap_or(&[]));
+                    let hash = tokens.take_token_hash();
+                    tokens.push_hash(hash);
+                    carried = false;
+                } else {
+                    if let Some(span) = scratch.spans.get_mut(count) {
+                        *span = (start as u32, at as u32);
+                    }
+                    count += 1;
+                }
+                in_token = !in_token;
             }
+        }
+
+        // Phase 2: token hashes, read in place from the padded block.
+        let folded = &scratch.folded;
+        let spans = scratch.spans.get(..count).unwrap_or(&[]);
+        tokens.hashes.extend(spans.iter().map(|&(start, end)| {
+            let (start, end) = (PAD + start as usize, PAD + end as usize);
+            let len = end - start;
+            let hash = if len <= MAX_SHORT {
+                xxh3_short(folded, start, len)
+            } else {
+                xxh3_64(folded.get(start..end).unwrap_or(&[]))
+            };
+            hash.to_le()
+        }));
+        tokens.tokens += count as u64;
+
+        // Phase 3: shingles of the new windows.
+        tokens.emit(out);
+
+        // A token still open at the end of the block continues in the next block or run.
+        if in_token {
+            let from = if carried { 0 } else { start };
+            tokens.push_folded(scratch.folded.get(PAD + from..PAD + n).unwrap_or(&[]));
         }
     }
 }
@@ -167,25 +314,29 @@ struct WordSink<'s, C> {
 }
 
 impl<C: Consumer> Sink for WordSink<'_, C> {
-    #[inline(always)]
+    #[inline]
     fn ascii(&mut self, byte: u8) {
-        let state = &mut *self.state;
-        if state.token.len() < TOKEN_SPILL {
-            state.token.push(byte);
-        } else {
-            state.push_bytes(&[byte]);
-        }
+        self.state.tokens.push_folded(&[byte]);
     }
 
     #[inline]
     fn char(&mut self, c: char) {
         let mut buf = [0u8; 4];
-        self.state.push_bytes(c.encode_utf8(&mut buf).as_bytes());
+        self.state
+            .tokens
+            .push_folded(c.encode_utf8(&mut buf).as_bytes());
     }
 
-    #[inline(always)]
+    #[inline]
     fn separator(&mut self) {
-        self.state.end_token(self.out);
+        self.state.tokens.end_token(self.out);
+    }
+
+    fn ascii_run(&mut self, run: &[u8]) {
+        let simd = crate::cpu::avx2();
+        for block in run.chunks(BLOCK_BYTES) {
+            self.state.ascii_block(block, simd, self.out);
+        }
     }
 }
 
@@ -311,13 +462,13 @@ impl Shingler {
     pub fn shingle<C: Consumer>(&mut self, text: &str, out: &mut C) {
         match self.kind {
             Kind::Word => {
-                self.word.reset();
+                self.word.tokens.reset();
                 let mut sink = WordSink {
                     state: &mut self.word,
                     out,
                 };
                 normalize_into(text, &mut sink);
-                self.word.finish(out);
+                self.word.tokens.finish(out);
             }
             Kind::Char => {
                 self.char.reset();
