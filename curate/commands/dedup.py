@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from curate.commands.options import _option, input_options, run_options
-from curate.errors import ExitCode
+from curate.commands.options import _option, execution_options, input_arguments, read_options, report, run_options
 
 
 class DefaultCommandGroup(click.Group):
@@ -31,7 +28,7 @@ def dedup() -> None:
 
 
 @dedup.command()
-@input_options
+@input_arguments
 @_option(
     "--threshold",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
@@ -58,7 +55,7 @@ def dedup() -> None:
     help="Check each member's exact Jaccard against its cluster's survivor before removing it.",
 )
 @_option("--cluster-columns", is_flag=True, help="Add dup_cluster / dup_cluster_size columns to kept rows.")
-@run_options
+@execution_options
 @click.pass_obj
 def minhash(app: Any, **params: Any) -> None:
     """MinHash-LSH near-duplicate removal: IN (shard directory, glob or file) to OUT.
@@ -72,8 +69,6 @@ def minhash(app: Any, **params: Any) -> None:
     from curate.dedup.minhash.config import MinHashConfig
     from curate.dedup.minhash.stage import run_minhash
     from curate.errors import UsageError
-    from curate.io.readers import ReadOptions
-    from curate.pipelines.runner import RunOptions
 
     bands, rows = params["bands"], params["rows"]
     threshold, num_perm = params["threshold"], params["num_perm"]
@@ -87,13 +82,8 @@ def minhash(app: Any, **params: Any) -> None:
             f"curate: LSH {bands} bands x {rows} rows for threshold {threshold} "
             f"(P(candidate | J={threshold}) = {choice.candidate_probability(threshold):.3f})"
         )
-    read = ReadOptions(
-        text_column=params["text_column"],
-        id_column=params["id_column"] or "id",
-        id_column_explicit=params["id_column"] is not None,
-    )
     config = MinHashConfig(
-        read=read,
+        read=read_options(params),
         threshold=threshold,
         num_perm=num_perm,
         ngram=params["ngram"],
@@ -105,47 +95,58 @@ def minhash(app: Any, **params: Any) -> None:
         verify=params["verify"],
         cluster_columns=params["cluster_columns"],
     )
-    options = RunOptions(
-        executor=params["executor"],
-        workers=params["workers"],
-        ray_address=params["ray_address"],
-        overwrite=params["overwrite"],
-        skip_bad_shards=params["on_error"] == "skip",
-        quiet=app.quiet,
-        keep_work=params["keep_work"],
+    summary = run_minhash(config, params["input_location"], Path(params["output"]), run_options(params, app))
+    report(
+        app,
+        "dedup minhash",
+        params,
+        summary,
+        {"bands": bands, "rows": rows, "threshold": threshold},
+        f"{bands}x{rows} bands, ",
     )
-    output = Path(params["output"])
-    summary = run_minhash(config, params["input_location"], output, options)
-    manifest = summary.manifest
-    counters = manifest["counters"]
-    result = {
-        "stage": "dedup minhash",
-        "input": params["input_location"],
-        "output": str(output),
-        "rows_in": manifest["rows_in"],
-        "rows_kept": manifest["rows_out"],
-        "rows_removed": manifest["rows_rejected"],
-        "clusters": counters["clusters"],
-        "seconds": manifest["seconds"],
-        "bands": bands,
-        "rows": rows,
-        "threshold": threshold,
-        "quarantined": summary.quarantined,
-        "already_done": summary.reused,
-    }
-    if params["as_json"]:
-        click.echo(json.dumps(result, sort_keys=True))
-    else:
-        share = 100.0 * result["rows_removed"] / result["rows_in"] if result["rows_in"] else 0.0
-        done = " (already done)" if summary.reused else ""
-        click.echo(
-            f"dedup minhash: {result['rows_in']} in, {result['rows_kept']} kept, {result['rows_removed']} removed "
-            f"({share:.2f}%), {result['clusters']} clusters, {bands}x{rows} bands, {result['seconds']:.2f} s "
-            f"-> {output}{done}"
-        )
-    if result["rows_in"] and not result["rows_kept"]:
-        app.notice("curate: warning: every document was removed")
-    if summary.quarantined:
-        for item in summary.quarantined:
-            app.notice(f"curate: quarantined {item['path']}: {item['error']}")
-        sys.exit(ExitCode.BAD_INPUT)
+
+
+@dedup.command()
+@input_arguments
+@_option(
+    "--on",
+    default="text",
+    show_default=True,
+    help="What must be identical: 'text' (the text column), 'url' (normalised URLs) or any column name.",
+)
+@_option(
+    "--normalize",
+    type=click.Choice(["none", "basic", "aggressive"]),
+    default="basic",
+    show_default=True,
+    help="none: bytes as they are; basic: NFC, CRLF->LF, trailing whitespace; aggressive: NFKC, case folding, "
+    "punctuation and whitespace folded (as minhash).",
+)
+@_option(
+    "--keep",
+    default="first",
+    show_default=True,
+    help="Survivor of each group: first, longest, shortest, max:COL, min:COL (ties broken by id).",
+)
+@_option("--cluster-columns", is_flag=True, help="Add dup_cluster / dup_cluster_size columns to kept rows.")
+@execution_options
+@click.pass_obj
+def exact(app: Any, **params: Any) -> None:
+    """Exact duplicate removal by a 128-bit hash (xxh3-128) of the normalised text, URL or column.
+
+    Same output contract as minhash: kept rows in OUT/part-*.parquet, removed rows in
+    OUT/_rejects/ with dup_of (the kept survivor's id) and _reason exact:duplicate_<on>.
+    """
+    from curate.dedup.exact.config import ExactConfig
+    from curate.dedup.exact.stage import run_exact
+    from curate.dedup.keep import KeepRule
+
+    config = ExactConfig(
+        read=read_options(params),
+        on=params["on"],
+        normalize=params["normalize"],
+        keep=KeepRule.parse(params["keep"]),
+        cluster_columns=params["cluster_columns"],
+    )
+    summary = run_exact(config, params["input_location"], Path(params["output"]), run_options(params, app))
+    report(app, "dedup exact", params, summary, {"on": config.on, "normalize": config.normalize}, "")

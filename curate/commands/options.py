@@ -1,11 +1,22 @@
-"""Options every stage command shares: input columns, executors, error policy, output form."""
+"""What every stage command shares: input arguments and columns, execution options, and the
+summary it prints (one line, or one JSON object with --json; exit 3 if shards were quarantined)."""
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from curate.errors import ExitCode
+
+if TYPE_CHECKING:
+    from curate.cli import App
+    from curate.dedup.summary import DedupSummary
+    from curate.io.readers import ReadOptions
+    from curate.pipelines.runner import RunOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -15,7 +26,7 @@ def _option(*decls: str, **kwargs: Any) -> Callable[[F], F]:
     return click.option(*decls, **kwargs)
 
 
-def input_options(fn: F) -> F:
+def input_arguments(fn: F) -> F:
     for decorator in reversed(
         [
             click.argument("input_location", metavar="IN"),
@@ -33,7 +44,7 @@ def input_options(fn: F) -> F:
     return fn
 
 
-def run_options(fn: F) -> F:
+def execution_options(fn: F) -> F:
     for decorator in reversed(
         [
             _option(
@@ -59,3 +70,63 @@ def run_options(fn: F) -> F:
     ):
         fn = decorator(fn)
     return fn
+
+
+def read_options(params: dict[str, Any]) -> ReadOptions:
+    from curate.io.readers import ReadOptions
+
+    return ReadOptions(
+        text_column=params["text_column"],
+        id_column=params["id_column"] or "id",
+        id_column_explicit=params["id_column"] is not None,
+    )
+
+
+def run_options(params: dict[str, Any], app: App) -> RunOptions:
+    from curate.pipelines.runner import RunOptions
+
+    return RunOptions(
+        executor=params["executor"],
+        workers=params["workers"],
+        ray_address=params["ray_address"],
+        overwrite=params["overwrite"],
+        skip_bad_shards=params["on_error"] == "skip",
+        quiet=app.quiet,
+        keep_work=params["keep_work"],
+    )
+
+
+def report(
+    app: App, label: str, params: dict[str, Any], summary: DedupSummary, extra: dict[str, Any], detail: str
+) -> None:
+    """Print the run's summary on stdout; exit 3 when shards were quarantined."""
+    manifest = summary.manifest
+    result = {
+        "stage": label,
+        "input": params["input_location"],
+        "output": params["output"],
+        "rows_in": manifest["rows_in"],
+        "rows_kept": manifest["rows_out"],
+        "rows_removed": manifest["rows_rejected"],
+        "clusters": manifest["counters"].get("clusters", 0),
+        "seconds": manifest["seconds"],
+        "quarantined": summary.quarantined,
+        "already_done": summary.reused,
+        **extra,
+    }
+    if params["as_json"]:
+        click.echo(json.dumps(result, sort_keys=True))
+    else:
+        share = 100.0 * result["rows_removed"] / result["rows_in"] if result["rows_in"] else 0.0
+        done = " (already done)" if summary.reused else ""
+        click.echo(
+            f"{label}: {result['rows_in']} in, {result['rows_kept']} kept, {result['rows_removed']} removed "
+            f"({share:.2f}%), {result['clusters']} clusters, {detail}{result['seconds']:.2f} s "
+            f"-> {params['output']}{done}"
+        )
+    if result["rows_in"] == 0:
+        app.notice("curate: warning: the input holds no documents")
+    for item in summary.quarantined:
+        app.notice(f"curate: quarantined {item['path']}: {item['error']}")
+    if summary.quarantined:
+        sys.exit(ExitCode.BAD_INPUT)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.errors import UsageError
 
@@ -34,6 +36,17 @@ class KeepRule:
     @property
     def descending(self) -> bool:
         return self.kind in ("longest", "max")
+
+    def values(self, batch: pa.RecordBatch, text: pa.Array) -> pa.Array:
+        """What this rule ranks ``batch``'s rows by (null for ``first``, which ranks by position)."""
+        if self.kind in ("longest", "shortest"):
+            return pc.fill_null(pc.utf8_length(text), 0).cast(pa.int64())
+        if self.kind in ("max", "min"):
+            assert self.column is not None
+            if self.column not in batch.schema.names:
+                return pa.nulls(batch.num_rows, pa.float64())
+            return batch.column(self.column)
+        return pa.nulls(batch.num_rows, pa.int64())
 
     def priority_sort(
         self, frame: pl.DataFrame, *, group: str | list[str], key: str, id_column: str, doc: str

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from curate import kernel
 from curate.dedup.decisions import doc_keys
@@ -44,19 +43,6 @@ def sig_schema(plan: MinHashPlan, key_type: pa.DataType) -> pa.Schema:
     if not plan.config.verify:
         fields.append(("sig", pa.binary(4 * plan.config.num_perm)))
     return pa.schema(fields)
-
-
-def keep_key(plan: MinHashPlan, batch: pa.RecordBatch, text: pa.Array) -> pa.Array:
-    """The value the keep rule ranks by; ``first`` ranks by doc key, so it stores none."""
-    rule = plan.config.keep
-    if rule.kind in ("longest", "shortest"):
-        return pc.fill_null(pc.utf8_length(text), 0).cast(pa.int64())
-    if rule.kind in ("max", "min"):
-        assert rule.column is not None
-        if rule.column not in batch.schema.names:
-            return pa.nulls(batch.num_rows, pa.float64())
-        return batch.column(rule.column)
-    return pa.nulls(batch.num_rows, pa.int64())
 
 
 def signature_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
@@ -106,7 +92,7 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
             docs = doc_keys(shard.index, first_row, n)
             nonempty = result.shingle_counts > 0
             empty_docs += int(n - nonempty.sum())
-            key = keep_key(plan, batch, text)
+            key = config.keep.values(batch, text)
             if sig_writer is None:
                 sig_writer = AtomicParquetWriter(root, sig_name(shard.index), schema=sig_schema(plan, key.type))
             mask = pa.array(nonempty)

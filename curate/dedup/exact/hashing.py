@@ -1,0 +1,118 @@
+"""Phase 1 of exact dedup (map over input shards): a 128-bit hash of each row's normalised value,
+written hash-partitioned to ``_work/hashes/pPPPP/sNNNNN.parquet``. Null values get no hash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curate import kernel
+from curate.dedup.decisions import doc_keys
+from curate.dedup.exact.config import ExactPlan
+from curate.dedup.exact.urls import normalize_urls
+from curate.dedup.summary import run_or_quarantine
+from curate.errors import UsageError
+from curate.io.readers import ReadCounters, batch_ids, read_batches
+from curate.io.writers import AtomicParquetWriter
+
+PHASE = "hashes"
+PARTITION_ROW_GROUP_BYTES = 8 << 20
+
+
+def hash_name(partition: int, shard_index: int) -> str:
+    return f"_work/hashes/p{partition:04d}/s{shard_index:05d}.parquet"
+
+
+def hash_schema(key_type: pa.DataType) -> pa.Schema:
+    return pa.schema(
+        [("hi", pa.uint64()), ("lo", pa.uint64()), ("doc", pa.uint64()), ("id", pa.string()), ("key", key_type)]
+    )
+
+
+def hash_task(args: tuple[ExactPlan, int]) -> dict[str, Any]:
+    plan, shard_index = args
+    root = plan.workspace.root
+
+    def work() -> tuple[dict[str, Any], list[Path]]:
+        stats = _hashes(plan, shard_index)
+        return stats, [root / hash_name(p, shard_index) for p in range(plan.partitions)]
+
+    return run_or_quarantine(plan.workspace, PHASE, shard_index, plan.skip_bad_shards, work)
+
+
+def _values(plan: ExactPlan, batch: pa.RecordBatch) -> pa.Array:
+    config = plan.config
+    if config.column not in batch.schema.names:
+        raise UsageError(f"no column {config.column!r} to deduplicate on (columns: {batch.schema.names})")
+    values = batch.column(config.column)
+    if config.is_url:
+        return normalize_urls(values)
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = pc.cast(values, pa.large_string())
+    return values
+
+
+def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
+    shard = plan.shards[shard_index]
+    config = plan.config
+    root = plan.workspace.root
+    columns = [config.read.text_column, config.read.id_column, config.column]
+    if config.keep.column:
+        columns.append(config.keep.column)
+    counters = ReadCounters()
+    writers: list[AtomicParquetWriter] = []
+    first_row = 0
+    nulls = 0
+    try:
+        for batch in read_batches(shard, config.read, counters, columns=columns):
+            n = batch.num_rows
+            values = _values(plan, batch)
+            level = "none" if config.is_url else config.normalize
+            hi, lo = kernel.content_hashes(values, level=level)  # type: ignore[arg-type]
+            present = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+            nulls += int(n - present.sum())
+            key = config.keep.values(batch, batch.column(config.read.text_column))
+            if not writers:
+                schema = hash_schema(key.type)
+                writers = [
+                    AtomicParquetWriter(
+                        root, hash_name(p, shard.index), schema=schema, row_group_bytes=PARTITION_ROW_GROUP_BYTES
+                    )
+                    for p in range(plan.partitions)
+                ]
+            docs = doc_keys(shard.index, first_row, n)
+            ids = batch_ids(batch, shard, first_row, config.read)
+            partition_of = lo % np.uint64(plan.partitions)
+            for p, writer in enumerate(writers):
+                picked = np.flatnonzero(present & (partition_of == np.uint64(p)))
+                if len(picked):
+                    index = pa.array(picked)
+                    writer.write(
+                        pa.record_batch(
+                            [
+                                pa.array(hi[picked]),
+                                pa.array(lo[picked]),
+                                pa.array(docs[picked]),
+                                ids.take(index),
+                                key.take(index),
+                            ],
+                            schema=writer.schema,
+                        )
+                    )
+            first_row += n
+        if not writers:
+            writers = [
+                AtomicParquetWriter(root, hash_name(p, shard.index), schema=hash_schema(pa.int64()))
+                for p in range(plan.partitions)
+            ]
+        for writer in writers:
+            writer.commit()
+    except BaseException:
+        for writer in writers:
+            writer.abort()
+        raise
+    return {"rows": counters.rows, "null_values": nulls, "invalid_utf8_rows": counters.invalid_utf8_rows}

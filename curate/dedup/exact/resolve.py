@@ -1,0 +1,46 @@
+"""Phase 2 of exact dedup (reduce per hash partition): in each group of equal hashes the
+keep rule's best row survives and the others are its duplicates (similarity 1.0)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate.dedup.decisions import DECISION_SCHEMA, decisions_from_leaders, write_decisions_by_shard
+from curate.dedup.exact.config import ExactPlan
+from curate.dedup.exact.hashing import hash_name
+
+PHASE = "resolve"
+
+
+def resolve_task(args: tuple[ExactPlan, int]) -> dict[str, Any]:
+    plan, partition = args
+    root = plan.workspace.root
+    tables = [pq.read_table(root / hash_name(partition, shard.index)) for shard in plan.active_shards]
+    table = pa.concat_tables(tables, promote_options="permissive") if tables else None
+    if table is None or table.num_rows == 0:
+        decisions = DECISION_SCHEMA.empty_table()
+    else:
+        frame = pl.from_arrow(table.select(["hi", "lo", "doc", "id", "key"])).with_row_index("row")
+        assert isinstance(frame, pl.DataFrame)
+        # Only groups of two or more matter; singletons are kept without a decision.
+        frame = frame.filter(pl.len().over(["hi", "lo"]) > 1)
+        ordered = plan.config.keep.priority_sort(frame, group=["hi", "lo"], key="key", id_column="id", doc="doc")
+        table = table.take(pa.array(ordered.get_column("row").to_numpy()))
+        hi = table.column("hi").to_numpy()
+        lo = table.column("lo").to_numpy()
+        starts = np.flatnonzero(np.concatenate([[True], (hi[1:] != hi[:-1]) | (lo[1:] != lo[:-1])]))
+        sizes = np.diff(np.append(starts, len(hi)))
+        leader_rows = np.repeat(starts, sizes).astype(np.int64)
+        decisions = decisions_from_leaders(table, leader_rows, np.ones(len(hi)))
+    outputs = write_decisions_by_shard(root, decisions, partition, plan.active_shards)
+    removed = int(np.count_nonzero(decisions.column("removed").to_numpy(zero_copy_only=False)))
+    groups = len(pc.unique(decisions.column("dup_cluster").drop_null())) if decisions.num_rows else 0
+    stats = {"removed": removed, "clusters": groups}
+    plan.workspace.mark_done(PHASE, f"q{partition:04d}", stats, outputs)
+    return stats
