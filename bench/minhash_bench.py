@@ -866,6 +866,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("bench/out/minhash"), help="tool outputs and logs")
     ap.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}")
     ap.add_argument("--timeout", type=float, default=600.0, help="per-tool time limit, seconds")
+    ap.add_argument("--repeat", type=int, default=1, help="run each tool N times, report its fastest run")
     ap.add_argument("--no-install", action="store_true", help="do not create bench/.venv-datatrove")
     args = ap.parse_args()
 
@@ -875,6 +876,8 @@ def main() -> None:
             f"error: no benchmark set in {args.data} (expected shards/part-*.parquet and truth.parquet); "
             f"build it with: python bench/make_minhash_set.py --out {args.data}"
         )
+    if args.repeat < 1:
+        sys.exit("error: --repeat must be >= 1")
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = set(tools) - set(TOOLS)
     if unknown:
@@ -883,20 +886,32 @@ def main() -> None:
     t_start = time.perf_counter()
     bands, rows = lsh_params(args.threshold, args.num_perm)
 
-    runs: list[ToolRun] = []
-    for tool in tools:
+    def run_tool(tool: str) -> ToolRun:
         if tool == "curate":
-            run = run_curate(shards, args.out, args.threshold, args.workers, args.timeout)
-        elif tool == "datasketch":
+            return run_curate(shards, args.out, args.threshold, args.workers, args.timeout)
+        if tool == "datasketch":
             extra = ["--threshold", str(args.threshold), "--num-perm", str(args.num_perm)]
-            run = run_python_peer("datasketch", shards, args.out, extra, args.timeout)
-        elif tool == "rensa":
+            return run_python_peer("datasketch", shards, args.out, extra, args.timeout)
+        if tool == "rensa":
             extra = ["--threshold", str(args.threshold), "--bands", str(bands), "--rows", str(rows)]
-            run = run_python_peer("rensa", shards, args.out, extra, args.timeout)
-        else:
-            run = run_datatrove(shards, args.out, bands, rows, args.workers, args.timeout, not args.no_install)
-        log(f"{run.name}: {'ok' if run.ok else 'FAILED'} {run.wall_s:.1f}s {run.note}")
-        runs.append(run)
+            return run_python_peer("rensa", shards, args.out, extra, args.timeout)
+        return run_datatrove(shards, args.out, bands, rows, args.workers, args.timeout, not args.no_install)
+
+    runs: list[ToolRun] = []
+    walls: dict[str, list[float]] = {}
+    for rep in range(args.repeat):
+        for i, tool in enumerate(tools):
+            if rep > 0 and not runs[i].ok:
+                continue
+            run = run_tool(tool)
+            log(
+                f"{run.name} (run {rep + 1}/{args.repeat}): {'ok' if run.ok else 'FAILED'} {run.wall_s:.1f}s {run.note}"
+            )
+            walls.setdefault(tool, []).append(run.wall_s)
+            if rep == 0:
+                runs.append(run)
+            elif run.ok and run.wall_s < runs[i].wall_s:  # keep the fastest (least disturbed) run
+                runs[i] = run
 
     log("scoring: loading corpus")
     corpus = Corpus(shards)
@@ -926,6 +941,9 @@ def main() -> None:
         ),
         "exact Jaccard computed for": f"{len(cache):,} reported candidate / planted pairs",
         "bench wall time": f"{time.perf_counter() - t_start:.0f}s",
+        "wall seconds of every run (the fastest is reported)": ", ".join(
+            f"{tool} " + "/".join(f"{w:.1f}" for w in ws) for tool, ws in walls.items()
+        ),
     }
     table = report(runs, scores, corpus, extra_lines)
     print(table)
