@@ -150,3 +150,61 @@ def exact(app: Any, **params: Any) -> None:
     )
     summary = run_exact(config, params["input_location"], Path(params["output"]), run_options(params, app))
     report(app, "dedup exact", params, summary, {"on": config.on, "normalize": config.normalize}, "")
+
+
+@dedup.command()
+@input_arguments
+@_option(
+    "--min-count",
+    type=click.IntRange(min=2),
+    default=3,
+    show_default=True,
+    help="Remove every occurrence of a line (paragraph) seen at least this many times in the dataset.",
+)
+@_option("--unit", type=click.Choice(["line", "paragraph"]), default="line", show_default=True, help="What repeats.")
+@_option("--keep-first", is_flag=True, help="Keep each frequent line's first occurrence (input order).")
+@_option(
+    "--min-words",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="A document left with fewer words after removal goes to _rejects (lines:too_short).",
+)
+@_option("--approx", is_flag=True, help="Count with a count-min sketch (bounded memory, may overcount).")
+@_option("--sketch-width", type=int, default=1 << 22, show_default=True, help="Counters per sketch row (power of 2).")
+@_option("--sketch-depth", type=click.IntRange(1, 16), default=4, show_default=True, help="Sketch rows.")
+@execution_options
+@click.pass_obj
+def lines(app: Any, **params: Any) -> None:
+    """Remove lines (or paragraphs) repeated across the dataset: navigation, banners, footers.
+
+    Counts every normalised line over all shards (exactly, through hash partitions, or with
+    --approx in a count-min sketch), removes those seen --min-count times or more from each
+    text, and adds <unit>s_removed / chars_removed columns. Documents left too short go to
+    OUT/_rejects/ unchanged with _reason lines:too_short.
+    """
+    from curate.dedup.lines.config import LinesConfig, SketchShape
+    from curate.dedup.lines.stage import run_lines
+
+    config = LinesConfig(
+        read=read_options(params),
+        unit=params["unit"],
+        min_count=params["min_count"],
+        keep_first=params["keep_first"],
+        min_words=params["min_words"],
+        approx=params["approx"],
+        sketch=SketchShape(width=params["sketch_width"], depth=params["sketch_depth"]),
+    )
+    if config.approx:
+        shape = config.sketch
+        app.notice(
+            f"curate: count-min sketch {shape.depth} x {shape.width} ({shape.bytes / 2**20:.0f} MiB): counts exceed "
+            f"the truth by more than {shape.epsilon:.2e} x (lines in the dataset) with probability <= {shape.delta:.3f}"
+        )
+    summary = run_lines(config, params["input_location"], Path(params["output"]), run_options(params, app))
+    counters = summary.manifest["counters"]
+    removed = counters[f"{config.unit}s_removed"]
+    extra = {"unit": config.unit, "min_count": config.min_count, f"{config.unit}s_removed": removed}
+    if config.approx:
+        extra["sketch"] = counters["sketch"]
+    report(app, "dedup lines", params, summary, extra, f"{removed} {config.unit}s removed, ")
