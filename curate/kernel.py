@@ -45,13 +45,17 @@ __all__ = [
     "UNICODE_VERSION",
     "Kind",
     "MinHashBatch",
+    "SegmentRemoval",
     "connected_components",
+    "content_hashes",
     "exact_jaccard",
     "leader_clusters",
     "minhash_batch",
     "normalize_array",
     "normalize_text",
     "permutations",
+    "remove_segments",
+    "segment_hashes",
     "shingle_hashes",
     "simd_backend",
 ]
@@ -323,3 +327,82 @@ def connected_components(a: NDArray[np.uint64], b: NDArray[np.uint64]) -> tuple[
         *pa.array(left, pa.uint64()).__arrow_c_array__(), *pa.array(right, pa.uint64()).__arrow_c_array__()
     )
     return np.frombuffer(nodes, dtype=np.uint64), np.frombuffer(roots, dtype=np.uint64)
+
+
+# -- exact dedup: content hashes and repeated segments ---------------------------------------------------------
+
+Level: TypeAlias = Literal["none", "basic", "aggressive"]
+Unit: TypeAlias = Literal["line", "paragraph"]
+
+
+def content_hashes(texts: pa.Array | pa.ChunkedArray, *, level: Level) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+    """xxh3-128 of every row under a normalisation ``level``, as ``(hi, lo)`` uint64 arrays.
+
+    ``none`` hashes the UTF-8 bytes; ``basic`` applies NFC, turns CRLF / CR into LF and strips whitespace
+    (``str.isspace``) at the end of every line and at both ends of the text; ``aggressive`` is
+    :func:`normalize_text`. Null rows hash like the empty string: callers mask them.
+    """
+    if level not in ("none", "basic", "aggressive"):
+        raise ValueError(f"level must be none, basic or aggressive, got {level!r}")
+    his: list[NDArray[np.uint64]] = []
+    los: list[NDArray[np.uint64]] = []
+    row_base = 0
+    for chunk in _string_chunks(texts):
+        hi, lo = _native.content_hashes(*chunk.__arrow_c_array__(), level, row_base)
+        his.append(np.frombuffer(hi, dtype=np.uint64))
+        los.append(np.frombuffer(lo, dtype=np.uint64))
+        row_base += len(chunk)
+    if not his:
+        return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
+    return np.concatenate(his), np.concatenate(los)
+
+
+def segment_hashes(texts: pa.Array | pa.ChunkedArray, *, unit: Unit) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
+    """Every non-blank line (or paragraph: a run of non-blank lines) of every row, in order.
+
+    Returns ``(rows, hashes)``: the row of each segment and the xxh3-64 of its key (the line with surrounding
+    whitespace removed, NFC; a paragraph's lines joined by ``\\n``). Blank lines are never segments.
+    """
+    if unit not in ("line", "paragraph"):
+        raise ValueError(f"unit must be line or paragraph, got {unit!r}")
+    rows: list[NDArray[np.int64]] = []
+    hashes: list[NDArray[np.uint64]] = []
+    row_base = 0
+    for chunk in _string_chunks(texts):
+        chunk_rows, chunk_hashes = _native.segment_hashes(*chunk.__arrow_c_array__(), unit, row_base)
+        rows.append(np.frombuffer(chunk_rows, dtype=np.uint32).astype(np.int64) + row_base)
+        hashes.append(np.frombuffer(chunk_hashes, dtype=np.uint64))
+        row_base += len(chunk)
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    return np.concatenate(rows), np.concatenate(hashes)
+
+
+@dataclass(frozen=True)
+class SegmentRemoval:
+    """The texts without the dropped segments (nulls stay null), and per row the number of segments and
+    characters removed and the words left (``str.split()`` words)."""
+
+    texts: pa.LargeStringArray
+    segments_removed: NDArray[np.uint32]
+    chars_removed: NDArray[np.uint64]
+    words_left: NDArray[np.uint64]
+
+
+def remove_segments(texts: pa.Array | pa.ChunkedArray, drop: NDArray[np.bool_], *, unit: Unit) -> SegmentRemoval:
+    """Remove the segments flagged in ``drop`` (aligned with :func:`segment_hashes`' output) with the line
+    breaks that end them. Raises ``ValueError`` if ``drop`` does not have one flag per segment."""
+    if unit not in ("line", "paragraph"):
+        raise ValueError(f"unit must be line or paragraph, got {unit!r}")
+    flags = np.ascontiguousarray(drop, dtype=np.uint8)
+    array = _single_array(texts)
+    offsets, data, validity, removed, chars, words = _native.remove_segments(
+        *array.__arrow_c_array__(), unit, flags.tobytes(), 0
+    )
+    buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(offsets), pa.py_buffer(data)]
+    return SegmentRemoval(
+        texts=pa.Array.from_buffers(pa.large_string(), len(array), buffers),
+        segments_removed=np.frombuffer(removed, dtype=np.uint32),
+        chars_removed=np.frombuffer(chars, dtype=np.uint64),
+        words_left=np.frombuffer(words, dtype=np.uint64),
+    )

@@ -198,7 +198,7 @@ def lines(app: Any, **params: Any) -> None:
     if config.approx:
         shape = config.sketch
         app.notice(
-            f"curate: count-min sketch {shape.depth} x {shape.width} ({shape.bytes / 2**20:.0f} MiB): counts exceed "
+            f"curate: count-min sketch {shape.depth} x {shape.width} ({shape.bytes / 2**20:.2f} MiB): counts exceed "
             f"the truth by more than {shape.epsilon:.2e} x (lines in the dataset) with probability <= {shape.delta:.3f}"
         )
     summary = run_lines(config, params["input_location"], Path(params["output"]), run_options(params, app))

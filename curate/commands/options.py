@@ -108,7 +108,7 @@ def report(
         "rows_in": manifest["rows_in"],
         "rows_kept": manifest["rows_out"],
         "rows_removed": manifest["rows_rejected"],
-        "clusters": manifest["counters"].get("clusters", 0),
+        "clusters": manifest["counters"].get("clusters"),
         "seconds": manifest["seconds"],
         "quarantined": summary.quarantined,
         "already_done": summary.reused,
@@ -119,9 +119,10 @@ def report(
     else:
         share = 100.0 * result["rows_removed"] / result["rows_in"] if result["rows_in"] else 0.0
         done = " (already done)" if summary.reused else ""
+        clusters = "" if result["clusters"] is None else f"{result['clusters']} clusters, "
         click.echo(
             f"{label}: {result['rows_in']} in, {result['rows_kept']} kept, {result['rows_removed']} removed "
-            f"({share:.2f}%), {result['clusters']} clusters, {detail}{result['seconds']:.2f} s "
+            f"({share:.2f}%), {clusters}{detail}{result['seconds']:.2f} s "
             f"-> {params['output']}{done}"
         )
     if result["rows_in"] == 0:

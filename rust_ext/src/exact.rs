@@ -291,7 +291,10 @@ pub fn remove_segments(
         out.extend_from_slice(rest.as_bytes());
     }
     let kept = std::str::from_utf8(out.get(before..).unwrap_or_default()).unwrap_or_default();
-    removal.words_left = kept.split(is_python_space).filter(|w| !w.is_empty()).count() as u64;
+    removal.words_left = kept
+        .split(is_python_space)
+        .filter(|w| !w.is_empty())
+        .count() as u64;
     removal
 }
 
@@ -342,7 +345,10 @@ mod tests {
         segments(text, Unit::Line, &mut key, &mut segs);
         let mut out = Vec::new();
         let removal = remove_segments(text, &segs, &[false, true, false], &mut out);
-        assert_eq!(std::str::from_utf8(&out).unwrap_or_default(), "keep me\nkeep too");
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap_or_default(),
+            "keep me\nkeep too"
+        );
         assert_eq!(removal.segments_removed, 1);
         assert_eq!(removal.chars_removed, 8);
         assert_eq!(removal.words_left, 4);

@@ -9,8 +9,10 @@ mod ascii;
 mod cluster;
 mod cpu;
 mod error;
+mod exact;
 mod minhash;
 mod normalize;
+mod py_exact;
 mod shingle;
 mod short_hash;
 mod unicode_tables;
@@ -33,7 +35,7 @@ impl From<KernelError> for PyErr {
 }
 
 /// Copy plain numbers into a new `bytearray` (native byte order, as numpy reads it).
-fn to_bytearray<'py, T: Copy, const W: usize>(
+pub(crate) fn to_bytearray<'py, T: Copy, const W: usize>(
     py: Python<'py>,
     values: &[T],
     to_bytes: fn(T) -> [u8; W],
@@ -46,8 +48,61 @@ fn to_bytearray<'py, T: Copy, const W: usize>(
     })
 }
 
-fn u64_bytes<'py>(py: Python<'py>, values: &[u64]) -> PyResult<Bound<'py, PyByteArray>> {
+pub(crate) fn u64_bytes<'py>(py: Python<'py>, values: &[u64]) -> PyResult<Bound<'py, PyByteArray>> {
     to_bytearray(py, values, u64::to_ne_bytes)
+}
+
+/// Plain numbers that any bit pattern is a valid value of.
+trait Plain: Copy + Default + Send {}
+impl Plain for u32 {}
+impl Plain for u64 {}
+
+/// A result array that is filled in place, with the GIL released: a view of a new `bytearray` as `[T]`,
+/// or (if its memory were not aligned for `T`) a vector copied into it by `finish`.
+struct OutBuf<'a, T> {
+    bytes: &'a mut [u8],
+    owned: Option<Vec<T>>,
+}
+
+impl<'a, T: Plain> OutBuf<'a, T> {
+    /// # Safety
+    /// `array` must be a new bytearray that no other code can reach until `finish` returns.
+    unsafe fn new(array: &'a Bound<'_, PyByteArray>, count: usize) -> Self {
+        // SAFETY: see the function's contract; the caller keeps `array` alive and never resizes it.
+        let bytes = unsafe { array.as_bytes_mut() };
+        // SAFETY: `T` is `Plain`, so every bit pattern of the bytes is a valid `T`.
+        let aligned = unsafe { bytes.align_to_mut::<T>() }.0.is_empty();
+        let owned = (!aligned).then(|| vec![T::default(); count]);
+        Self { bytes, owned }
+    }
+
+    fn values(&mut self) -> &mut [T] {
+        match &mut self.owned {
+            Some(values) => values,
+            // SAFETY: as in `new`; the alignment was checked there.
+            None => unsafe { self.bytes.align_to_mut::<T>() }.1,
+        }
+    }
+
+    fn finish(self) {
+        if let Some(values) = self.owned {
+            let size = std::mem::size_of::<T>();
+            for (dst, value) in self.bytes.chunks_exact_mut(size).zip(&values) {
+                // SAFETY: `value` is a `T` of `size` bytes and `dst` holds exactly `size` bytes.
+                let src =
+                    unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), size) };
+                dst.copy_from_slice(src);
+            }
+        }
+    }
+}
+
+/// A new zero-filled bytearray of `count` values of `T`.
+fn zeroed<T>(py: Python<'_>, count: usize) -> PyResult<Bound<'_, PyByteArray>> {
+    let len = count
+        .checked_mul(std::mem::size_of::<T>())
+        .ok_or_else(|| KernelError::value("result too large"))?;
+    PyByteArray::new_with(py, len, |_| Ok(()))
 }
 
 /// The normalised form of `text` (NFKC, casefold, punctuation to space, whitespace collapsed and trimmed).
@@ -148,16 +203,31 @@ fn minhash_batch<'py>(
     let mut shingler = Shingler::new(Kind::parse(kind)?, ngram)?;
     let perms = Permutations::new(num_perm, seed)?;
     let column = arrow::import_strings(schema, array)?;
-    let (signatures, band_hashes, counts) = py.detach(|| -> Result<_, KernelError> {
-        let n = column.len();
-        let mut signatures = vec![u32::MAX; n * num_perm];
-        let mut band_hashes = vec![0u64; n * bands];
-        let mut counts = vec![0u32; n];
+    let n = column.len();
+    let size = |per_row: usize| {
+        n.checked_mul(per_row)
+            .ok_or_else(|| KernelError::value("result too large"))
+    };
+    let (sig_array, band_array, count_array) = (
+        zeroed::<u32>(py, size(num_perm)?)?,
+        zeroed::<u64>(py, size(bands)?)?,
+        zeroed::<u32>(py, n)?,
+    );
+    // SAFETY: the three bytearrays were just created and are not reachable from Python until returned.
+    let (mut signatures, mut band_hashes, mut counts) = unsafe {
+        (
+            OutBuf::<u32>::new(&sig_array, n * num_perm),
+            OutBuf::<u64>::new(&band_array, n * bands),
+            OutBuf::<u32>::new(&count_array, n),
+        )
+    };
+    py.detach(|| -> Result<(), KernelError> {
         let mut hasher = MinHasher::new(&perms);
         let rows_out = signatures
+            .values()
             .chunks_exact_mut(num_perm)
-            .zip(band_hashes.chunks_exact_mut(bands))
-            .zip(counts.iter_mut())
+            .zip(band_hashes.values().chunks_exact_mut(bands))
+            .zip(counts.values().iter_mut())
             .enumerate();
         for (row, ((signature, band_row), count)) in rows_out {
             hasher.reset();
@@ -167,13 +237,12 @@ fn minhash_batch<'py>(
             hasher.finish(signature, band_row, rows);
             *count = hasher.count();
         }
-        Ok((signatures, band_hashes, counts))
+        Ok(())
     })?;
-    Ok((
-        to_bytearray(py, &signatures, u32::to_ne_bytes)?,
-        u64_bytes(py, &band_hashes)?,
-        to_bytearray(py, &counts, u32::to_ne_bytes)?,
-    ))
+    signatures.finish();
+    band_hashes.finish();
+    counts.finish();
+    Ok((sig_array, band_array, count_array))
 }
 
 /// Exact Jaccard similarity of the shingle sets of two texts (0.0 if either has no shingle).
@@ -267,5 +336,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(connected_components, m)?)?;
     m.add_function(wrap_pyfunction!(simd_backend, m)?)?;
     m.add_function(wrap_pyfunction!(_set_portable_only, m)?)?;
+    py_exact::register(m)?;
     Ok(())
 }

@@ -1,0 +1,155 @@
+//! PyO3 wrappers of `exact`: content hashes and line / paragraph segments over Arrow string arrays.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyCapsule};
+
+use crate::error::KernelError;
+use crate::exact::{self, Level, Segment, Unit};
+use crate::{arrow, to_bytearray, u64_bytes};
+
+/// xxh3-128 of every row under `level` (`none`, `basic`, `aggressive`): `(hi, lo)` uint64 bytearrays.
+/// Null rows hash as empty strings (the facade masks them).
+#[pyfunction]
+#[pyo3(signature = (schema, array, level, row_base=0))]
+pub fn content_hashes<'py>(
+    py: Python<'py>,
+    schema: &Bound<'py, PyCapsule>,
+    array: &Bound<'py, PyCapsule>,
+    level: &str,
+    row_base: usize,
+) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+    let level = Level::parse(level)?;
+    let column = arrow::import_strings(schema, array)?;
+    let (hi, lo) = py.detach(|| -> Result<_, KernelError> {
+        let n = column.len();
+        let (mut hi, mut lo) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut scratch, mut line) = (Vec::new(), String::new());
+        for row in 0..n {
+            let text = column.text(row, row_base)?.unwrap_or("");
+            let hash = exact::content_hash(text, level, &mut scratch, &mut line);
+            hi.push((hash >> 64) as u64);
+            lo.push(hash as u64);
+        }
+        Ok((hi, lo))
+    })?;
+    Ok((u64_bytes(py, &hi)?, u64_bytes(py, &lo)?))
+}
+
+/// Every non-blank line (or paragraph) of every row: `(rows, hashes)` as uint32 / uint64 bytearrays,
+/// in row order then text order.
+#[pyfunction]
+#[pyo3(signature = (schema, array, unit, row_base=0))]
+pub fn segment_hashes<'py>(
+    py: Python<'py>,
+    schema: &Bound<'py, PyCapsule>,
+    array: &Bound<'py, PyCapsule>,
+    unit: &str,
+    row_base: usize,
+) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+    let unit = Unit::parse(unit)?;
+    let column = arrow::import_strings(schema, array)?;
+    let (rows, hashes) = py.detach(|| -> Result<_, KernelError> {
+        let (mut rows, mut hashes) = (Vec::new(), Vec::new());
+        let (mut key, mut segments) = (String::new(), Vec::<Segment>::new());
+        for row in 0..column.len() {
+            if let Some(text) = column.text(row, row_base)? {
+                exact::segments(text, unit, &mut key, &mut segments);
+                let row_id = u32::try_from(row)
+                    .map_err(|_| KernelError::value("a batch may hold at most 2^32 rows"))?;
+                rows.extend(std::iter::repeat_n(row_id, segments.len()));
+                hashes.extend(segments.iter().map(|s| s.hash));
+            }
+        }
+        Ok((rows, hashes))
+    })?;
+    Ok((
+        to_bytearray(py, &rows, u32::to_ne_bytes)?,
+        u64_bytes(py, &hashes)?,
+    ))
+}
+
+type Removed<'py> = (
+    Bound<'py, PyByteArray>,
+    Bound<'py, PyByteArray>,
+    Option<Bound<'py, PyByteArray>>,
+    Bound<'py, PyByteArray>,
+    Bound<'py, PyByteArray>,
+    Bound<'py, PyByteArray>,
+);
+
+/// Remove the segments flagged in `drop` (one byte per segment, in `segment_hashes` order).
+///
+/// Returns `(offsets, data, validity, removed, chars, words_left)`: a large_string array's int64 offsets,
+/// UTF-8 data and validity (None without nulls), then per row uint32 segments removed, uint64 characters
+/// removed and uint64 words left.
+#[pyfunction]
+#[pyo3(signature = (schema, array, unit, drop, row_base=0))]
+pub fn remove_segments<'py>(
+    py: Python<'py>,
+    schema: &Bound<'py, PyCapsule>,
+    array: &Bound<'py, PyCapsule>,
+    unit: &str,
+    drop: &[u8],
+    row_base: usize,
+) -> PyResult<Removed<'py>> {
+    let unit = Unit::parse(unit)?;
+    let column = arrow::import_strings(schema, array)?;
+    let result = py.detach(|| -> Result<_, KernelError> {
+        let n = column.len();
+        let mut offsets: Vec<i64> = Vec::with_capacity(n + 1);
+        let mut data: Vec<u8> = Vec::new();
+        let mut validity: Option<Vec<u8>> = None;
+        let (mut removed, mut chars, mut words) = (vec![0u32; n], vec![0u64; n], vec![0u64; n]);
+        let (mut key, mut segments) = (String::new(), Vec::<Segment>::new());
+        let mut flags = Vec::new();
+        let mut cursor = 0usize;
+        offsets.push(0);
+        for row in 0..n {
+            match column.text(row, row_base)? {
+                Some(text) => {
+                    exact::segments(text, unit, &mut key, &mut segments);
+                    let end = cursor + segments.len();
+                    let slice = drop.get(cursor..end).ok_or_else(|| {
+                        KernelError::value("drop flags are fewer than the texts' segments")
+                    })?;
+                    flags.clear();
+                    flags.extend(slice.iter().map(|&b| b != 0));
+                    cursor = end;
+                    let outcome = exact::remove_segments(text, &segments, &flags, &mut data);
+                    removed[row] = outcome.segments_removed;
+                    chars[row] = outcome.chars_removed;
+                    words[row] = outcome.words_left;
+                }
+                None => {
+                    let bits = validity.get_or_insert_with(|| vec![0xff; n.div_ceil(8)]);
+                    if let Some(byte) = bits.get_mut(row / 8) {
+                        *byte &= !(1u8 << (row % 8));
+                    }
+                }
+            }
+            offsets.push(data.len() as i64);
+        }
+        if cursor != drop.len() {
+            return Err(KernelError::value(
+                "drop flags are more than the texts' segments",
+            ));
+        }
+        Ok((offsets, data, validity, removed, chars, words))
+    })?;
+    let (offsets, data, validity, removed, chars, words) = result;
+    Ok((
+        to_bytearray(py, &offsets, i64::to_ne_bytes)?,
+        PyByteArray::new(py, &data),
+        validity.map(|bits| PyByteArray::new(py, &bits)),
+        to_bytearray(py, &removed, u32::to_ne_bytes)?,
+        u64_bytes(py, &chars)?,
+        u64_bytes(py, &words)?,
+    ))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(content_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(segment_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(remove_segments, m)?)?;
+    Ok(())
+}
