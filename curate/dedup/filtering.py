@@ -14,19 +14,12 @@ import pyarrow.parquet as pq
 from curate.dedup.decisions import DECISION_SCHEMA, ROW_MASK, decision_name
 from curate.io.discovery import InputShard
 from curate.io.readers import ReadOptions, batch_ids, read_batches
-from curate.io.schema import conform
-from curate.io.writers import AtomicParquetWriter
+from curate.io.shard_output import ShardOutput, reject_schema, with_reject_columns
 from curate.pipelines.workspace import Workspace
 
 PHASE = "filter"
 CLUSTER_FIELDS = [pa.field("dup_cluster", pa.string()), pa.field("dup_cluster_size", pa.int64())]
-REJECT_FIELDS = [
-    pa.field("dup_of", pa.string()),
-    pa.field("similarity", pa.float64()),
-    *CLUSTER_FIELDS,
-    pa.field("_stage", pa.string()),
-    pa.field("_reason", pa.string()),
-]
+DUP_FIELDS = [pa.field("dup_of", pa.string()), pa.field("similarity", pa.float64()), *CLUSTER_FIELDS]
 
 
 class FilterPlan(Protocol):
@@ -50,14 +43,6 @@ class FilterPlan(Protocol):
 
     @property
     def reason(self) -> str: ...
-
-
-def part_name(shard_index: int) -> str:
-    return f"part-{shard_index:05d}.parquet"
-
-
-def reject_name(shard_index: int) -> str:
-    return f"_rejects/part-{shard_index:05d}.parquet"
 
 
 def output_schema(plan: FilterPlan, batch_schema: pa.Schema) -> pa.Schema:
@@ -88,66 +73,44 @@ def filter_task(args: tuple[FilterPlan, int]) -> dict[str, Any]:
     read = plan.read
     decisions = _load_decisions(plan, shard_index)
     decided_rows = (decisions.column("doc").to_numpy() & np.uint64(ROW_MASK)).astype(np.int64)
-    kept_writer: AtomicParquetWriter | None = None
-    reject_writer: AtomicParquetWriter | None = None
-    rows_in = kept = removed = 0
+    rows_in = 0
     first_row = 0
-    try:
+    with ShardOutput(root, shard.index) as output:
         for batch in read_batches(shard, read):
             n = batch.num_rows
             lo, hi = np.searchsorted(decided_rows, [first_row, first_row + n])
             lookup = np.full(n, -1, dtype=np.int64)
             lookup[decided_rows[lo:hi] - first_row] = np.arange(lo, hi)
-            indices = pa.array(lookup, mask=lookup < 0)
-            picked = decisions.take(indices)
+            picked = decisions.take(pa.array(lookup, mask=lookup < 0))
             removed_mask = pc.fill_null(picked.column("removed"), False).combine_chunks()
             if read.id_column not in batch.schema.names:
                 batch = batch.append_column(read.id_column, batch_ids(batch, shard, first_row, read))
             schema = output_schema(plan, batch.schema)
-            if kept_writer is None:
-                kept_writer = AtomicParquetWriter(root, part_name(shard.index), schema=schema)
             kept_batch = batch
             if plan.cluster_columns:
                 for item in CLUSTER_FIELDS:
                     if item.name not in batch.schema.names:
                         kept_batch = kept_batch.append_column(item, picked.column(item.name).combine_chunks())
-            kept_writer.write(conform(kept_batch.filter(pc.invert(removed_mask)), schema))
-            n_removed = int(pc.sum(removed_mask).as_py() or 0)
-            if n_removed:
-                rejected = batch.filter(removed_mask)
-                rejected_info = picked.filter(removed_mask)
-                for item in REJECT_FIELDS[:4]:
-                    column = rejected_info.column(item.name).combine_chunks()
-                    if item.name in rejected.schema.names:
-                        rejected = rejected.drop_columns([item.name])
-                    rejected = rejected.append_column(item, column)
-                rejected = rejected.append_column(REJECT_FIELDS[4], pa.array([plan.stage] * n_removed, pa.string()))
-                rejected = rejected.append_column(REJECT_FIELDS[5], pa.array([plan.reason] * n_removed, pa.string()))
-                reject_schema = pa.schema(
-                    [f for f in schema if f.name not in {x.name for x in REJECT_FIELDS}] + REJECT_FIELDS
-                )
-                if reject_writer is None:
-                    reject_writer = AtomicParquetWriter(root, reject_name(shard.index), schema=reject_schema)
-                reject_writer.write(conform(rejected, reject_schema))
+            output.keep(kept_batch.filter(pc.invert(removed_mask)), schema)
+            rejected = batch.filter(removed_mask)
+            if rejected.num_rows:
+                info = picked.filter(removed_mask)
+                rejected = rejected.drop_columns([f.name for f in DUP_FIELDS if f.name in rejected.schema.names])
+                for item in DUP_FIELDS:
+                    rejected = rejected.append_column(item, info.column(item.name).combine_chunks())
+                rejected = with_reject_columns(rejected, plan.stage, plan.reason)
+                output.reject(rejected, reject_schema(schema, DUP_FIELDS))
             rows_in += n
-            removed += n_removed
-            kept += n - n_removed
             first_row += n
-        if rows_in != kept + removed:
-            raise AssertionError(f"{shard.path}: {rows_in} rows in but {kept} kept + {removed} removed")
-        assert kept_writer is not None
-        published = [kept_writer.commit()]
-        if reject_writer is not None:
-            published.append(reject_writer.commit())
-    except BaseException:
-        for writer in (kept_writer, reject_writer):
-            if writer is not None:
-                writer.abort()
-        raise
+        if rows_in != output.kept_rows + output.rejected_rows:
+            raise AssertionError(
+                f"{shard.path}: {rows_in} rows in but {output.kept_rows} kept + {output.rejected_rows} removed"
+            )
+        published = output.commit()
     stats = {
         "rows_in": rows_in,
-        "kept": kept,
-        "removed": removed,
+        "kept": output.kept_rows,
+        "removed": output.rejected_rows,
         "shards": [p.as_json() for p in published],
     }
     plan.workspace.mark_done(PHASE, f"s{shard.index:05d}", stats, [root / p.name for p in published])

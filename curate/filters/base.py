@@ -1,0 +1,95 @@
+"""The contract of a map stage over text: one vectorised method over a whole Arrow batch.
+
+A **filter** returns, for every row, keep or drop and, for dropped rows, a short
+machine-readable reason (``gopher_quality:mean_word_length``); it may also return the
+statistics it measured as columns, which ``--annotate`` adds to the output instead of
+dropping anything (so thresholds can be chosen afterwards, as dolma does).
+
+A **modifier** returns a rewritten text column and per-row counts of what it changed (PII
+redaction); it never drops a row.
+
+Both are frozen dataclasses whose fields are their thresholds: the command line options,
+the fingerprint and the manifest's config all come from those fields. Nothing here loops
+over documents in Python; implementations use Arrow compute, polars or the Rust kernel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Row-aligned outcome of a filter over one batch.
+
+    ``keep``: bool per row. ``reasons``: a string array, null where kept, else the reason code
+    of the first rule that failed. ``stats``: measured statistics by column name (row-aligned).
+    """
+
+    keep: np.ndarray
+    reasons: pa.Array
+    stats: dict[str, pa.Array] = field(default_factory=dict)
+
+    @staticmethod
+    def from_rules(rules: list[tuple[str, np.ndarray]], n: int, stats: dict[str, pa.Array] | None = None) -> Verdict:
+        """Combine rules given in order as (reason code, fails-per-row mask): a row is dropped
+        with the code of the first rule it fails."""
+        reason_index = np.full(n, -1, dtype=np.int64)
+        for i, (_, fails) in enumerate(rules):
+            first = (reason_index < 0) & np.asarray(fails, dtype=bool)
+            reason_index[first] = i
+        codes = pa.array([code for code, _ in rules] or [""], pa.string())
+        reasons = codes.take(pa.array(reason_index, mask=reason_index < 0)) if n else pa.array([], pa.string())
+        return Verdict(keep=reason_index < 0, reasons=reasons, stats=stats or {})
+
+
+@dataclass(frozen=True)
+class Modification:
+    """Row-aligned outcome of a modifier: the new texts, per-row counts by kind, extra columns."""
+
+    texts: pa.Array
+    counts: dict[str, np.ndarray]
+    columns: dict[str, pa.Array] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TextStage:
+    """Base of filters and modifiers. Subclasses are frozen dataclasses; ``name`` is the
+    command name (``gopher-quality``), ``reason_prefix`` prefixes reason codes."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    kind: ClassVar[str] = "filter"  # or "modifier"
+    extra: ClassVar[str | None] = None  # pip extra needed, if any
+
+    @property
+    def reason_prefix(self) -> str:
+        return self.name.replace("-", "_")
+
+    def config(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True)
+class TextFilter(TextStage):
+    def evaluate(self, texts: pa.LargeStringArray, batch: pa.RecordBatch) -> Verdict:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class TextModifier(TextStage):
+    kind: ClassVar[str] = "modifier"
+
+    def modify(self, texts: pa.LargeStringArray, batch: pa.RecordBatch) -> Modification:
+        raise NotImplementedError
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, tuple | list | frozenset | set):
+        return [_jsonable(v) for v in value]
+    return value
