@@ -22,6 +22,7 @@ from curate.errors import CurateError, ExitCode
 COMMAND_GROUPS = {
     "dedup": ("curate.commands.dedup", "dedup", "Remove duplicate and near-duplicate documents."),
     "explain": ("curate.commands.explain", "explain", "Why is a document gone?"),
+    "filter": ("curate.commands.filter", "filter", "Quality filters and PII redaction."),
 }
 
 

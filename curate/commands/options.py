@@ -14,9 +14,9 @@ from curate.errors import ExitCode
 
 if TYPE_CHECKING:
     from curate.cli import App
-    from curate.dedup.summary import DedupSummary
     from curate.io.readers import ReadOptions
     from curate.pipelines.runner import RunOptions
+    from curate.pipelines.summary import StageSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -97,7 +97,7 @@ def run_options(params: dict[str, Any], app: App) -> RunOptions:
 
 
 def report(
-    app: App, label: str, params: dict[str, Any], summary: DedupSummary, extra: dict[str, Any], detail: str
+    app: App, label: str, params: dict[str, Any], summary: StageSummary, extra: dict[str, Any], detail: str
 ) -> None:
     """Print the run's summary on stdout; exit 3 when shards were quarantined."""
     manifest = summary.manifest

@@ -14,10 +14,10 @@ from curate import kernel
 from curate.dedup.decisions import doc_keys
 from curate.dedup.exact.config import ExactPlan
 from curate.dedup.exact.urls import normalize_urls
-from curate.dedup.summary import run_or_quarantine
 from curate.errors import UsageError
 from curate.io.readers import ReadCounters, batch_ids, read_batches
 from curate.io.writers import AtomicParquetWriter
+from curate.pipelines.summary import run_or_quarantine
 
 PHASE = "hashes"
 PARTITION_ROW_GROUP_BYTES = 8 << 20

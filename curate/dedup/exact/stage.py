@@ -11,10 +11,10 @@ from curate.dedup.exact.config import STAGE_NAME, ExactConfig, ExactPlan
 from curate.dedup.exact.hashing import hash_task
 from curate.dedup.exact.resolve import resolve_task
 from curate.dedup.filtering import filter_task
-from curate.dedup.summary import DedupSummary, output_body, quarantine_list, quarantined_shards
 from curate.errors import UsageError
 from curate.io.schema import check_input_schemas
 from curate.pipelines.runner import RunOptions, StageRun
+from curate.pipelines.summary import StageSummary, output_body, quarantine_list, quarantined_shards
 
 # Hash rows are ~48 bytes per document; aim partitions at this many bytes.
 PARTITION_TARGET_BYTES = 256 << 20
@@ -25,11 +25,11 @@ def partitions_for(total_input_bytes: int) -> int:
     return max(2, min(4096, math.ceil(estimated_docs * 48 / PARTITION_TARGET_BYTES)))
 
 
-def run_exact(config: ExactConfig, input_location: str, output: Path, options: RunOptions) -> DedupSummary:
+def run_exact(config: ExactConfig, input_location: str, output: Path, options: RunOptions) -> StageSummary:
     config.validate()
     with StageRun(STAGE_NAME, input_location, output, config.fingerprint_fields(), options) as run:
         if run.previous_manifest is not None:
-            return DedupSummary(run.previous_manifest, reused=True)
+            return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
         schemas = check_input_schemas(run.shards, config.read, skip_bad=options.skip_bad_shards)
         unified = schemas.unified
@@ -71,4 +71,4 @@ def run_exact(config: ExactConfig, input_location: str, output: Path, options: R
                 "quarantined": quarantine_list({s.index: s.path for s in run.shards}, quarantined),
             }
         )
-        return DedupSummary(manifest, reused=False)
+        return StageSummary(manifest, reused=False)

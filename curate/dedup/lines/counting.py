@@ -15,9 +15,9 @@ from curate import kernel
 from curate.dedup.decisions import doc_keys
 from curate.dedup.lines import sketch
 from curate.dedup.lines.config import LinesPlan
-from curate.dedup.summary import run_or_quarantine
 from curate.io.readers import ReadCounters, read_batches
 from curate.io.writers import AtomicParquetWriter, write_table_atomically
+from curate.pipelines.summary import run_or_quarantine
 
 COUNT_PHASE = "count"
 FREQUENT_PHASE = "frequent"

@@ -10,9 +10,9 @@ from typing import Any
 from curate.dedup.lines.config import STAGE_NAME, TOO_SHORT, LinesConfig, LinesPlan
 from curate.dedup.lines.counting import count_task, frequent_task, sum_sketches_task
 from curate.dedup.lines.rewriting import rewrite_task
-from curate.dedup.summary import DedupSummary, output_body, quarantine_list, quarantined_shards
 from curate.io.schema import check_input_schemas
 from curate.pipelines.runner import RunOptions, StageRun
+from curate.pipelines.summary import StageSummary, output_body, quarantine_list, quarantined_shards
 
 # Partial count rows are ~24 bytes; a ~3 KB document has ~40 lines.
 PARTITION_TARGET_BYTES = 256 << 20
@@ -23,11 +23,11 @@ def partitions_for(total_input_bytes: int) -> int:
     return max(2, min(4096, math.ceil(estimated_lines * 24 / PARTITION_TARGET_BYTES)))
 
 
-def run_lines(config: LinesConfig, input_location: str, output: Path, options: RunOptions) -> DedupSummary:
+def run_lines(config: LinesConfig, input_location: str, output: Path, options: RunOptions) -> StageSummary:
     config.validate()
     with StageRun(STAGE_NAME, input_location, output, config.fingerprint_fields(), options) as run:
         if run.previous_manifest is not None:
-            return DedupSummary(run.previous_manifest, reused=True)
+            return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
         schemas = check_input_schemas(run.shards, config.read, skip_bad=options.skip_bad_shards)
         quarantined = dict(schemas.unreadable)
@@ -82,4 +82,4 @@ def run_lines(config: LinesConfig, input_location: str, output: Path, options: R
                 "quarantined": quarantine_list({s.index: s.path for s in run.shards}, quarantined),
             }
         )
-        return DedupSummary(manifest, reused=False)
+        return StageSummary(manifest, reused=False)

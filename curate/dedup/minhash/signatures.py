@@ -17,9 +17,9 @@ import pyarrow as pa
 from curate import kernel
 from curate.dedup.decisions import doc_keys
 from curate.dedup.minhash.config import MinHashPlan
-from curate.dedup.summary import run_or_quarantine
 from curate.io.readers import ReadCounters, batch_ids, read_batches
 from curate.io.writers import AtomicParquetWriter
+from curate.pipelines.summary import run_or_quarantine
 
 PHASE = "signatures"
 BAND_ROW_GROUP_BYTES = 8 << 20

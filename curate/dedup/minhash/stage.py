@@ -14,9 +14,9 @@ from curate.dedup.minhash.clusters import gather_task, resolve_task
 from curate.dedup.minhash.components import components_task
 from curate.dedup.minhash.config import STAGE_NAME, MinHashConfig, MinHashPlan
 from curate.dedup.minhash.signatures import signature_task
-from curate.dedup.summary import DedupSummary, output_body, quarantine_list, quarantined_shards
 from curate.io.schema import check_input_schemas
 from curate.pipelines.runner import RunOptions, StageRun
+from curate.pipelines.summary import StageSummary, output_body, quarantine_list, quarantined_shards
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,11 @@ def partitions_for(total_input_bytes: int, bands: int) -> int:
     return max(2, min(MAX_PARTITIONS, math.ceil(band_bytes / BAND_PARTITION_TARGET_BYTES)))
 
 
-def run_minhash(config: MinHashConfig, input_location: str, output: Path, options: RunOptions) -> DedupSummary:
+def run_minhash(config: MinHashConfig, input_location: str, output: Path, options: RunOptions) -> StageSummary:
     config.validate()
     with StageRun(STAGE_NAME, input_location, output, config.fingerprint_fields(), options) as run:
         if run.previous_manifest is not None:
-            return DedupSummary(run.previous_manifest, reused=True)
+            return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
         schemas = check_input_schemas(run.shards, config.read, skip_bad=options.skip_bad_shards)
         quarantined: dict[int, str] = dict(schemas.unreadable)
@@ -86,4 +86,4 @@ def run_minhash(config: MinHashConfig, input_location: str, output: Path, option
             "similarity": "exact_jaccard" if config.verify else "estimated_jaccard",
         }
         manifest = run.finish(manifest_body)
-        return DedupSummary(manifest, reused=False)
+        return StageSummary(manifest, reused=False)

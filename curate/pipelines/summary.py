@@ -1,4 +1,4 @@
-"""What every dedup stage reports: the manifest body built from its filter phase, and quarantine."""
+"""What every stage reports: the manifest body built from its last (writing) phase, and quarantine."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from curate.pipelines.workspace import Workspace
 
 
 @dataclass(frozen=True)
-class DedupSummary:
+class StageSummary:
     manifest: dict[str, Any]
     reused: bool
 
