@@ -25,6 +25,18 @@ log = logging.getLogger(__name__)
 TaskFn = Callable[[Any], dict[str, Any]]
 
 
+def run_task(fn: TaskFn, task: Any) -> dict[str, Any]:
+    """Run one task, then hand the memory Arrow's allocator cached back to the system: its
+    allocator keeps freed pages per thread, and across many shards that cache, not live
+    data, would otherwise set the peak memory."""
+    try:
+        return fn(task)
+    finally:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+
+
 def progress_enabled(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
@@ -72,11 +84,13 @@ class LocalExecutor:
             if self.workers == 1 or len(tasks) <= 1:
                 results = []
                 for task in tasks:
-                    results.append(fn(task))
+                    results.append(run_task(fn, task))
                     bar.update()
                 return results
             pool = self._get_pool()
-            futures: dict[Future[dict[str, Any]], int] = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
+            futures: dict[Future[dict[str, Any]], int] = {
+                pool.submit(run_task, fn, task): i for i, task in enumerate(tasks)
+            }
             ordered: list[dict[str, Any] | None] = [None] * len(tasks)
             try:
                 for future in as_completed(futures):
@@ -129,9 +143,9 @@ class RayExecutor:
         ray = self._ray
         remote = self._remote_cache.get(fn)
         if remote is None:
-            remote = ray.remote(max_retries=0)(fn)
+            remote = ray.remote(max_retries=0)(run_task)
             self._remote_cache[fn] = remote
-        refs = [remote.remote(task) for task in tasks]
+        refs = [remote.remote(fn, task) for task in tasks]
         bar = tqdm(total=len(refs), desc=description, disable=not progress_enabled(self.quiet), leave=False)
         try:
             pending = list(refs)

@@ -33,6 +33,18 @@ from curate.pipelines.workspace import WORK_DIR, Workspace
 log = logging.getLogger(__name__)
 
 
+def _peak_rss() -> str:
+    """This process's peak resident memory (threads included; not child processes)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return f"{int(line.split()[1]) // 1024} MiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """How to run, as opposed to what to compute: none of it enters the fingerprint."""
@@ -187,11 +199,12 @@ class StageRun:
             for (key, _), stats in zip(todo, outputs, strict=True):
                 results[key] = stats
             log.info(
-                "phase %s: %d task(s) in %.2f s (%d done earlier)",
+                "phase %s: %d task(s) in %.2f s (%d done earlier), peak RSS so far %s",
                 phase,
                 len(todo),
                 time.monotonic() - began,
                 len(results) - len(todo),
+                _peak_rss(),
             )
         return {key: results[key] for key, _ in tasks}
 

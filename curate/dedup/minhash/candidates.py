@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import polars as pl
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from curate.dedup.minhash.config import MinHashPlan
-from curate.dedup.minhash.signatures import band_name
+from curate.dedup.minhash.signatures import BAND_SCHEMA, band_name
 from curate.io.writers import write_table_atomically
 
 PHASE = "candidates"
@@ -24,22 +25,29 @@ def edge_name(partition: int) -> str:
     return f"_work/edges/p{partition:04d}.parquet"
 
 
+def star_edges(buckets: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edges (member, smallest doc of its bucket) for every bucket with two or more docs,
+    each pair once, sorted. numpy sorts rather than a hash table: less memory per row."""
+    order = np.lexsort((docs, buckets))
+    buckets, docs = buckets[order], docs[order]
+    starts = np.concatenate([[True], buckets[1:] != buckets[:-1]]) if len(buckets) else np.zeros(0, bool)
+    leaders = docs[np.maximum.accumulate(np.where(starts, np.arange(len(docs)), 0))]
+    members = ~starts & (docs != leaders)
+    a, b = docs[members], leaders[members]
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    fresh = np.concatenate([[True], (a[1:] != a[:-1]) | (b[1:] != b[:-1])]) if len(a) else np.zeros(0, bool)
+    return a[fresh], b[fresh]
+
+
 def candidate_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
     plan, partition = args
     root = plan.workspace.root
-    files = [str(root / band_name(partition, shard.index)) for shard in plan.active_shards]
-    if files:
-        bands = pl.read_parquet(files)
-        edges = (
-            bands.with_columns(leader=pl.col("doc").min().over("bucket"))
-            .filter(pl.col("doc") != pl.col("leader"))
-            .select(a=pl.col("doc"), b=pl.col("leader"))
-            .unique()
-            .sort(["a", "b"])
-        )
-        table = edges.to_arrow().cast(EDGE_SCHEMA)
-    else:
-        table = EDGE_SCHEMA.empty_table()
+    tables = [pq.read_table(root / band_name(partition, shard.index)) for shard in plan.active_shards]
+    bands = pa.concat_tables(tables) if tables else BAND_SCHEMA.empty_table()
+    a, b = star_edges(bands.column("bucket").to_numpy(), bands.column("doc").to_numpy())
+    del bands, tables
+    table = pa.table({"a": a, "b": b}, schema=EDGE_SCHEMA)
     published = write_table_atomically(root, edge_name(partition), table)
     stats = {"edges": published.rows}
     plan.workspace.mark_done(PHASE, f"p{partition:04d}", stats, [root / edge_name(partition)])
