@@ -6,6 +6,8 @@ Arrow plumbing, errors, large documents and the clustering helpers are in ``test
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import struct
 import subprocess
 import sys
@@ -314,6 +316,30 @@ def test_signatures_and_bands_match_reference(
         assert result.signatures[row].tolist() == sig
         assert result.band_hashes[row].tolist() == band
         assert result.shingle_counts[row] == count
+
+
+def _load_generator() -> object:
+    spec = importlib.util.spec_from_file_location("gen_unicode_tables", ROOT / "tools" / "gen_unicode_tables.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.cache
+def inert_characters() -> list[str]:
+    """The characters the normaliser passes through without NFKC when a stretch is made only of them."""
+    return sorted(_load_generator().inert_characters())  # type: ignore[attr-defined]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_inert_stretches_match_reference(data: st.DataObject) -> None:
+    # Stretches made only of "inert" characters skip NFKC in Rust; Python always applies it.
+    alphabet = st.sampled_from(inert_characters()) | st.sampled_from(["a", "e", "<", " "])
+    text = data.draw(st.text(alphabet, min_size=1, max_size=30))
+    assert kernel.normalize_text(text) == ref.normalize(text)
+    assert kernel.shingle_hashes(text, "char", 2) == ref.shingle_hashes(text, "char", 2)
 
 
 @PROPERTY

@@ -8,7 +8,8 @@ source of truth:
 
 - ``CASEFOLD``: every code point whose ``casefold()`` differs from itself, with its folded string, sorted.
 - ``PROPS_INDEX`` / ``PROPS_BLOCKS``: a two-level table of per-code-point flags: ``SEPARATOR`` (punctuation
-  or whitespace, both become a single space) and ``FOLDS`` (has a ``CASEFOLD`` entry).
+  or whitespace, both become a single space), ``FOLDS`` (has a ``CASEFOLD`` entry) and ``INERT`` (NFKC leaves
+  any string made only of such characters unchanged, see ``inert_characters``).
 - ``ASCII_MAP``: the folded byte of every ASCII character, or ``ASCII_SEPARATOR``.
 
 Usage: ``python tools/gen_unicode_tables.py`` rewrites the file; ``--check`` exits 1 if it is out of date.
@@ -30,12 +31,55 @@ SURROGATES = range(0xD800, 0xE000)
 
 FLAG_SEPARATOR = 1
 FLAG_FOLDS = 2
+FLAG_INERT = 4
 ASCII_SEPARATOR = 0xFF
+HANGUL_V = range(0x1161, 0x1176)
+HANGUL_T = range(0x11A8, 0x11C3)
 
 
 def is_separator(ch: str) -> bool:
     """True for the characters the normaliser turns into a space: punctuation (P*) or ``str.isspace()``."""
     return unicodedata.category(ch).startswith("P") or ch.isspace()
+
+
+def composition_seconds() -> set[str]:
+    """Characters that canonical composition can merge into the character before them: the second element
+    of every primary composite (a two-character canonical decomposition that NFC recomposes), and the
+    Hangul vowel and trailing consonant jamo."""
+    seconds = {chr(cp) for cp in (*HANGUL_V, *HANGUL_T)}
+    for cp in range(MAX_CODE_POINT):
+        if cp in SURROGATES:
+            continue
+        decomposition = unicodedata.decomposition(chr(cp))
+        if not decomposition or decomposition.startswith("<"):
+            continue
+        parts = [chr(int(part, 16)) for part in decomposition.split()]
+        if len(parts) == 2 and unicodedata.normalize("NFC", "".join(parts)) == chr(cp):
+            seconds.add(parts[1])
+    return seconds
+
+
+def inert_characters() -> set[str]:
+    """Characters that NFKC leaves alone in any string made only of such characters: starters (combining
+    class 0) that NFKC maps to themselves, that never compose with what precedes them, and whose canonical
+    decomposition (if any) does not start with a character that could. Decomposing such a string and
+    recomposing it only undoes each character's own decomposition, so NFKC is the identity on it.
+    Unassigned code points are left out, so that the flag only ever saves work."""
+    seconds = composition_seconds()
+    inert = set()
+    for cp in range(MAX_CODE_POINT):
+        if cp in SURROGATES:
+            continue
+        ch = chr(cp)
+        if (
+            unicodedata.category(ch) != "Cn"
+            and unicodedata.combining(ch) == 0
+            and unicodedata.normalize("NFKC", ch) == ch
+            and ch not in seconds
+            and unicodedata.normalize("NFD", ch)[0] not in seconds
+        ):
+            inert.add(ch)
+    return inert
 
 
 def rust_char(cp: int) -> str:
@@ -63,6 +107,7 @@ def wrap(items: list[str], indent: str = "    ", width: int = 110) -> list[str]:
 def generate() -> str:
     casefold: list[tuple[int, str]] = []
     flags = bytearray(MAX_CODE_POINT)
+    inert = inert_characters()
     for cp in range(MAX_CODE_POINT):
         if cp in SURROGATES:
             continue  # cannot occur in valid UTF-8, hence never in a Rust `char`
@@ -73,6 +118,8 @@ def generate() -> str:
             flags[cp] |= FLAG_FOLDS
         if is_separator(ch):
             flags[cp] |= FLAG_SEPARATOR
+        if ch in inert:
+            flags[cp] |= FLAG_INERT
 
     blocks: list[bytes] = []
     block_ids: dict[bytes, int] = {}
@@ -105,6 +152,8 @@ def generate() -> str:
         f"pub const SEPARATOR: u8 = {FLAG_SEPARATOR};",
         "/// Flag: the character has an entry in [`CASEFOLD`].",
         f"pub const FOLDS: u8 = {FLAG_FOLDS};",
+        "/// Flag: NFKC leaves any string made only of such characters unchanged.",
+        f"pub const INERT: u8 = {FLAG_INERT};",
         "/// `ASCII_MAP` value of an ASCII separator.",
         f"pub const ASCII_SEPARATOR: u8 = {ASCII_SEPARATOR:#04x};",
         f"pub const BLOCK_SHIFT: u32 = {BLOCK_SHIFT};",

@@ -131,8 +131,13 @@ fn emit_nfkc_char<S: Sink>(c: char, sink: &mut S) {
 }
 
 fn emit_segment<S: Sink>(segment: &str, sink: &mut S) {
-    // The quick check is much cheaper than the normalising iterator, and most text is already in NFKC.
-    if is_nfkc_quick(segment.chars()) == IsNormalized::Yes {
+    // Most non-ASCII stretches (quotes, dashes, accented letters, CJK) are made of characters that NFKC
+    // leaves alone in any such company: one table lookup each. Otherwise the quick check, which is still
+    // much cheaper than the normalising iterator.
+    let inert = segment
+        .chars()
+        .all(|c| c.is_ascii() || props(c) & tables::INERT != 0);
+    if inert || is_nfkc_quick(segment.chars()) == IsNormalized::Yes {
         for c in segment.chars() {
             emit_nfkc_char(c, sink);
         }
