@@ -336,7 +336,8 @@ def inert_characters() -> list[str]:
 @given(st.data())
 def test_inert_stretches_match_reference(data: st.DataObject) -> None:
     # Stretches made only of "inert" characters skip NFKC in Rust; Python always applies it.
-    alphabet = st.sampled_from(inert_characters()) | st.sampled_from(["a", "e", "<", " "])
+    inert = inert_characters()
+    alphabet = st.integers(0, len(inert) - 1).map(inert.__getitem__) | st.sampled_from(["a", "e", "<", " "])
     text = data.draw(st.text(alphabet, min_size=1, max_size=30))
     assert kernel.normalize_text(text) == ref.normalize(text)
     assert kernel.shingle_hashes(text, "char", 2) == ref.shingle_hashes(text, "char", 2)
