@@ -149,6 +149,13 @@ def test_token_hash_for_every_short_length() -> None:
     assert kernel.shingle_hashes(text, "word", 1) == expected
 
 
+def test_word_windows_of_every_size() -> None:
+    # n-gram windows of 8 to 160 bytes: the word-level xxh3 (3 to 16 words) and the generic paths.
+    text = " ".join(f"Token{i % 37} {'é' * (i % 3)}" for i in range(120))
+    for n in range(1, 21):
+        assert kernel.shingle_hashes(text, "word", n) == ref.shingle_hashes(text, "word", n), n
+
+
 def test_tokens_across_block_and_run_boundaries(backend: str) -> None:
     # The ASCII tokeniser works in 2048-byte blocks and hands non-ASCII stretches to NFKC; put token edges,
     # upper case and accents on every side of those boundaries.

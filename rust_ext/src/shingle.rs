@@ -16,7 +16,7 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3Default};
 use crate::ascii::{classify, BLOCK_BYTES, MASK_WORDS};
 use crate::error::{KernelError, KernelResult};
 use crate::normalize::{normalize_into, Sink};
-use crate::short_hash::{xxh3_short, MAX_SHORT, PAD};
+use crate::short_hash::{xxh3_short, xxh3_words, MAX_SHORT, PAD};
 
 /// Largest accepted `ngram`: shingling keeps `O(ngram)` state, and larger values make no sense.
 pub const MAX_NGRAM: usize = 1 << 16;
@@ -166,12 +166,11 @@ impl TokenState {
         let n = self.ngram;
         let total = self.hashes.len();
         let first_end = (self.shingled + 1).max(n);
-        let bytes = le_bytes(&self.hashes);
         self.shingles.clear();
-        self.shingles.extend(
-            (first_end..=total)
-                .map(|end| xxh3_64(bytes.get(8 * (end - n)..8 * end).unwrap_or(&[]))),
-        );
+        self.shingles.extend((first_end..=total).map(|end| {
+            let words = self.hashes.get(end - n..end).unwrap_or(&[]);
+            xxh3_words(words).unwrap_or_else(|| xxh3_64(le_bytes(words)))
+        }));
         out.shingles(&self.shingles);
         let keep = total.min(n - 1);
         self.hashes.drain(..total - keep);

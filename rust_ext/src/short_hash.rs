@@ -6,13 +6,17 @@
 //! The formulas are those of the XXH3 specification with the default secret; the tests check the results
 //! against the `xxhash` library for every length.
 
-/// The first 72 bytes of the XXH3 default secret (`kSecret`), all that inputs of up to 16 bytes use.
-const SECRET: [u8; 72] = [
+/// The first 128 bytes of the XXH3 default secret (`kSecret`): all that inputs of up to 128 bytes use.
+#[rustfmt::skip]
+const SECRET: [u8; 128] = [
     0xb8, 0xfe, 0x6c, 0x39, 0x23, 0xa4, 0x4b, 0xbe, 0x7c, 0x01, 0x81, 0x2c, 0xf7, 0x21, 0xad, 0x1c,
     0xde, 0xd4, 0x6d, 0xe9, 0x83, 0x90, 0x97, 0xdb, 0x72, 0x40, 0xa4, 0xa4, 0xb7, 0xb3, 0x67, 0x1f,
     0xcb, 0x79, 0xe6, 0x4e, 0xcc, 0xc0, 0xe5, 0x78, 0x82, 0x5a, 0xd0, 0x7d, 0xcc, 0xff, 0x72, 0x21,
     0xb8, 0x08, 0x46, 0x74, 0xf7, 0x43, 0x24, 0x8e, 0xe0, 0x35, 0x90, 0xe6, 0x81, 0x3a, 0x26, 0x4c,
-    0x3c, 0x28, 0x52, 0xbb, 0x91, 0xc3, 0x00, 0xcb,
+    0x3c, 0x28, 0x52, 0xbb, 0x91, 0xc3, 0x00, 0xcb, 0x88, 0xd0, 0x65, 0x8b, 0x1b, 0x53, 0x2e, 0xa3,
+    0x71, 0x64, 0x48, 0x97, 0xa2, 0x0d, 0xf9, 0x4e, 0x38, 0x19, 0xef, 0x46, 0xa9, 0xde, 0xac, 0xd8,
+    0xa8, 0xfa, 0x76, 0x3f, 0xe3, 0x9c, 0x34, 0x3f, 0xf9, 0xdc, 0xbb, 0xc7, 0xc7, 0x0b, 0x4f, 0x1d,
+    0x8a, 0x51, 0xe0, 0x4b, 0xcd, 0xb4, 0x59, 0x31, 0xc8, 0x9f, 0x7e, 0xc9, 0xd9, 0x78, 0x73, 0x64,
 ];
 
 const fn secret64(at: usize) -> u64 {
@@ -29,6 +33,7 @@ const fn secret32(at: usize) -> u64 {
     secret64(at) & 0xffff_ffff
 }
 
+const PRIME64_1: u64 = 0x9E37_79B1_85EB_CA87;
 const PRIME64_2: u64 = 0xC2B2_AE3D_27D4_EB4F;
 const PRIME64_3: u64 = 0x1656_67B1_9E37_79F9;
 
@@ -124,4 +129,39 @@ pub fn xxh3_short(buf: &[u8], start: usize, len: usize) -> u64 {
     let short = mask(len >= 1) & !middle;
     let empty = mask(len == 0);
     (h4to8 & middle) | (h1to3 & short) | (EMPTY & empty)
+}
+
+/// xxh3_64 (seed 0) of `words` as consecutive little-endian u64, for 3 to 16 words (the XXH3 17-128 byte
+/// path, read a word at a time); `None` for other lengths.
+#[inline]
+pub fn xxh3_words(words: &[u64]) -> Option<u64> {
+    let n = words.len();
+    if !(3..=16).contains(&n) {
+        return None;
+    }
+    let word = |i: usize| words.get(i).map_or(0, |&w| u64::from_le(w));
+    let mix16 = |i: usize, secret: usize| {
+        let lo = word(i) ^ secret64(secret);
+        let hi = word(i + 1) ^ secret64(secret + 8);
+        let product = u128::from(lo) * u128::from(hi);
+        (product as u64) ^ ((product >> 64) as u64)
+    };
+    let mut acc = (8 * n as u64).wrapping_mul(PRIME64_1);
+    acc = acc.wrapping_add(mix16(0, 0)).wrapping_add(mix16(n - 2, 16));
+    if n > 4 {
+        acc = acc
+            .wrapping_add(mix16(2, 32))
+            .wrapping_add(mix16(n - 4, 48));
+    }
+    if n > 8 {
+        acc = acc
+            .wrapping_add(mix16(4, 64))
+            .wrapping_add(mix16(n - 6, 80));
+    }
+    if n > 12 {
+        acc = acc
+            .wrapping_add(mix16(6, 96))
+            .wrapping_add(mix16(n - 8, 112));
+    }
+    Some(xxh3_avalanche(acc))
 }
