@@ -3,17 +3,19 @@ argument errors, very large documents, leader clustering and connected component
 
 from __future__ import annotations
 
+import ast
 import gc
 import random
 import resource
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
 import xxhash
 
-from curate import kernel
+from curate import _native, kernel
 from curate import kernel_reference as ref
 
 DOCS = [
@@ -38,6 +40,16 @@ def assert_same(a: kernel.MinHashBatch, b: kernel.MinHashBatch) -> None:
     np.testing.assert_array_equal(a.signatures, b.signatures)
     np.testing.assert_array_equal(a.band_hashes, b.band_hashes)
     np.testing.assert_array_equal(a.shingle_counts, b.shingle_counts)
+
+
+def test_stub_names_exist_in_the_extension() -> None:
+    stub = ast.parse((Path(kernel.__file__).parent / "_native.pyi").read_text(encoding="utf-8"))
+    names = [node.name for node in stub.body if isinstance(node, ast.FunctionDef)]
+    names += [
+        node.target.id for node in stub.body if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    ]
+    missing = [name for name in names if not hasattr(_native, name)]
+    assert not missing, f"in curate/_native.pyi but not in the extension: {missing}"
 
 
 # -- Arrow input ------------------------------------------------------------------------------------------------
