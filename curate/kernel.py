@@ -406,3 +406,214 @@ def remove_segments(texts: pa.Array | pa.ChunkedArray, drop: NDArray[np.bool_], 
         chars_removed=np.frombuffer(chars, dtype=np.uint64),
         words_left=np.frombuffer(words, dtype=np.uint64),
     )
+
+
+# -- Gopher rule statistics (curate/filters/rules/gopher_quality.py, gopher_repetition.py) --------------------
+#
+# Words, lines, paragraphs and characters as defined in ``curate/filters/text_stats.py`` (``str.split()``
+# words; stripped non-blank lines; runs of lines). The exact definitions are in ``rust_ext/src/text_stats.rs``.
+
+GOPHER_QUALITY_COUNTS: tuple[str, ...] = tuple(_native.QUALITY_COLUMNS)
+"""Names of :func:`gopher_quality_counts`' arrays: ``chars``, ``words`` (all words), ``counted_words`` (words
+holding an alphanumeric character), ``counted_word_chars`` (their characters), ``alpha_words`` (words holding an
+alphabetic character), ``hashes`` (``#``), ``ellipses`` (non-overlapping ``...`` plus ``…``), ``lines``,
+``bullet_lines``, ``ellipsis_lines`` (ending with ``...`` or ``…``), ``stop_words`` (distinct stop words present),
+``letters`` (alphabetic characters), ``unspaced_letters`` (those of scripts written without spaces)."""
+GOPHER_REPETITION_COUNTS: tuple[str, ...] = tuple(_native.REPETITION_COLUMNS)
+"""Names of :func:`gopher_repetition_counts`' fixed arrays: ``chars``, ``words``, ``letters``,
+``unspaced_letters``, ``lines``, ``dup_lines``, ``dup_line_chars``, ``paragraphs``, ``dup_paragraphs``,
+``dup_paragraph_chars``; then ``top_<n>gram_chars`` and ``dup_<n>gram_chars`` for each n asked for."""
+MAX_STAT_NGRAM: int = _native.MAX_STAT_NGRAM
+MAX_STOP_WORDS: int = _native.MAX_STOP_WORDS
+__all__ += [
+    "GOPHER_QUALITY_COUNTS",
+    "GOPHER_REPETITION_COUNTS",
+    "MAX_STAT_NGRAM",
+    "MAX_STOP_WORDS",
+    "gopher_quality_counts",
+    "gopher_repetition_counts",
+]
+
+
+def _count_matrix(
+    texts: pa.Array | pa.ChunkedArray, width: int, kind: Literal["quality", "repetition"], args: tuple[object, ...]
+) -> NDArray[np.int64]:
+    """The ``(rows, width)`` counts of a Gopher statistics kernel over every chunk of ``texts``."""
+    function = _native.gopher_quality_stats if kind == "quality" else _native.gopher_repetition_stats
+    parts: list[NDArray[np.int64]] = []
+    row_base = 0
+    for chunk in _string_chunks(texts):
+        raw = function(*chunk.__arrow_c_array__(), *args, row_base)
+        parts.append(np.frombuffer(raw, dtype=np.uint64).reshape(len(chunk), width).astype(np.int64))
+        row_base += len(chunk)
+    return np.concatenate(parts) if parts else np.zeros((0, width), np.int64)
+
+
+def _str_list(name: str, values: list[str] | tuple[str, ...]) -> list[str]:
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+        raise TypeError(f"{name} must be a list or tuple of str")
+    return list(values)
+
+
+def gopher_quality_counts(
+    texts: pa.Array | pa.ChunkedArray, *, stop_words: list[str] | tuple[str, ...], bullets: list[str] | tuple[str, ...]
+) -> dict[str, NDArray[np.int64]]:
+    """The counts behind the Gopher quality rules for every row, by the names in :data:`GOPHER_QUALITY_COUNTS`.
+
+    ``stop_words`` are matched case-insensitively against words stripped of non-alphanumeric characters at both
+    ends; ``bullets`` are the prefixes that make a (stripped) line a bullet line. Null rows count as empty.
+    Raises ``ValueError`` for more than :data:`MAX_STOP_WORDS` stop words, an empty or multi-word stop word, an
+    empty bullet, or (naming the row) a value that is not valid UTF-8.
+    """
+    args = (_str_list("stop_words", stop_words), _str_list("bullets", bullets))
+    matrix = _count_matrix(texts, len(GOPHER_QUALITY_COUNTS), "quality", args)
+    return {name: matrix[:, i] for i, name in enumerate(GOPHER_QUALITY_COUNTS)}
+
+
+def gopher_repetition_counts(
+    texts: pa.Array | pa.ChunkedArray,
+    *,
+    top_ngrams: list[int] | tuple[int, ...],
+    dup_ngrams: list[int] | tuple[int, ...],
+) -> dict[str, NDArray[np.int64]]:
+    """The counts behind the Gopher repetition rules for every row (see :data:`GOPHER_REPETITION_COUNTS`).
+
+    ``top_<n>gram_chars``: characters of the text covered by the occurrences of its most frequent word n-gram
+    (0 if no n-gram occurs twice). ``dup_<n>gram_chars``: characters covered by the occurrences of n-grams that
+    occurred earlier in the text. Overlapping occurrences count each character once. Null rows count as empty.
+    Raises ``ValueError`` for an n outside 1..:data:`MAX_STAT_NGRAM` or a value that is not valid UTF-8.
+    """
+    top = [_check_int("top n-gram size", n, 1, MAX_STAT_NGRAM) for n in top_ngrams]
+    dup = [_check_int("duplicate n-gram size", n, 1, MAX_STAT_NGRAM) for n in dup_ngrams]
+    names = list(GOPHER_REPETITION_COUNTS) + [f"top_{n}gram_chars" for n in top] + [f"dup_{n}gram_chars" for n in dup]
+    if len(set(names)) != len(names):
+        raise ValueError("n-gram sizes must not repeat")
+    matrix = _count_matrix(texts, len(names), "repetition", (top, dup))
+    return {name: matrix[:, i] for i, name in enumerate(names)}
+
+
+# -- line rules of the C4 and FineWeb filters (curate/filters/rules/c4.py, fineweb.py) ---------------------------
+#
+# Definitions are in rust_ext/src/line_rules.rs: lines split at \n, \r\n or a lone \r (blank ones skipped),
+# words as str.split(), "punctuation or symbol" = general category P*/S*, sentence terminals = the Unicode
+# Sentence_Terminal property.
+
+C4_LINE_COLUMNS: tuple[str, ...] = tuple(_native.C4_COLUMNS)
+"""Per-row counts of :func:`c4_line_rules`, in order: non-blank lines, lines kept, sentences in kept lines,
+lines removed for a too long word / no terminal punctuation / too few words / ``javascript`` / a policy
+phrase, and ``document_rule`` (0 none, 1 ``lorem ipsum``, 2 ``{``: the first met in line order)."""
+FINEWEB_LINE_COLUMNS: tuple[str, ...] = tuple(_native.FINEWEB_COLUMNS)
+"""Per-row counts of :func:`fineweb_line_stats`, in order: non-blank lines, lines ending with a stop
+character, lines of at most ``short_line_length`` characters, characters of lines identical to an earlier
+line, characters other than line breaks, line breaks, word tokens."""
+_TERMINALS, _PUNCT_OR_SYMBOL = _native.line_rule_tables()
+SENTENCE_TERMINALS: str = _TERMINALS
+"""Every character with the Unicode ``Sentence_Terminal`` property (Unicode 14), in code point order."""
+PUNCT_OR_SYMBOL_RANGES: tuple[tuple[int, int], ...] = tuple(_PUNCT_OR_SYMBOL)
+"""Inclusive code point ranges of general categories P* and S* (Unicode 14)."""
+
+
+@dataclass(frozen=True)
+class C4LineRules:
+    """Row-aligned outcome of :func:`c4_line_rules`: counts by :data:`C4_LINE_COLUMNS` name (uint64, zeros
+    for null rows) and, if asked for, the texts rewritten to their kept lines (nulls stay null)."""
+
+    counts: dict[str, NDArray[np.uint64]]
+    texts: pa.LargeStringArray | None
+
+
+def c4_line_rules(
+    texts: pa.Array | pa.ChunkedArray,
+    *,
+    terminal_punctuation: str,
+    filter_no_terminal_punct: bool,
+    remove_citations: bool,
+    max_word_length: int | None,
+    min_words_per_line: int,
+    filter_lorem_ipsum: bool,
+    filter_javascript: bool,
+    filter_curly_bracket: bool,
+    filter_policy: bool,
+    rewrite: bool,
+) -> C4LineRules:
+    """The C4 line rules over every row (Raffel et al. 2020, §2.2; see ``rust_ext/src/line_rules.rs``).
+
+    ``terminal_punctuation``: the characters a kept line may end with (not empty when the rule is on);
+    ``max_word_length`` None disables that rule. Raises ``ValueError`` for bad arguments and, naming the
+    row, for a value that is not valid UTF-8.
+    """
+    terminal = _check_str("terminal_punctuation", terminal_punctuation)
+    if filter_no_terminal_punct and not terminal:
+        raise ValueError("terminal_punctuation must not be empty when filter_no_terminal_punct is on")
+    max_length = None if max_word_length is None else _check_int("max_word_length", max_word_length, 0, _U64_MAX)
+    min_words = _check_int("min_words_per_line", min_words_per_line, 0, _U64_MAX)
+    chunks = _string_chunks(texts)
+    counts: list[NDArray[np.uint64]] = []
+    rewritten: list[pa.Array] = []
+    row_base = 0
+    for chunk in chunks:
+        raw, text = _native.c4_lines(
+            *chunk.__arrow_c_array__(),
+            terminal=terminal,
+            filter_no_terminal_punct=bool(filter_no_terminal_punct),
+            remove_citations=bool(remove_citations),
+            max_word_length=max_length,
+            min_words_per_line=min_words,
+            filter_lorem_ipsum=bool(filter_lorem_ipsum),
+            filter_javascript=bool(filter_javascript),
+            filter_curly_bracket=bool(filter_curly_bracket),
+            filter_policy=bool(filter_policy),
+            rewrite=bool(rewrite),
+            row_base=row_base,
+        )
+        counts.append(np.frombuffer(raw, dtype=np.uint64).reshape(len(chunk), len(C4_LINE_COLUMNS)))
+        if text is not None:
+            offsets, data, validity = text
+            buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(offsets), pa.py_buffer(data)]
+            rewritten.append(pa.Array.from_buffers(pa.large_string(), len(chunk), buffers))
+        row_base += len(chunk)
+    table = np.concatenate(counts) if counts else np.zeros((0, len(C4_LINE_COLUMNS)), np.uint64)
+    out_texts: pa.LargeStringArray | None = None
+    if rewrite:
+        if not rewritten:
+            out_texts = pa.array([], pa.large_string())
+        else:
+            out_texts = rewritten[0] if len(rewritten) == 1 else pa.concat_arrays(rewritten)
+    return C4LineRules(
+        counts={name: np.ascontiguousarray(table[:, i]) for i, name in enumerate(C4_LINE_COLUMNS)},
+        texts=out_texts,
+    )
+
+
+def fineweb_line_stats(
+    texts: pa.Array | pa.ChunkedArray, *, stop_chars: str | None, short_line_length: int
+) -> dict[str, NDArray[np.uint64]]:
+    """The FineWeb line counts of every row by :data:`FINEWEB_LINE_COLUMNS` name (uint64, zeros for null rows;
+    Penedo et al. 2024; see ``rust_ext/src/line_rules.rs``). Lines are measured as written, not stripped.
+
+    ``stop_chars``: the characters a punctuated line ends with; None for :data:`SENTENCE_TERMINALS`.
+    Raises ``ValueError`` for an empty ``stop_chars`` and, naming the row, for invalid UTF-8.
+    """
+    stops = None if stop_chars is None else _check_str("stop_chars", stop_chars)
+    short = _check_int("short_line_length", short_line_length, 0, _U64_MAX)
+    counts: list[NDArray[np.uint64]] = []
+    row_base = 0
+    for chunk in _string_chunks(texts):
+        raw = _native.fineweb_lines(
+            *chunk.__arrow_c_array__(), stop_chars=stops, short_line_length=short, row_base=row_base
+        )
+        counts.append(np.frombuffer(raw, dtype=np.uint64).reshape(len(chunk), len(FINEWEB_LINE_COLUMNS)))
+        row_base += len(chunk)
+    table = np.concatenate(counts) if counts else np.zeros((0, len(FINEWEB_LINE_COLUMNS)), np.uint64)
+    return {name: np.ascontiguousarray(table[:, i]) for i, name in enumerate(FINEWEB_LINE_COLUMNS)}
+
+
+__all__ += [
+    "C4_LINE_COLUMNS",
+    "FINEWEB_LINE_COLUMNS",
+    "PUNCT_OR_SYMBOL_RANGES",
+    "SENTENCE_TERMINALS",
+    "C4LineRules",
+    "c4_line_rules",
+    "fineweb_line_stats",
+]

@@ -18,26 +18,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.filters.base import TextFilter, TextModifier, TextStage
-from curate.io.discovery import InputShard
 from curate.io.readers import ReadCounters, ReadOptions, batch_ids, read_batches
-from curate.io.schema import check_input_schemas
 from curate.io.shard_output import ShardOutput, reject_schema, with_reject_columns
+from curate.pipelines.plan import ShardPlan, base_fields, inspect_inputs
 from curate.pipelines.runner import RunOptions, StageRun
 from curate.pipelines.summary import StageSummary, output_body, quarantine_list, quarantined_shards, run_or_quarantine
-from curate.pipelines.workspace import Workspace
 
 PHASE = "map"
 
 
 @dataclass(frozen=True)
-class TextStagePlan:
+class TextStagePlan(ShardPlan):
     stage: TextStage
     read: ReadOptions
     annotate: bool
-    workspace: Workspace
-    shards: tuple[InputShard, ...]
-    output_schema: pa.Schema | None
-    skip_bad_shards: bool
 
     @property
     def stage_name(self) -> str:
@@ -147,19 +141,11 @@ def run_text_stage(
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
-        schemas = check_input_schemas(run.shards, read, skip_bad=options.skip_bad_shards)
-        quarantined = dict(schemas.unreadable)
+        schema, quarantined = inspect_inputs(run.shards, read, options.skip_bad_shards)
         plan = TextStagePlan(
-            stage=stage,
-            read=read,
-            annotate=annotate,
-            workspace=run.workspace,
-            shards=tuple(run.shards),
-            output_schema=schemas.unified,
-            skip_bad_shards=options.skip_bad_shards,
+            **base_fields(run, schema, quarantined, options.skip_bad_shards), stage=stage, read=read, annotate=annotate
         )
-        tasks = [(f"s{s.index:05d}", (plan, s.index)) for s in run.shards if s.index not in quarantined]
-        stats = run.run_phase(PHASE, map_task, tasks)
+        stats = run.run_phase(PHASE, map_task, plan.shard_tasks())
         quarantined.update(quarantined_shards(stats))
         finished = {key: value for key, value in stats.items() if "quarantined" not in value}
         body = output_body(output, finished)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
 from curate.dedup.keep import KeepRule
 from curate.errors import UsageError
-from curate.io.discovery import InputShard
 from curate.io.readers import ReadOptions
-from curate.pipelines.workspace import Workspace
+from curate.pipelines.plan import ShardPlan
 
 STAGE_NAME = "dedup_exact"
 ALGORITHM_VERSION = 1
@@ -50,18 +47,9 @@ class ExactConfig:
 
 
 @dataclass(frozen=True)
-class ExactPlan:
+class ExactPlan(ShardPlan):
     config: ExactConfig
-    workspace: Workspace
-    shards: tuple[InputShard, ...]
     partitions: int
-    output_schema: pa.Schema | None
-    skip_bad_shards: bool
-    active: frozenset[int] = frozenset()
-
-    @property
-    def active_shards(self) -> list[InputShard]:
-        return [s for s in self.shards if s.index in self.active]
 
     @property
     def read(self) -> ReadOptions:

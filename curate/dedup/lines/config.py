@@ -5,12 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
 from curate.errors import UsageError
-from curate.io.discovery import InputShard
 from curate.io.readers import ReadOptions
-from curate.pipelines.workspace import Workspace
+from curate.pipelines.plan import ShardPlan
 
 STAGE_NAME = "dedup_lines"
 ALGORITHM_VERSION = 1
@@ -79,18 +76,9 @@ class LinesConfig:
 
 
 @dataclass(frozen=True)
-class LinesPlan:
+class LinesPlan(ShardPlan):
     config: LinesConfig
-    workspace: Workspace
-    shards: tuple[InputShard, ...]
     partitions: int
-    output_schema: pa.Schema | None
-    skip_bad_shards: bool
-    active: frozenset[int] = frozenset()
-
-    @property
-    def active_shards(self) -> list[InputShard]:
-        return [s for s in self.shards if s.index in self.active]
 
     @property
     def removed_column(self) -> str:

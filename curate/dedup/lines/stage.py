@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from curate.dedup.lines.config import STAGE_NAME, TOO_SHORT, LinesConfig, LinesPlan
 from curate.dedup.lines.counting import count_task, frequent_task, sum_sketches_task
 from curate.dedup.lines.rewriting import rewrite_task
-from curate.io.schema import check_input_schemas
+from curate.pipelines.plan import base_fields, inspect_inputs, partitions_for
 from curate.pipelines.runner import RunOptions, StageRun
 from curate.pipelines.summary import StageSummary, output_body, quarantine_list, quarantined_shards
 
-# Partial count rows are ~24 bytes; a ~3 KB document has ~40 lines.
-PARTITION_TARGET_BYTES = 256 << 20
-
-
-def partitions_for(total_input_bytes: int) -> int:
-    estimated_lines = max(1, total_input_bytes // 75)
-    return max(2, min(4096, math.ceil(estimated_lines * 24 / PARTITION_TARGET_BYTES)))
+# Partial count rows are ~24 bytes per line, ~40 lines per document.
+COUNT_ROW_BYTES = 24 * 40
 
 
 def run_lines(config: LinesConfig, input_location: str, output: Path, options: RunOptions) -> StageSummary:
@@ -29,31 +23,20 @@ def run_lines(config: LinesConfig, input_location: str, output: Path, options: R
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
-        schemas = check_input_schemas(run.shards, config.read, skip_bad=options.skip_bad_shards)
-        quarantined = dict(schemas.unreadable)
+        schema, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards)
         plan = LinesPlan(
+            **base_fields(run, schema, quarantined, options.skip_bad_shards),
             config=config,
-            workspace=run.workspace,
-            shards=tuple(run.shards),
-            partitions=partitions_for(sum(s.size for s in run.shards)),
-            output_schema=schemas.unified,
-            skip_bad_shards=options.skip_bad_shards,
-            active=frozenset(s.index for s in run.shards if s.index not in quarantined),
+            partitions=partitions_for(sum(s.size for s in run.shards), COUNT_ROW_BYTES),
         )
-
-        def shard_tasks() -> list[tuple[str, Any]]:
-            return [(f"s{s.index:05d}", (plan, s.index)) for s in plan.active_shards]
-
-        count_stats = run.run_phase("count", count_task, shard_tasks())
+        count_stats = run.run_phase("count", count_task, plan.shard_tasks())
         quarantined.update(quarantined_shards(count_stats))
-        plan = replace(plan, active=frozenset(i for i in plan.active if i not in quarantined))
+        plan = plan.without(quarantined)
         if config.approx:
             frequent_stats = run.run_phase("frequent", sum_sketches_task, [("sketch", (plan, 0))])
         else:
-            frequent_stats = run.run_phase(
-                "frequent", frequent_task, [(f"p{p:04d}", (plan, p)) for p in range(plan.partitions)]
-            )
-        rewrite_stats = run.run_phase("rewrite", rewrite_task, shard_tasks())
+            frequent_stats = run.run_phase("frequent", frequent_task, plan.partition_tasks(plan.partitions, "p"))
+        rewrite_stats = run.run_phase("rewrite", rewrite_task, plan.shard_tasks())
         body = output_body(output, rewrite_stats)
         segments = sum(s.get("segments", 0) for s in count_stats.values())
         counters: dict[str, Any] = {

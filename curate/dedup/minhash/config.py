@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-import pyarrow as pa
-
 from curate.dedup.keep import KeepRule
 from curate.errors import UsageError
-from curate.io.discovery import InputShard
 from curate.io.readers import ReadOptions
-from curate.pipelines.workspace import Workspace
+from curate.pipelines.plan import ShardPlan
 
 STAGE_NAME = "dedup_minhash"
 # Bump when a change alters which documents are removed for the same config.
@@ -61,21 +58,12 @@ class MinHashConfig:
 
 
 @dataclass(frozen=True)
-class MinHashPlan:
+class MinHashPlan(ShardPlan):
     """Everything a task needs, picklable for process pools and Ray."""
 
     config: MinHashConfig
-    workspace: Workspace
-    shards: tuple[InputShard, ...]
     band_partitions: int
     cluster_partitions: int
-    output_schema: pa.Schema | None
-    skip_bad_shards: bool
-    active: frozenset[int] = frozenset()
-
-    @property
-    def active_shards(self) -> list[InputShard]:
-        return [s for s in self.shards if s.index in self.active]
 
     # What the shared filter phase needs to know (curate.dedup.filtering.FilterPlan).
     @property
