@@ -10,11 +10,13 @@ mod cluster;
 mod cpu;
 mod error;
 mod exact;
+mod line_rules;
 mod minhash;
 mod normalize;
 mod py_exact;
 mod shingle;
 mod short_hash;
+mod text_stats;
 mod unicode_tables;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -337,5 +339,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simd_backend, m)?)?;
     m.add_function(wrap_pyfunction!(_set_portable_only, m)?)?;
     py_exact::register(m)?;
+    line_rules::register(m)?;
+    text_stats::register(m)?;
     Ok(())
 }
