@@ -85,6 +85,24 @@ impl<'a> StrColumn<'a> {
         self.len
     }
 
+    /// Bytes of string data the rows of the view span (nulls included).
+    pub fn data_len(&self) -> usize {
+        let span = |first: Option<usize>, last: Option<usize>| match (first, last) {
+            (Some(first), Some(last)) => last.saturating_sub(first),
+            _ => 0,
+        };
+        match self.offsets {
+            Offsets::Small(o) => span(
+                o.first().map(|&v| v as usize),
+                o.last().map(|&v| v as usize),
+            ),
+            Offsets::Large(o) => span(
+                o.first().map(|&v| v as usize),
+                o.last().map(|&v| v as usize),
+            ),
+        }
+    }
+
     /// The bytes of row `row`, or `None` if the row is null (or out of range).
     #[inline]
     pub fn get(&self, row: usize) -> Option<&'a [u8]> {
