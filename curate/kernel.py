@@ -332,7 +332,8 @@ def connected_components(a: NDArray[np.uint64], b: NDArray[np.uint64]) -> tuple[
 # -- exact dedup: content hashes and repeated segments ---------------------------------------------------------
 
 Level: TypeAlias = Literal["none", "basic", "aggressive"]
-Unit: TypeAlias = Literal["line", "paragraph"]
+Unit: TypeAlias = Literal["line", "paragraph", "sentences3"]
+_UNITS = ("line", "paragraph", "sentences3")
 
 
 def content_hashes(texts: pa.Array | pa.ChunkedArray, *, level: Level) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
@@ -358,13 +359,14 @@ def content_hashes(texts: pa.Array | pa.ChunkedArray, *, level: Level) -> tuple[
 
 
 def segment_hashes(texts: pa.Array | pa.ChunkedArray, *, unit: Unit) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
-    """Every non-blank line (or paragraph: a run of non-blank lines) of every row, in order.
+    """Every non-blank line (or paragraph: a run of non-blank lines; or window of three consecutive sentences)
+    of every row, in order.
 
     Returns ``(rows, hashes)``: the row of each segment and the xxh3-64 of its key (the line with surrounding
     whitespace removed, NFC; a paragraph's lines joined by ``\\n``). Blank lines are never segments.
     """
-    if unit not in ("line", "paragraph"):
-        raise ValueError(f"unit must be line or paragraph, got {unit!r}")
+    if unit not in _UNITS:
+        raise ValueError(f"unit must be one of {', '.join(_UNITS)}, got {unit!r}")
     rows: list[NDArray[np.int64]] = []
     hashes: list[NDArray[np.uint64]] = []
     row_base = 0
@@ -391,9 +393,10 @@ class SegmentRemoval:
 
 def remove_segments(texts: pa.Array | pa.ChunkedArray, drop: NDArray[np.bool_], *, unit: Unit) -> SegmentRemoval:
     """Remove the segments flagged in ``drop`` (aligned with :func:`segment_hashes`' output) with the line
-    breaks that end them. Raises ``ValueError`` if ``drop`` does not have one flag per segment."""
-    if unit not in ("line", "paragraph"):
-        raise ValueError(f"unit must be line or paragraph, got {unit!r}")
+    breaks that end them; for ``sentences3`` every sentence of a flagged window goes (and ``segments_removed``
+    counts sentences). Raises ``ValueError`` if ``drop`` does not have one flag per segment."""
+    if unit not in _UNITS:
+        raise ValueError(f"unit must be one of {', '.join(_UNITS)}, got {unit!r}")
     flags = np.ascontiguousarray(drop, dtype=np.uint8)
     array = _single_array(texts)
     offsets, data, validity, removed, chars, words = _native.remove_segments(

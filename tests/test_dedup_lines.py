@@ -140,3 +140,44 @@ def test_common_crawl_boilerplate_lines(shared_data: Path, tmp_path: Path) -> No
     kept = {r["id"]: r["text"] for r in read_dir(tmp_path / "out").select(["id", "text"]).to_pylist()}
     for record, text in zip(records, expected, strict=True):
         assert kept[record["id"]] == text
+
+
+def test_sentences3_keeps_one_copy_of_each_repeated_span(tmp_path: Path) -> None:
+    """C4's rule: all but one occurrence of any three-sentence span seen more than once go."""
+    rng = random.Random(9)
+    pool = [f"Statement {i} is true." for i in range(6)]
+    docs = [{"id": f"d{i}", "text": " ".join(rng.choice(pool) for _ in range(rng.randint(2, 7)))} for i in range(60)]
+    write_shard(tmp_path / "in" / "a.parquet", docs)
+    run(
+        str(tmp_path / "in"),
+        str(tmp_path / "out"),
+        "--unit",
+        "sentences3",
+        "--min-count",
+        "2",
+        "--keep-first",
+        "--min-words",
+        "0",
+    )
+    # Independent brute force: sentences with their trailing space, windows of three.
+    split = [re.findall(r"[^.!?]*[.!?](?:\s+|$)", str(d["text"])) for d in docs]
+    first_seen: dict[tuple[str, ...], tuple[int, int]] = {}
+    counts: Counter[tuple[str, ...]] = Counter()
+    for d, pieces in enumerate(split):
+        for w in range(len(pieces) - 2):
+            key = tuple(p.strip() for p in pieces[w : w + 3])
+            counts[key] += 1
+            first_seen.setdefault(key, (d, w))
+    expected = {}
+    for d, pieces in enumerate(split):
+        gone = set()
+        for w in range(len(pieces) - 2):
+            key = tuple(p.strip() for p in pieces[w : w + 3])
+            if counts[key] >= 2 and first_seen[key] != (d, w):
+                gone.update(range(w, w + 3))
+        expected[docs[d]["id"]] = ("".join(p for i, p in enumerate(pieces) if i not in gone), len(gone))
+    rows = read_dir(tmp_path / "out").to_pylist()
+    assert len(rows) == len(docs)
+    assert sum(1 for r in rows if r["sentences_removed"]) > 5
+    for row in rows:
+        assert (row["text"], row["sentences_removed"]) == expected[row["id"]]

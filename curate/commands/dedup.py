@@ -161,7 +161,13 @@ def exact(app: Any, **params: Any) -> None:
     show_default=True,
     help="Remove every occurrence of a line (paragraph) seen at least this many times in the dataset.",
 )
-@_option("--unit", type=click.Choice(["line", "paragraph"]), default="line", show_default=True, help="What repeats.")
+@_option(
+    "--unit",
+    type=click.Choice(["line", "paragraph", "sentences3"]),
+    default="line",
+    show_default=True,
+    help="What repeats: lines, paragraphs, or (C4) spans of three sentences, removed sentence by sentence.",
+)
 @_option("--keep-first", is_flag=True, help="Keep each frequent line's first occurrence (input order).")
 @_option(
     "--min-words",
@@ -183,7 +189,7 @@ def lines(app: Any, **params: Any) -> None:
     text, and adds <unit>s_removed / chars_removed columns. Documents left too short go to
     OUT/_rejects/ unchanged with _reason lines:too_short.
     """
-    from curate.dedup.lines.config import LinesConfig, SketchShape
+    from curate.dedup.lines.config import REMOVED_COLUMNS, LinesConfig, SketchShape
     from curate.dedup.lines.stage import run_lines
 
     config = LinesConfig(
@@ -203,8 +209,9 @@ def lines(app: Any, **params: Any) -> None:
         )
     summary = run_lines(config, params["input_location"], Path(params["output"]), run_options(params, app))
     counters = summary.manifest["counters"]
-    removed = counters[f"{config.unit}s_removed"]
-    extra = {"unit": config.unit, "min_count": config.min_count, f"{config.unit}s_removed": removed}
+    column = REMOVED_COLUMNS[config.unit]
+    removed = counters[column]
+    extra = {"unit": config.unit, "min_count": config.min_count, column: removed}
     if config.approx:
         extra["sketch"] = counters["sketch"]
-    report(app, "dedup lines", params, summary, extra, f"{removed} {config.unit}s removed, ")
+    report(app, "dedup lines", params, summary, extra, f"{removed} {column.replace('_', ' ')}, ")

@@ -178,6 +178,8 @@ impl Iterator for LineSpans<'_> {
 pub enum Unit {
     Line,
     Paragraph,
+    /// Windows of three consecutive sentences (C4's span dedup); removal is by sentence.
+    Sentences3,
 }
 
 impl Unit {
@@ -185,9 +187,97 @@ impl Unit {
         match name {
             "line" => Ok(Self::Line),
             "paragraph" => Ok(Self::Paragraph),
+            "sentences3" => Ok(Self::Sentences3),
             other => Err(KernelError::value(format!(
-                "unit must be line or paragraph, got {other:?}"
+                "unit must be line, paragraph or sentences3, got {other:?}"
             ))),
+        }
+    }
+}
+
+/// Sentence-final punctuation: a sentence ends after one of these when whitespace (or the end
+/// of the text) follows, and at every line break.
+fn ends_sentence(c: char) -> bool {
+    matches!(c, '.' | '!' | '?' | '\u{3002}' | '\u{ff01}' | '\u{ff1f}')
+}
+
+/// The sentences of `text`: each span includes the whitespace after it; its hash is that of the
+/// sentence with surrounding whitespace removed, NFC. Whitespace-only pieces are not sentences.
+pub fn sentences(text: &str, key: &mut String, out: &mut Vec<Segment>) {
+    out.clear();
+    let mut start = 0usize;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
+        let boundary = c == '\n' || (ends_sentence(c) && next.is_none_or(is_python_space));
+        if !boundary && next.is_some() {
+            continue;
+        }
+        // Take the whitespace that follows into this sentence.
+        let mut end = i + c.len_utf8();
+        while let Some(&(j, n)) = chars.peek() {
+            if !is_python_space(n) {
+                break;
+            }
+            end = j + n.len_utf8();
+            chars.next();
+        }
+        let content = text
+            .get(start..end)
+            .unwrap_or_default()
+            .trim_matches(is_python_space);
+        if !content.is_empty() {
+            key.clear();
+            push_nfc(content, key);
+            out.push(Segment {
+                start,
+                end,
+                hash: xxh3_64(key.as_bytes()),
+            });
+        }
+        start = end;
+    }
+}
+
+/// Windows of three consecutive sentences, hashed over the three sentence hashes.
+fn sentence_windows(sentences: &[Segment], out: &mut Vec<Segment>) {
+    out.clear();
+    for window in sentences.windows(3) {
+        let mut bytes = [0u8; 24];
+        for (chunk, sentence) in bytes.chunks_exact_mut(8).zip(window) {
+            chunk.copy_from_slice(&sentence.hash.to_le_bytes());
+        }
+        out.push(Segment {
+            start: window[0].start,
+            end: window[2].end,
+            hash: xxh3_64(&bytes),
+        });
+    }
+}
+
+/// For `Sentences3`: which sentences to drop, given drop flags per window (a sentence goes if
+/// any window covering it goes). Other units: the flags as they are, per segment.
+pub fn removal_units(
+    text: &str,
+    unit: Unit,
+    window_drops: &[bool],
+    key: &mut String,
+    units: &mut Vec<Segment>,
+    drops: &mut Vec<bool>,
+) {
+    drops.clear();
+    if unit != Unit::Sentences3 {
+        segments(text, unit, key, units);
+        drops.extend_from_slice(window_drops);
+        return;
+    }
+    sentences(text, key, units);
+    drops.resize(units.len(), false);
+    for (w, &gone) in window_drops.iter().enumerate() {
+        if gone {
+            for flag in drops.iter_mut().skip(w).take(3) {
+                *flag = true;
+            }
         }
     }
 }
@@ -203,6 +293,12 @@ pub struct Segment {
 /// The segments of `text` in order. Blank lines are not segments (they are never counted or removed).
 pub fn segments(text: &str, unit: Unit, key: &mut String, out: &mut Vec<Segment>) {
     out.clear();
+    if unit == Unit::Sentences3 {
+        let mut found = Vec::new();
+        sentences(text, key, &mut found);
+        sentence_windows(&found, out);
+        return;
+    }
     let mut paragraph: Option<(usize, usize)> = None;
     key.clear();
     for span in LineSpans::new(text) {
@@ -223,7 +319,7 @@ pub fn segments(text: &str, unit: Unit, key: &mut String, out: &mut Vec<Segment>
                     });
                 }
             }
-            Unit::Paragraph => {
+            Unit::Paragraph | Unit::Sentences3 => {
                 if blank {
                     if let Some((start, _)) = paragraph.take() {
                         // The blank line that closes a paragraph goes with it.
@@ -335,6 +431,44 @@ mod tests {
         let spans: Vec<&str> = out.iter().map(|s| &text[s.start..s.end]).collect();
         assert_eq!(spans, vec!["a\nb\n\n", "c\n"]);
         assert_eq!(out[0].hash, xxh3_64(b"a\nb"));
+    }
+
+    #[test]
+    fn sentence_windows_and_their_removal() {
+        let text = "One here. Two there! Three now? Four.\nFive";
+        let mut key = String::new();
+        let mut found = Vec::new();
+        sentences(text, &mut key, &mut found);
+        let spans: Vec<&str> = found.iter().map(|s| &text[s.start..s.end]).collect();
+        assert_eq!(
+            spans,
+            vec![
+                "One here. ",
+                "Two there! ",
+                "Three now? ",
+                "Four.\n",
+                "Five"
+            ]
+        );
+        let mut windows = Vec::new();
+        segments(text, Unit::Sentences3, &mut key, &mut windows);
+        assert_eq!(windows.len(), 3);
+        let (mut units, mut drops) = (Vec::new(), Vec::new());
+        removal_units(
+            text,
+            Unit::Sentences3,
+            &[false, true, false],
+            &mut key,
+            &mut units,
+            &mut drops,
+        );
+        assert_eq!(drops, vec![false, true, true, true, false]);
+        let mut out = Vec::new();
+        remove_segments(text, &units, &drops, &mut out);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap_or_default(),
+            "One here. Five"
+        );
     }
 
     #[test]

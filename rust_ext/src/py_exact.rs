@@ -100,8 +100,9 @@ pub fn remove_segments<'py>(
         let mut data: Vec<u8> = Vec::new();
         let mut validity: Option<Vec<u8>> = None;
         let (mut removed, mut chars, mut words) = (vec![0u32; n], vec![0u64; n], vec![0u64; n]);
-        let (mut key, mut segments) = (String::new(), Vec::<Segment>::new());
-        let mut flags = Vec::new();
+        let (mut key, mut segments, mut units) =
+            (String::new(), Vec::<Segment>::new(), Vec::<Segment>::new());
+        let (mut flags, mut drops) = (Vec::new(), Vec::new());
         let mut cursor = 0usize;
         offsets.push(0);
         for row in 0..n {
@@ -115,7 +116,9 @@ pub fn remove_segments<'py>(
                     flags.clear();
                     flags.extend(slice.iter().map(|&b| b != 0));
                     cursor = end;
-                    let outcome = exact::remove_segments(text, &segments, &flags, &mut data);
+                    // Flags are per counted segment; removal may be by finer units (sentences).
+                    exact::removal_units(text, unit, &flags, &mut key, &mut units, &mut drops);
+                    let outcome = exact::remove_segments(text, &units, &drops, &mut data);
                     removed[row] = outcome.segments_removed;
                     chars[row] = outcome.chars_removed;
                     words[row] = outcome.words_left;

@@ -12,6 +12,8 @@ from curate.pipelines.plan import ShardPlan
 STAGE_NAME = "dedup_lines"
 ALGORITHM_VERSION = 1
 TOO_SHORT = "lines:too_short"
+# What kept rows are told was removed, by unit (sentences3 windows remove whole sentences).
+REMOVED_COLUMNS = {"line": "lines_removed", "paragraph": "paragraphs_removed", "sentences3": "sentences_removed"}
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,8 @@ class LinesConfig:
     sketch: SketchShape = field(default_factory=lambda: SketchShape(width=1 << 22, depth=4))
 
     def validate(self) -> None:
-        if self.unit not in ("line", "paragraph"):
-            raise UsageError(f"--unit must be line or paragraph, got {self.unit!r}")
+        if self.unit not in REMOVED_COLUMNS:
+            raise UsageError(f"--unit must be one of {', '.join(REMOVED_COLUMNS)}, got {self.unit!r}")
         if self.min_count < 2:
             raise UsageError(f"--min-count must be at least 2, got {self.min_count}")
         if self.min_words < 0:
@@ -82,4 +84,4 @@ class LinesPlan(ShardPlan):
 
     @property
     def removed_column(self) -> str:
-        return f"{self.config.unit}s_removed"
+        return REMOVED_COLUMNS[self.config.unit]

@@ -42,7 +42,7 @@ def run_lines(config: LinesConfig, input_location: str, output: Path, options: R
         counters: dict[str, Any] = {
             f"removed:{TOO_SHORT}": body["rows_rejected"],
             "segments": segments,
-            f"{config.unit}s_removed": sum(s["segments_removed"] for s in rewrite_stats.values()),
+            plan.removed_column: sum(s["segments_removed"] for s in rewrite_stats.values()),
             "chars_removed": sum(s["chars_removed"] for s in rewrite_stats.values()),
             "invalid_utf8_rows": sum(s.get("invalid_utf8_rows", 0) for s in count_stats.values()),
         }
