@@ -323,3 +323,32 @@ def test_id_type_conflict_across_shards_is_exit_3(tmp_path: Path) -> None:
     result = invoke("dedup", str(tmp_path / "in"), str(tmp_path / "out"))
     assert result.exit_code == 3 and "column 'id'" in result.stderr and "b.parquet" in result.stderr
     assert not (tmp_path / "out" / "part-00000.parquet").exists()
+
+
+def test_parquet_with_pickled_extension_payload_is_refused(tmp_path: Path) -> None:
+    import os
+    import pickle
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    payload = pa.field(
+        "payload",
+        pa.binary(),
+        metadata={
+            b"ARROW:extension:name": b"arrow.py_extension_type",
+            b"ARROW:extension:metadata": pickle.dumps(Evil()),
+        },
+    )
+    schema = pa.schema([pa.field("id", pa.string()), pa.field("text", pa.string()), payload])
+    table = pa.table({"id": ["1"], "text": ["some words here"], "payload": [b"x"]}, schema=schema)
+    (tmp_path / "in").mkdir()
+    pq.write_table(table, tmp_path / "in" / "evil.parquet")
+    write_shard(tmp_path / "in" / "good.parquet", [{"id": "2", "text": "other words"}])
+    refused = invoke("dedup", str(tmp_path / "in"), str(tmp_path / "out"))
+    assert refused.exit_code == 3 and "pickled Python extension type" in refused.stderr
+    skipped = invoke("dedup", str(tmp_path / "in"), str(tmp_path / "out2"), "--on-error", "skip")
+    assert skipped.exit_code == 3
+    assert read_dir(tmp_path / "out2").column("id").to_pylist() == ["2"]
+    assert not (tmp_path / "pwned").exists()

@@ -23,14 +23,37 @@ class SchemaReport:
     unreadable: dict[int, str] = field(default_factory=dict)
 
 
+PICKLED_EXTENSION = b"arrow.py_extension_type"
+
+
+def _pickled_fields(fields: list[pa.Field], prefix: str = "") -> list[str]:
+    found = []
+    for item in fields:
+        if (item.metadata or {}).get(b"ARROW:extension:name") == PICKLED_EXTENSION:
+            found.append(prefix + item.name)
+        children = [item.type.field(i) for i in range(item.type.num_fields)] if item.type.num_fields else []
+        found += _pickled_fields(children, f"{prefix}{item.name}.")
+    return found
+
+
+def refuse_pickled_payloads(schema: pa.Schema, path: str) -> None:
+    """A column declaring Arrow's Python extension type carries a pickle, which would run code
+    if unpickled. pyarrow no longer unpickles it, but such a file is refused outright."""
+    pickled = _pickled_fields(list(schema))
+    if pickled:
+        raise BadInputError(path, f"column(s) {', '.join(pickled)} carry a pickled Python extension type; refused")
+
+
 def read_footer_schema(shard: InputShard) -> pa.Schema:
     if shard.size == 0:
         raise BadInputError(shard.path, "empty file (0 bytes)")
     try:
         with shard.filesystem.open_input_file(shard.path) as handle:
-            return pq.read_schema(handle)
+            schema = pq.read_schema(handle)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise BadInputError(shard.path, f"not a readable Parquet file ({str(exc).splitlines()[0]})") from exc
+    refuse_pickled_payloads(schema, shard.path)
+    return schema
 
 
 def check_input_schemas(shards: list[InputShard], options: ReadOptions, *, skip_bad: bool) -> SchemaReport:
