@@ -431,7 +431,7 @@ pub fn quality_row(text: &str, config: &QualityConfig, lowered: &mut String) -> 
     ]
 }
 
-/// splitmix64's finaliser: spreads a polynomial hash over all 64 bits (the table indexes by the low bits).
+/// splitmix64's finaliser: spreads a polynomial hash of line hashes over all 64 bits.
 #[inline]
 fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -441,44 +441,43 @@ fn mix(mut x: u64) -> u64 {
 
 const POLY: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// An open-addressing table of u64 keys, each with a count and the position of its first occurrence;
-/// cleared and reused between uses.
+/// An open-addressing table (linear probing, load at most 2/3) of u64 keys with a count each; cleared and
+/// reused between uses. Keys are hashes: a slot is chosen by the key's high bits scaled to the capacity.
 #[derive(Default)]
 struct CountTable {
     keys: Vec<u64>,
     counts: Vec<u32>,
-    first: Vec<u32>,
 }
 
 impl CountTable {
     fn reset(&mut self, items: usize) {
-        let capacity = (items + items / 2).max(16).next_power_of_two();
-        for column in [&mut self.counts, &mut self.first] {
-            column.clear();
-            column.resize(capacity, 0);
-        }
+        let capacity = (items + items / 2).max(16);
         self.keys.clear();
         self.keys.resize(capacity, 0);
+        self.counts.clear();
+        self.counts.resize(capacity, 0);
     }
 
-    /// Count one more `key`, seen at `position`: returns its slot and its count before.
+    /// Count one more `key`: returns its slot and its count before.
     #[inline]
-    fn add(&mut self, key: u64, position: u32) -> (usize, u32) {
-        let mask = self.keys.len() - 1;
-        let mut slot = (key as usize) & mask;
+    fn add(&mut self, key: u64) -> (usize, u32) {
+        let capacity = self.keys.len();
+        let mut slot = ((u128::from(key) * capacity as u128) >> 64) as usize;
         loop {
             let count = self.counts[slot];
             if count == 0 {
                 self.keys[slot] = key;
                 self.counts[slot] = 1;
-                self.first[slot] = position;
                 return (slot, 0);
             }
             if self.keys[slot] == key {
                 self.counts[slot] = count.saturating_add(1);
                 return (slot, count);
             }
-            slot = (slot + 1) & mask;
+            slot += 1;
+            if slot == capacity {
+                slot = 0;
+            }
         }
     }
 }
@@ -572,7 +571,7 @@ pub fn repetition_row(
     segments.reset(lines.len());
     let (mut dup_lines, mut dup_line_chars) = (0u64, 0u64);
     for &(hash, chars) in lines {
-        if segments.add(hash, 0).1 > 0 {
+        if segments.add(hash).1 > 0 {
             dup_lines += 1;
             dup_line_chars += chars;
         }
@@ -591,7 +590,7 @@ pub fn repetition_row(
             .fold(0u64, |acc, &(h, _)| acc.wrapping_mul(POLY).wrapping_add(h));
         let chars = run.iter().map(|&(_, c)| c).sum::<u64>() + (run.len() as u64 - 1);
         paragraphs += 1;
-        if segments.add(mix(hash ^ run.len() as u64), 0).1 > 0 {
+        if segments.add(mix(hash ^ run.len() as u64)).1 > 0 {
             dup_paragraphs += 1;
             dup_paragraph_chars += chars;
         }
@@ -634,7 +633,8 @@ fn ngram_chars(scratch: &mut RepetitionScratch, top: &[usize], dup: &[usize], re
         return;
     }
     // partial[i]: polynomial hash of the n words from i. The word hashes are random 64-bit values, so the
-    // low bits index the table well and two different n-grams share a hash with probability ~2^-64.
+    // table's indexing (by the high bits) spreads them well, and two different n-grams share a hash with
+    // probability ~2^-64.
     let hashes = &scratch.word_hashes;
     scratch.partial.clear();
     scratch.partial.extend((0..=words - smallest).map(|i| {
@@ -666,30 +666,29 @@ fn ngram_chars(scratch: &mut RepetitionScratch, top: &[usize], dup: &[usize], re
         table.reset(candidates.len());
         scratch.slots.clear();
         let mut repeats = Coverage::default();
-        // (count, first position, key) of the most frequent n-gram so far, earliest first among ties.
-        let mut best: (u32, u32, u64) = (1, u32::MAX, 0);
+        let mut most = 1u32;
         for &i in candidates.iter() {
-            let key = partial[i as usize];
-            let (slot, before) = table.add(key, i);
+            let (slot, before) = table.add(partial[i as usize]);
             scratch.slots.push(slot as u32);
             if before > 0 {
                 repeats.add(span(i));
-                let (count, first) = (before + 1, table.first[slot]);
-                if count > best.0 || (count == best.0 && first < best.1) {
-                    best = (count, first, key);
-                }
+                most = most.max(before + 1);
             }
         }
         if let Some(slot) = dup_slot {
             result[slot] = repeats.total;
         }
-        if let Some(slot) = top_slot {
-            if best.0 >= 2 {
+        if let (Some(slot), true) = (top_slot, most >= 2) {
+            // The first position whose n-gram has the top count is where the earliest of the most frequent
+            // n-grams first occurs.
+            let counts = &table.counts;
+            let first = scratch
+                .slots
+                .iter()
+                .position(|&s| counts[s as usize] == most);
+            if let Some(key) = first.map(|k| partial[candidates[k] as usize]) {
                 let mut cover = Coverage::default();
-                for &i in candidates
-                    .iter()
-                    .filter(|&&i| partial[i as usize] == best.2)
-                {
+                for &i in candidates.iter().filter(|&&i| partial[i as usize] == key) {
                     cover.add(span(i));
                 }
                 result[slot] = cover.total;
