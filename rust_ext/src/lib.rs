@@ -10,6 +10,7 @@ mod cluster;
 mod cpu;
 mod error;
 mod exact;
+mod line_rules;
 mod minhash;
 mod normalize;
 mod py_exact;
@@ -339,6 +340,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simd_backend, m)?)?;
     m.add_function(wrap_pyfunction!(_set_portable_only, m)?)?;
     py_exact::register(m)?;
+    line_rules::register(m)?;
     text_stats::register(m)?;
     Ok(())
 }
