@@ -4,8 +4,8 @@ The heuristic filters (Gopher, C4, FineWeb) share these definitions, so that a "
 same thing in every rule set and in every report:
 
 - **word**: a maximal run of non-whitespace characters, i.e. Python's ``str.split()`` with no argument.
-  Whitespace is ``str.isspace()`` (Unicode: bidirectional class WS, B or S, or category Zs), which is also
-  what Arrow's ``utf8_split_whitespace`` uses. Punctuation stays attached (``"end."`` is one word of 4
+  Whitespace is ``str.isspace()`` (Unicode: bidirectional class WS, B or S, or category Zs): the
+  characters of :data:`WHITESPACE`. Punctuation stays attached (``"end."`` is one word of 4
   characters); a text in a script written without spaces (Chinese, Japanese, Thai) is a few very long words.
 - **line**: the text between line breaks (``\\n``, ``\\r\\n`` or a lone ``\\r``) with surrounding whitespace
   removed; blank lines (empty after stripping) are not lines. This is the definition of ``curate dedup
@@ -27,9 +27,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-__all__ = ["char_counts", "item_rows", "lines", "paragraphs", "per_row", "words"]
+__all__ = ["WHITESPACE", "char_counts", "item_rows", "lines", "paragraphs", "per_row", "words"]
 
 _LINE_BREAK = r"\r\n|\r|\n"
+# Python's str.isspace() characters, spelled out: RE2's \s is ASCII only, and Arrow's utf8_split_whitespace
+# (pyarrow 26) sometimes returns a trailing "\n" as a word for text ending in "\r\n" (it reads past the value).
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+_WHITESPACE_RUN = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]+"
 
 
 def _strings(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -52,8 +60,8 @@ def _list_without_nulls(parts: pa.Array) -> pa.LargeListArray:
 def words(texts: pa.Array | pa.ChunkedArray) -> pa.LargeListArray:
     """The words of every row (``str.split()``), in order."""
     array = _strings(texts)
-    # Arrow splits like str.split(" ") at the ends (leading whitespace gives an empty first word): drop those.
-    split = _list_without_nulls(pc.utf8_split_whitespace(array))
+    # Leading or trailing whitespace gives an empty first or last piece: dropped below.
+    split = _list_without_nulls(pc.split_pattern_regex(array, _WHITESPACE_RUN))
     values = pc.list_flatten(split)
     keep = pc.greater(pc.binary_length(values), 0)
     return _nested(values.filter(keep), item_rows(split)[keep.to_numpy(zero_copy_only=False)], len(array))
@@ -63,7 +71,7 @@ def _raw_lines(texts: pa.Array) -> tuple[pa.Array, NDArray[np.int64], NDArray[np
     """Every line of every row, stripped (blank ones included), its row, and whether it starts its row."""
     split = pc.split_pattern_regex(texts, _LINE_BREAK)
     rows = item_rows(_list_without_nulls(split))
-    stripped = pc.utf8_trim_whitespace(pc.list_flatten(split)).cast(pa.large_string())
+    stripped = pc.utf8_trim(pc.list_flatten(split), WHITESPACE).cast(pa.large_string())
     first = np.ones(len(rows), dtype=bool)
     first[1:] = rows[1:] != rows[:-1]
     return stripped, rows, first
