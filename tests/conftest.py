@@ -72,3 +72,15 @@ def run_process(*args: str, timeout: float = 300, **kwargs: object) -> subproces
 @pytest.fixture
 def workdir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """One real local Ray instance for every Ray test (starting one per test is slow and, on a
+    busy machine, flaky); curate's Ray executor joins an initialised Ray and leaves it running."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()

@@ -59,6 +59,7 @@ def test_workers_and_pools_give_byte_identical_shards(tmp_path: Path, monkeypatc
 
 
 @pytest.mark.ray
+@pytest.mark.usefixtures("ray_cluster")
 def test_ray_and_local_give_identical_output(tmp_path: Path) -> None:
     docs = near_duplicate_corpus(seed=4, originals=60, copies=40)
     src = shard_out(docs, tmp_path / "in", 3)
@@ -179,3 +180,58 @@ def test_giant_document_in_bounded_memory(tmp_path: Path) -> None:
     assert summary["rows_in"] == 51
     # 60 MB of text: the budget is a small multiple of the document, not of its shingles.
     assert int(peak_kib) < 1_200_000, f"peak RSS {int(peak_kib) // 1024} MiB"
+
+
+@pytest.mark.ray
+@pytest.mark.usefixtures("ray_cluster")
+@pytest.mark.parametrize(
+    "command", [["dedup", "exact"], ["dedup", "lines", "--min-count", "2"], ["filter", "pii"]], ids=lambda c: c[-1]
+)
+def test_other_stages_identical_on_ray_and_local(tmp_path: Path, command: list[str]) -> None:
+    rng = random.Random(8)
+    docs = []
+    for i in range(120):
+        body = random_document(rng, 60)
+        docs.append({"id": f"d{i}", "text": f"Menu | Home\nmail me at user{i % 7}@example.org\n{body}"})
+        if i % 4 == 0:
+            docs.append({"id": f"d{i}-copy", "text": docs[-1]["text"]})
+    src = shard_out(docs, tmp_path / "in", 3)
+    for executor, out in (("local", "local"), ("ray", "ray")):
+        result = invoke("-q", *command, str(src), str(tmp_path / out), "--executor", executor, "--workers", "2")
+        assert result.exit_code == 0, result.stderr
+    local_files = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("part-*.parquet"))
+    assert local_files
+    for name in local_files:
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_ray_executor_starts_and_stops_its_own_local_instance(tmp_path: Path) -> None:
+    docs = near_duplicate_corpus(seed=6, originals=30, copies=20)
+    src = shard_out(docs, tmp_path / "in", 2)
+    dedup(src, tmp_path / "local", "--workers", "1")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "curate",
+            "-q",
+            "dedup",
+            str(src),
+            str(tmp_path / "ray"),
+            "--keep",
+            "longest",
+            "--executor",
+            "ray",
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for path in sorted((tmp_path / "local").rglob("part-*.parquet")):
+        assert (tmp_path / "ray" / path.relative_to(tmp_path / "local")).read_bytes() == path.read_bytes()
