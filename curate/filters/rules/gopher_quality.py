@@ -129,12 +129,12 @@ class GopherQuality(TextFilter):
         check_fraction("max-bullet-lines-fraction", self.max_bullet_lines_fraction)
         check_fraction("max-ellipsis-lines-fraction", self.max_ellipsis_lines_fraction)
         check_fraction("min-alpha-words-fraction", self.min_alpha_words_fraction)
+        if len(self.stop_words) > kernel.MAX_STOP_WORDS or any(not w or len(w.split()) != 1 for w in self.stop_words):
+            raise UsageError(f"--stop-words: at most {kernel.MAX_STOP_WORDS}, each one non-empty word")
         if not 0 <= self.min_stop_words <= len(set(w.lower() for w in self.stop_words)):
             raise UsageError(
                 f"--min-stop-words must be between 0 and the number of stop words, got {self.min_stop_words}"
             )
-        if len(self.stop_words) > kernel.MAX_STOP_WORDS or any(not w or len(w.split()) != 1 for w in self.stop_words):
-            raise UsageError(f"--stop-words: at most {kernel.MAX_STOP_WORDS}, each one non-empty word")
         if any(not b for b in self.bullets):
             raise UsageError("--bullets must not be empty strings")
 
