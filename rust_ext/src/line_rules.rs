@@ -85,8 +85,66 @@ fn is_url_like(word: &str) -> bool {
 
 /// The words of `text` (Python's `str.split()`).
 #[inline]
-fn words(text: &str) -> impl Iterator<Item = &str> {
-    text.split(is_python_space).filter(|w| !w.is_empty())
+fn words(text: &str) -> Words<'_> {
+    Words { text, pos: 0 }
+}
+
+/// Python's whitespace among ASCII bytes.
+#[inline]
+fn is_ascii_space(byte: u8) -> bool {
+    matches!(
+        byte,
+        b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' '
+    )
+}
+
+/// Iterator of [`words`]: walks bytes, decoding a character only at a non-ASCII byte.
+struct Words<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Words<'a> {
+    /// Whether the text at byte `pos` (a character boundary) starts with whitespace, and that character's length.
+    #[inline]
+    fn space_at(&self, pos: usize) -> (bool, usize) {
+        match self.text.as_bytes().get(pos) {
+            Some(&byte) if byte < 0x80 => (is_ascii_space(byte), 1),
+            Some(_) => self
+                .text
+                .get(pos..)
+                .and_then(|rest| rest.chars().next())
+                .map_or((false, 1), |c| (is_python_space(c), c.len_utf8())),
+            None => (false, 0),
+        }
+    }
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let len = self.text.len();
+        while self.pos < len {
+            let (space, width) = self.space_at(self.pos);
+            if !space {
+                break;
+            }
+            self.pos += width;
+        }
+        if self.pos >= len {
+            return None;
+        }
+        let start = self.pos;
+        while self.pos < len {
+            let (space, width) = self.space_at(self.pos);
+            if space {
+                break;
+            }
+            self.pos += width;
+        }
+        self.text.get(start..self.pos)
+    }
 }
 
 /// Python's `str.strip()`.
@@ -119,18 +177,6 @@ fn raw_lines(text: &str) -> impl Iterator<Item = &str> {
             }
         }
     })
-}
-
-/// Number of line breaks of `text` (`\r\n` is one).
-fn line_breaks(text: &str) -> u64 {
-    let bytes = text.as_bytes();
-    let mut count = 0u64;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
-            count += 1;
-        }
-    }
-    count
 }
 
 #[inline]
@@ -179,6 +225,13 @@ const ABBREVIATIONS: [&str; 36] = [
 /// abbreviation (`Mr`, `e.g`), a single lower-case letter (`r.`) or ends in an upper-case letter that does
 /// not follow another (`J.`, `U.S.`, but `LOL.` ends a sentence).
 pub fn ends_sentence(word: &str) -> bool {
+    if word
+        .as_bytes()
+        .last()
+        .is_some_and(u8::is_ascii_alphanumeric)
+    {
+        return false;
+    }
     let start = trailing_punct_start(word);
     let run = word.get(start..).unwrap_or_default();
     if run.chars().any(|c| c != '.' && is_sentence_terminal(c)) {
@@ -210,7 +263,7 @@ pub fn ends_sentence(word: &str) -> bool {
 /// Sentence breaks inside one word: a `.` between a lower-case and an upper-case letter (`end.Next`), or a
 /// non-ASCII sentence terminal followed by a word character (`好。我`). None inside URL-like words.
 fn inner_breaks(word: &str) -> u64 {
-    if word.is_ascii() && !word.contains('.') || is_url_like(word) {
+    if !word.bytes().any(|b| b == b'.' || b >= 0x80) || is_url_like(word) {
         return 0;
     }
     let mut breaks = 0;
@@ -289,12 +342,10 @@ fn remove_citations(line: &str, out: &mut String) {
 /// whose `str.lower()` is an ASCII letter). Other characters never lower-case into the phrases looked for.
 fn lower_for_phrases(line: &str, out: &mut String) {
     out.clear();
-    for c in line.chars() {
-        out.push(match c {
-            'A'..='Z' => c.to_ascii_lowercase(),
-            '\u{212A}' => 'k',
-            _ => c,
-        });
+    out.push_str(line);
+    out.make_ascii_lowercase();
+    if !line.is_ascii() && line.contains('\u{212A}') {
+        *out = out.replace('\u{212A}', "k");
     }
 }
 
@@ -366,18 +417,16 @@ pub fn c4_row(
             continue;
         }
         counts[0] += 1;
-        let mut word_count = 0usize;
-        let mut too_long = false;
-        for word in words(line) {
-            word_count += 1;
-            if let Some(max) = config.max_word_length {
-                too_long |= word.len() > max && char_count(word) > max;
-            }
-        }
+        // A word has at most as many characters as the line has bytes: short lines need no look.
+        let too_long = config.max_word_length.is_some_and(|max| {
+            line.len() > max && words(line).any(|w| w.len() > max && char_count(w) > max)
+        });
         if too_long {
             counts[3] += 1;
             continue;
         }
+        // Words are counted before citations are deleted (as C4 does), when the line gets that far.
+        let original = line;
         let line: &str = if config.remove_citations && line.contains('[') {
             remove_citations(line, &mut scratch.cleaned);
             &scratch.cleaned
@@ -394,7 +443,8 @@ pub fn c4_row(
                 continue;
             }
         }
-        if word_count < config.min_words_per_line {
+        let min_words = config.min_words_per_line;
+        if min_words > 0 && words(original).take(min_words).count() < min_words {
             counts[5] += 1;
             continue;
         }
@@ -496,6 +546,9 @@ const CONTRACTIONS: [&str; 16] = [
 /// word character and a letter-like one and `- – — ,` between two letter-like ones split it (not in URL-like
 /// words); an English contraction suffix (`'s`, `n't`, ...) is a token of its own.
 pub fn word_tokens(word: &str) -> u64 {
+    if word.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return 1;
+    }
     let lead = leading_punct_end(word);
     if lead == word.len() {
         return affix_tokens(word);
@@ -505,7 +558,9 @@ pub fn word_tokens(word: &str) -> u64 {
     let mut tokens = affix_tokens(word.get(..lead).unwrap_or_default())
         + affix_tokens(word.get(trail..).unwrap_or_default())
         + 1;
-    let candidates = core.bytes().any(|b| b"-,:/=<>".contains(&b))
+    let candidates = core
+        .bytes()
+        .any(|b| matches!(b, b'-' | b',' | b':' | b'/' | b'=' | b'<' | b'>'))
         || (!core.is_ascii() && core.contains(['\u{2013}', '\u{2014}']));
     if candidates && !is_url_like(core) {
         let mut chars = core.chars();
@@ -541,7 +596,9 @@ pub fn word_tokens(word: &str) -> u64 {
 pub fn fineweb_row(text: &str, stops: &StopChars, short_line_length: usize) -> [u64; 7] {
     let mut counts = [0u64; 7];
     let mut seen = LineSet::default();
+    let mut raw_line_count = 0u64;
     for line in raw_lines(text) {
+        raw_line_count += 1;
         let chars = char_count(line) as u64;
         counts[4] += chars;
         if line.chars().all(is_python_space) {
@@ -558,7 +615,7 @@ pub fn fineweb_row(text: &str, stops: &StopChars, short_line_length: usize) -> [
             counts[3] += chars;
         }
     }
-    counts[5] = line_breaks(text);
+    counts[5] = raw_line_count.saturating_sub(1); // every line but the last ends with a break
     counts[6] = words(text).map(word_tokens).sum();
     counts
 }
