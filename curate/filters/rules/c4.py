@@ -38,9 +38,8 @@ word with a letter or digit follows, except an ellipsis, an abbreviation (``Mr.`
 (``J.``, ``U.S.``) or a single lower-case letter (``r.``); a full stop between a lower-case and an
 upper-case letter (``end.Next``) and a non-ASCII terminal inside a word (``好。我``) also end one. On the 697
 Common Crawl documents of the shared sample, and on 6,435 more (Gutenberg chapters raw and reflowed, gold
-article bodies, SMS),
-this gives the same keep/drop decision as datatrove (0.10.1, spaCy 3.8) for every document.
-``rust_ext/src/line_rules.rs`` defines it exactly.
+article bodies, SMS), this gives the same keep/drop decision as datatrove (0.10.1, spaCy 3.8) for every
+document. ``rust_ext/src/line_rules.rs`` defines it exactly.
 
 **Lines** are split at ``\\n``, ``\\r\\n`` and a lone ``\\r`` (curate's shared definition,
 ``curate/filters/text_stats.py``); Python's ``str.splitlines`` used by C4 also splits at ``\\v \\f \\x1c-\\x1e
