@@ -517,7 +517,7 @@ def test_c4_bad_words() -> None:
 def test_c4_bad_words_file(tmp_path: Path) -> None:
     words = tmp_path / "words.txt"
     words.write_text("# a comment\n\nGreen Eggs\nspam.\na+b\n", encoding="utf-8")
-    stage = C4(bad_words_file=words)  # type: ignore[arg-type]
+    stage = C4(bad_words_file=str(words))
     texts = [
         doc(*FIVE, "I do not like green eggs and ham."),
         doc(*FIVE, "I do not like greeneggs and ham."),
@@ -531,7 +531,9 @@ def test_c4_bad_words_file(tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("# nothing\n", encoding="utf-8")
     with pytest.raises(UsageError, match="no words"):
-        C4(bad_words_file=empty)  # type: ignore[arg-type]
+        C4(bad_words_file=str(empty))
+    with pytest.raises(UsageError, match="cannot read"):
+        C4(bad_words_file=str(tmp_path / "missing.txt"))
 
 
 def test_c4_empty_null_and_whitespace() -> None:
@@ -1022,6 +1024,15 @@ def test_cli_annotate_rejects_options_and_environment(tmp_path: Path) -> None:
     result = runner.invoke(root, ["filter", "fineweb", str(tmp_path / "in"), str(tmp_path / "c"), "--json"])
     assert result.exit_code == 0, result.stderr
     assert json.loads((tmp_path / "c" / "_manifest.json").read_text())["config"]["config"]["short_line_length"] == 10
+
+    words = tmp_path / "words.txt"
+    words.write_text("sentence number five\n", encoding="utf-8")
+    result = invoke("filter", "c4", str(tmp_path / "in"), str(tmp_path / "w"), "--bad-words-file", str(words), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["dropped"] == {"c4:bad_words": 1, "c4:too_few_sentences": 1, "c4:empty": 1}
+    assert json.loads((tmp_path / "w" / "_manifest.json").read_text())["config"]["config"]["bad_words_file"] == str(
+        words
+    )
 
     for bad in (["--min-sentences", "-1"], ["--bad-words-file", str(tmp_path / "missing.txt")]):
         result = invoke("filter", "c4", str(tmp_path / "in"), str(tmp_path / "d"), *bad)

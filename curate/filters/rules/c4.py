@@ -167,7 +167,7 @@ class C4(C4LineOptions, TextFilter):
     drop_lorem_ipsum: bool = field(default=True, metadata={"help": "Drop documents with 'lorem ipsum'."})
     drop_curly_bracket: bool = field(default=True, metadata={"help": "Drop documents with '{' in a kept line."})
     bad_words: bool = field(default=True, metadata={"help": "Drop documents with a word of the bad-word list."})
-    bad_words_file: Path | None = field(
+    bad_words_file: str | None = field(
         default=None,
         metadata={"help": "Bad-word list, one per line ('#' comments); default: a short bundled placeholder."},
     )
@@ -177,7 +177,7 @@ class C4(C4LineOptions, TextFilter):
         if self.min_sentences < 0:
             raise UsageError(f"--min-sentences must not be negative, got {self.min_sentences}")
         if self.bad_words:
-            bad_words_pattern(None if self.bad_words_file is None else str(self.bad_words_file))
+            bad_words_pattern(self.bad_words_file)  # reads and checks the list now: a usage error, not a crash later
 
     def evaluate(self, texts: pa.LargeStringArray, batch: pa.RecordBatch) -> Verdict:
         rules = self.line_rules(
@@ -193,7 +193,7 @@ class C4(C4LineOptions, TextFilter):
         bad: NDArray[np.bool_] = np.zeros(n, dtype=bool)
         bad_column = pa.nulls(n, pa.bool_())
         if self.bad_words and rules.texts is not None:
-            pattern = bad_words_pattern(None if self.bad_words_file is None else str(self.bad_words_file))
+            pattern = bad_words_pattern(self.bad_words_file)
             found = pc.fill_null(pc.match_substring_regex(pc.utf8_lower(rules.texts), pattern), False)
             bad = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
             bad_column = pa.array(bad, pa.bool_())
