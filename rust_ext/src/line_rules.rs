@@ -770,19 +770,12 @@ fn line_rule_tables() -> (String, Vec<(u32, u32)>) {
     (terminals, PUNCT_OR_SYMBOL.to_vec())
 }
 
-/// Sentences of one line and word tokens of one text ([`sentence_count`], [`word_tokens`]), for the tests.
-#[pyfunction]
-fn line_rule_counts(text: &str) -> (u64, u64) {
-    (sentence_count(text), words(text).map(word_tokens).sum())
-}
-
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("C4_COLUMNS", C4_COLUMNS.to_vec())?;
     m.add("FINEWEB_COLUMNS", FINEWEB_COLUMNS.to_vec())?;
     m.add_function(wrap_pyfunction!(c4_lines, m)?)?;
     m.add_function(wrap_pyfunction!(fineweb_lines, m)?)?;
     m.add_function(wrap_pyfunction!(line_rule_tables, m)?)?;
-    m.add_function(wrap_pyfunction!(line_rule_counts, m)?)?;
     Ok(())
 }
 
