@@ -65,7 +65,7 @@ def ref_quality(text: str, stop_words: tuple[str, ...] = STOP_WORDS, bullets: tu
     words = text.split()
     counted = [w for w in words if any(_alnum(c) for c in w)]
     lines = _lines(text)
-    stops = {w.lower() for w in stop_words}
+    stops = set(stop_words)
     return {
         "chars": len(text),
         "words": len(words),
@@ -77,29 +77,18 @@ def ref_quality(text: str, stop_words: tuple[str, ...] = STOP_WORDS, bullets: tu
         "lines": len(lines),
         "bullet_lines": sum(any(line.startswith(b) for b in bullets) for line in lines),
         "ellipsis_lines": sum(line.endswith(("...", "\u2026")) for line in lines),
-        "stop_words": len(stops & {_strip_non_alnum(w).lower() for w in words}),
+        "stop_words": len(stops & {_strip_non_alnum(w) for w in words}),
         "letters": sum(c.isalpha() for c in text),
         "unspaced_letters": sum(c.isalpha() and any(a <= ord(c) <= b for a, b in UNSPACED) for c in text),
     }
 
 
-def _word_spans(text: str) -> list[tuple[str, int, int]]:
-    spans, start = [], None
-    for i, c in enumerate(text + " "):
-        if c.isspace():
-            if start is not None:
-                spans.append((text[start:i], start, i))
-                start = None
-        elif start is None:
-            start = i
-    return spans
-
-
-def _covered(spans: list[tuple[int, int]]) -> int:
-    covered: set[int] = set()
-    for start, end in spans:
-        covered.update(range(start, end))
-    return len(covered)
+def _covered(lengths: list[int], starts: list[int], n: int, spaces: bool) -> int:
+    """Characters of the words at ``starts[k]..starts[k] + n`` (plus one per space between two words of one
+    occurrence if ``spaces``), each word and space counted once."""
+    words = {i for start in starts for i in range(start, start + n)}
+    gaps = {i for start in starts for i in range(start, start + n - 1)} if spaces else set()
+    return sum(lengths[i] for i in words) + len(gaps)
 
 
 def ref_repetition(text: str, top: tuple[int, ...] = TOP_NGRAMS, dup: tuple[int, ...] = DUP_NGRAMS) -> dict:
@@ -115,7 +104,8 @@ def ref_repetition(text: str, top: tuple[int, ...] = TOP_NGRAMS, dup: tuple[int,
     lines, paragraphs = _lines(text), _paragraphs(text)
     dup_lines, dup_line_chars = duplicates(lines)
     dup_paragraphs, dup_paragraph_chars = duplicates(paragraphs)
-    words = _word_spans(text)
+    words = text.split()
+    lengths = [len(w) for w in words]
     result = {
         "chars": len(text),
         "words": len(words),
@@ -129,26 +119,24 @@ def ref_repetition(text: str, top: tuple[int, ...] = TOP_NGRAMS, dup: tuple[int,
         "dup_paragraph_chars": dup_paragraph_chars,
     }
 
-    def grams(n: int) -> list[tuple[tuple[str, ...], tuple[int, int]]]:
-        return [
-            (tuple(w for w, _, _ in words[i : i + n]), (words[i][1], words[i + n - 1][2]))
-            for i in range(len(words) - n + 1)
-        ]
+    def grams(n: int) -> list[tuple[str, ...]]:
+        return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
 
     for n in top:
         found = grams(n)
-        counts = collections.Counter(g for g, _ in found)  # insertion order: first occurrence first
+        counts = collections.Counter(found)  # insertion order: first occurrence first
         best = max(counts.values(), default=0)
         chosen = next((g for g, c in counts.items() if c == best), None) if best >= 2 else None
-        result[f"top_{n}gram_chars"] = _covered([span for g, span in found if g == chosen]) if chosen else 0
+        starts = [i for i, g in enumerate(found) if g == chosen]
+        result[f"top_{n}gram_chars"] = _covered(lengths, starts, n, spaces=True)
     for n in dup:
         seen: set[tuple[str, ...]] = set()
         repeats = []
-        for g, span in grams(n):
+        for i, g in enumerate(grams(n)):
             if g in seen:
-                repeats.append(span)
+                repeats.append(i)
             seen.add(g)
-        result[f"dup_{n}gram_chars"] = _covered(repeats)
+        result[f"dup_{n}gram_chars"] = _covered(lengths, repeats, n, spaces=False)
     return result
 
 
@@ -218,15 +206,17 @@ def test_kernel_counts_by_hand() -> None:
     text = "The cat, and #tag...\n\n - item\u2026\n \u2014 42"
     (row,) = _rows(kernel.gopher_quality_counts(pa.array([text]), stop_words=STOP_WORDS, bullets=["-"]))
     # words: The cat, and #tag... - item… — 42 (8); counted (letter or digit): 6 of 3+4+3+7+5+2 = 24 chars;
-    # alphabetic: The cat, and #tag... item… (5); lines: 3, "- item…" a bullet, two end with an ellipsis.
+    # alphabetic: The cat, and #tag... item… (5); lines: 3, "- item…" a bullet, two end with an ellipsis;
+    # stop words: "and" ("The" is not "the").
     assert row == {
         "chars": 36, "words": 8, "counted_words": 6, "counted_word_chars": 24, "alpha_words": 5, "hashes": 1,
-        "ellipses": 2, "lines": 3, "bullet_lines": 1, "ellipsis_lines": 2, "stop_words": 2, "letters": 16,
+        "ellipses": 2, "lines": 3, "bullet_lines": 1, "ellipsis_lines": 2, "stop_words": 1, "letters": 16,
         "unspaced_letters": 0,
     }  # fmt: skip
-    # "a a a b": the 2-gram "a a" occurs at words 0 and 1, covering characters 0..5 once (not 3 + 3).
+    # "a a a b": the 2-gram "a a" occurs at words 0 and 1: the top 2-gram holds words 0-2 and the two spaces
+    # between them (5, not 3 + 3); the duplicate one (at 1) holds words 1 and 2, spaces not counted (2).
     (row,) = _rows(kernel.gopher_repetition_counts(pa.array(["a a a b"]), top_ngrams=[2], dup_ngrams=[2]))
-    assert (row["top_2gram_chars"], row["dup_2gram_chars"]) == (5, 3)
+    assert (row["top_2gram_chars"], row["dup_2gram_chars"]) == (5, 2)
     # Ties: "x y" and "p q" both occur twice; "p q" occurs first.
     (row,) = _rows(kernel.gopher_repetition_counts(pa.array(["p q x y p q x y zz"]), top_ngrams=[2], dup_ngrams=[]))
     assert row["top_2gram_chars"] == 6
@@ -327,7 +317,8 @@ QUALITY_CASES: dict[str, list[tuple[str, str, bool]]] = {
     "stop_words": [
         ("one stop word", words_doc("the", *["house"] * 49), False),
         ("the same one twice", words_doc("the", "The", *["house"] * 48), False),
-        ("two, any case and punctuation", words_doc("The", "(AND),", *["house"] * 48), True),
+        ("two, punctuation stripped", words_doc("the", "(and),", *["house"] * 48), True),
+        ("capitalised forms do not count", words_doc("The", "AND", "of", *["house"] * 47), False),
         ("three", words_doc("the", "of", "with", *["house"] * 47), True),
         ("not inside words", words_doc("the", "theory", "andes", *["house"] * 47), False),
     ],
@@ -353,7 +344,7 @@ def test_quality_statistics_by_hand() -> None:
     texts = [
         words_doc("the", "and", *["#house"] * 5, *["house"] * 43),
         lines_doc(["- " + LINE] * 17 + [LINE] * 3),
-        words_doc("The", "(AND),", *["123"] * 10, *["house"] * 38),
+        words_doc("the", "(and),", *["123"] * 10, *["house"] * 38),
         None,
     ]
     stats = {k: v.to_pylist() for k, v in _verdict(GopherQuality(), texts).stats.items()}
@@ -515,24 +506,25 @@ REPETITION_CASES: dict[str, list[tuple[str, str, bool]]] = {
         ("21 / 100", "\n\n".join(["a" * 21, filler(54), "a" * 21]), False),
         ("19 / 100", "\n\n".join(["a" * 19, filler(58), "a" * 19]), True),
     ],
-    # an n-gram of L characters twice: 2L / T for the top n-gram (both occurrences), L / T for the duplicate
-    # n-gram (the second one); T chosen so that the fraction is the threshold exactly.
+    # an n-gram of L characters (W without its n - 1 spaces) twice in T characters: 2L / T for the top n-gram
+    # (both occurrences, spaces included), W / T for the duplicate n-gram (the second one, words only); T
+    # chosen so that the fraction is the threshold exactly.
     "top_2gram_char_fraction": _threshold_cases(lambda t: twice(gram(2, 3), t), 30),  # 6 / 30 = 0.2
     "top_3gram_char_fraction": _threshold_cases(lambda t: twice(gram(3, 9), t), 100),  # 18 / 100 = 0.18
     "top_4gram_char_fraction": _threshold_cases(lambda t: twice(gram(4, 10), t), 125),  # 20 / 125 = 0.16
-    "dup_5gram_char_fraction": _threshold_cases(lambda t: twice(gram(5, 9), t), 60),  # 9 / 60 = 0.15
-    "dup_6gram_char_fraction": _threshold_cases(lambda t: twice(gram(6, 14), t), 100),  # 14 / 100 = 0.14
-    "dup_7gram_char_fraction": _threshold_cases(lambda t: twice(gram(7, 13), t), 100),  # 13 / 100 = 0.13
-    "dup_8gram_char_fraction": _threshold_cases(lambda t: twice(gram(8, 15), t), 125),  # 15 / 125 = 0.12
-    "dup_9gram_char_fraction": _threshold_cases(lambda t: twice(gram(9, 22), t), 200),  # 22 / 200 = 0.11
-    "dup_10gram_char_fraction": _threshold_cases(lambda t: twice(gram(10, 19), t), 190),  # 19 / 190 = 0.1
+    "dup_5gram_char_fraction": _threshold_cases(lambda t: twice(gram(5, 10), t), 40),  # (10 - 4) / 40 = 0.15
+    "dup_6gram_char_fraction": _threshold_cases(lambda t: twice(gram(6, 12), t), 50),  # (12 - 5) / 50 = 0.14
+    "dup_7gram_char_fraction": _threshold_cases(lambda t: twice(gram(7, 19), t), 100),  # (19 - 6) / 100 = 0.13
+    "dup_8gram_char_fraction": _threshold_cases(lambda t: twice(gram(8, 16), t), 75),  # (16 - 7) / 75 = 0.12
+    "dup_9gram_char_fraction": _threshold_cases(lambda t: twice(gram(9, 19), t), 100),  # (19 - 8) / 100 = 0.11
+    "dup_10gram_char_fraction": _threshold_cases(lambda t: twice(gram(10, 19), t), 100),  # (19 - 9) / 100 = 0.1
 }
 REPETITION_PARAMS = [(r, case, text, kept) for r, cases in REPETITION_CASES.items() for case, text, kept in cases]
 
 
 def test_repetition_cases_are_what_they_say() -> None:
     assert set(REPETITION_CASES) == set(REPETITION_RULES)
-    assert len(twice(gram(9, 22), 200)) == 200 and len(gram(9, 22)) == 22 and len(gram(9, 22).split()) == 9
+    assert len(twice(gram(9, 19), 100)) == 100 and len(gram(9, 19)) == 19 and len(gram(9, 19).split()) == 9
     assert len(lines_doc(["a" * 21, filler(56), "a" * 21])) == 100
     assert len("\n\n".join(["a" * 19, filler(58), "a" * 19])) == 100
 
@@ -573,7 +565,9 @@ def test_repetition_statistics_by_hand() -> None:
     # each repeated paragraph 'pNNNa xNNN\npNNNb yNNN' is 21 characters
     assert stats["gopher_dup_para_char_fraction"][2] == 3 * 21 / len(texts[2])
     assert stats["gopher_dup_5gram_char_fraction"][2] > 0.15
-    assert _verdict(GopherRepetition(), texts).keep.tolist() == [False, True, False, True, True]
+    assert _verdict(GopherRepetition(), texts).reasons.to_pylist()[3:] == ["gopher_repetition:empty"] * 2
+    assert _verdict(GopherRepetition(), texts).keep.tolist() == [False, True, False, False, False]
+    assert _verdict(GopherRepetition(drop_empty=False), texts).keep.tolist() == [False, True, False, True, True]
 
 
 def test_repetition_defaults_drop_with_the_first_failing_rule(tmp_path: Path) -> None:
@@ -588,8 +582,11 @@ def test_repetition_defaults_drop_with_the_first_failing_rule(tmp_path: Path) ->
     assert dropped == {
         "lines": "gopher_repetition:dup_line_fraction",
         "spam": "gopher_repetition:top_2gram_char_fraction",
+        "empty": "gopher_repetition:empty",
+        "null": "gopher_repetition:empty",
     }
     assert summary["dropped"] == {
+        "gopher_repetition:empty": 2,
         "gopher_repetition:dup_line_fraction": 1,
         "gopher_repetition:top_2gram_char_fraction": 1,
     }
@@ -723,27 +720,34 @@ def test_null_empty_and_whitespace_only(tmp_path: Path) -> None:
     summary, dropped = _cli(tmp_path, "gopher-quality", rows)
     assert dropped == {k: "gopher_quality:word_count" for k in ("null", "empty", "blank")}
     summary, dropped = _cli(tmp_path, "gopher-repetition", rows)
+    assert dropped == {k: "gopher_repetition:empty" for k in ("null", "empty", "blank")}
+    summary, dropped = _cli(tmp_path, "gopher-repetition", rows, "--no-drop-empty")
     assert dropped == {} and summary["rows_kept"] == 3
 
 
 def test_invalid_utf8_in_a_parquet_file(tmp_path: Path) -> None:
-    good = prose(60).encode()
-    raw = [good + b" \xff\xfe bad", b"\xc3(", None, good]
+    good = "the and " + filler(400)  # no repetition
+    raw = [good.encode() + b" \xff\xfe bad", b"\xc3(", None, good.encode()]
     path = tmp_path / "in" / "bad.parquet"
     path.parent.mkdir()
     pq.write_table(pa.table({"id": ["0", "1", "2", "3"], "text": pa.array(raw, pa.binary())}), path)
     for name, expected in (
         ("gopher-quality", {"1": "gopher_quality:word_count", "2": "gopher_quality:word_count"}),
-        ("gopher-repetition", {}),
+        ("gopher-repetition", {"2": "gopher_repetition:empty"}),
     ):
         result = invoke("filter", name, str(tmp_path / "in"), str(tmp_path / name), "--json")
         assert result.exit_code == 0, result.stderr
         manifest = json.loads((tmp_path / name / "_manifest.json").read_text())
         assert manifest["counters"]["invalid_utf8_rows"] == 2
-        rejects = read_dir(tmp_path / name / "_rejects").to_pylist() if expected else []
+        rejects = read_dir(tmp_path / name / "_rejects").to_pylist()
         assert {r["id"]: r["_reason"] for r in rejects} == expected
     kept = read_dir(tmp_path / "gopher-quality").column("text").to_pylist()
-    assert kept == [prose(60) + " \ufffd\ufffd bad", prose(60)]
+    assert kept == [good + " \ufffd\ufffd bad", good]
+    assert read_dir(tmp_path / "gopher-repetition").column("text").to_pylist() == [
+        good + " \ufffd\ufffd bad",
+        "\ufffd(",
+        good,
+    ]
 
 
 def test_missing_text_column_is_a_usage_error(tmp_path: Path) -> None:
@@ -817,7 +821,8 @@ def test_a_50_mb_document_in_bounded_memory() -> None:
     quality_mb, repetition_mb, words, dup5 = map(int, done.stdout.split())
     lines = 50_000_000 // 55  # lines of 55 characters
     assert words == 9 * lines
-    # every 5-gram from the second line on repeats one 9 words earlier: line 2 to the end, final newline aside
-    assert dup5 == 55 * lines - 1 - 55
+    # every 5-gram from the second line on repeats one 9 words earlier: the words of lines 2 to the end, 46
+    # characters a line (55 less 8 spaces and the line break)
+    assert dup5 == 46 * (lines - 1)
     assert quality_mb < 16, quality_mb
     assert repetition_mb < 600, repetition_mb  # 8.9 million words

@@ -16,14 +16,18 @@
 //! * letters in scripts written without spaces between words (Han, Hiragana, Katakana, Bopomofo, Thai, Lao,
 //!   Khmer, Myanmar, Tibetan, Yi) are counted apart, so the filter can tell such documents from others.
 //!
+//! * stop words are matched as written (case-sensitive) against words stripped of non-alphanumeric
+//!   characters at both ends; each stop word present counts once.
+//!
 //! Repetition: a line (paragraph) is a duplicate if an identical line (paragraph) occurred earlier in the
-//! document. For n-grams of words (compared exactly, as written), the *top n-gram characters* are the
-//! characters of the text covered by the occurrences of the most frequent n-gram (earliest first occurrence
-//! among ties; none if no n-gram occurs twice), and the *duplicate n-gram characters* are those covered by
-//! every occurrence of an n-gram that already occurred earlier. An occurrence covers the text from its first
-//! word's first character to its last word's last character; overlapping occurrences count each character
-//! once. N-grams are identified by a 64-bit hash (a polynomial of the words' xxh3-64 hashes, then mixed):
-//! two distinct n-grams collide with probability about 2^-64.
+//! document. N-grams are n consecutive words, compared exactly as written. The *top n-gram characters* are
+//! those of the most frequent n-gram written with single spaces (`" ".join`), over all its occurrences
+//! (earliest first occurrence among ties; none if no n-gram occurs twice). The *duplicate n-gram
+//! characters* are the characters of the words (spaces not included, `"".join`) of every occurrence of an
+//! n-gram that already occurred earlier. Either way, overlapping occurrences count each word (and each
+//! space) once. These are datatrove's measures (what FineWeb's thresholds were applied to) with overlaps
+//! counted once, as the paper asks. N-grams are identified by a 64-bit hash (a polynomial of the words'
+//! xxh3-64 hashes): two distinct n-grams collide with probability about 2^-64.
 
 use std::sync::OnceLock;
 
@@ -284,26 +288,23 @@ fn raw_lines(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// Lower-cased stop words to look for, and the bullet prefixes of lines.
+/// The stop words to look for (as written), and the bullet prefixes of lines.
 pub struct QualityConfig {
     stop_words: Vec<String>,
-    longest_stop_word: usize,
-    ascii_only: bool,
-    /// [`pack_lowercase`] of each stop word (`u64::MAX`, which no word packs to, for a longer one).
+    /// [`pack`] of each stop word (`u64::MAX`, which no word packs to, for a longer one).
     packed: Vec<u64>,
+    longest_stop_word: usize,
     bullets: Vec<String>,
 }
 
-/// Up to 7 ASCII bytes lower-cased, with their length, as one number (`None` for longer).
+/// Up to 7 bytes with their length as one number (`None` for longer).
 #[inline]
-fn pack_lowercase(bytes: &[u8]) -> Option<u64> {
+fn pack(bytes: &[u8]) -> Option<u64> {
     if bytes.len() > 7 {
         return None;
     }
     let mut key = [0u8; 8];
-    for (dst, &b) in key.iter_mut().zip(bytes) {
-        *dst = b.to_ascii_lowercase();
-    }
+    key[..bytes.len()].copy_from_slice(bytes);
     key[7] = bytes.len() as u8;
     Some(u64::from_le_bytes(key))
 }
@@ -316,77 +317,51 @@ impl QualityConfig {
                 stop_words.len()
             )));
         }
-        let mut lowered: Vec<String> = Vec::with_capacity(stop_words.len());
+        let mut distinct: Vec<String> = Vec::with_capacity(stop_words.len());
         for word in stop_words {
-            let word = word.to_lowercase();
             if word.is_empty() || word.chars().any(is_python_space) {
                 return Err(KernelError::value(format!(
                     "a stop word must be one non-empty word, got {word:?}"
                 )));
             }
-            if !lowered.contains(&word) {
-                lowered.push(word);
+            if !distinct.contains(&word) {
+                distinct.push(word);
             }
         }
         if bullets.iter().any(|b| b.is_empty()) {
             return Err(KernelError::value("a bullet must not be empty"));
         }
-        let longest_stop_word = lowered.iter().map(String::len).max().unwrap_or(0);
         Ok(Self {
-            ascii_only: lowered.iter().all(|w| w.is_ascii()),
-            packed: lowered
+            packed: distinct
                 .iter()
-                .map(|w| {
-                    w.is_ascii()
-                        .then(|| pack_lowercase(w.as_bytes()))
-                        .flatten()
-                        .unwrap_or(u64::MAX)
-                })
+                .map(|w| pack(w.as_bytes()).unwrap_or(u64::MAX))
                 .collect(),
-            stop_words: lowered,
-            longest_stop_word,
+            longest_stop_word: distinct.iter().map(String::len).max().unwrap_or(0),
+            stop_words: distinct,
             bullets,
         })
     }
 
-    /// Bit `i` set if `word` (stripped of non-alphanumeric characters at both ends, lower-cased) is stop word `i`.
-    fn stop_word_bit(&self, word: &str, lowered: &mut String) -> u64 {
+    /// Bit `i` set if `word`, stripped of non-alphanumeric characters at both ends, is stop word `i`.
+    #[inline]
+    fn stop_word_bit(&self, word: &str) -> u64 {
         let alnum = |c: char| char_class(c) & (ALPHA | DIGIT) != 0;
         let core = word
             .trim_start_matches(|c| !alnum(c))
             .trim_end_matches(|c| !alnum(c));
-        // Lower-casing can change a character's byte length by at most a factor of 3 (e.g. U+023A -> U+2C65).
-        if core.is_empty() || core.len() > 3 * self.longest_stop_word {
+        if core.is_empty() || core.len() > self.longest_stop_word {
             return 0;
         }
-        if core.is_ascii() {
-            if core.len() > self.longest_stop_word {
-                return 0;
-            }
-            if let Some(key) = pack_lowercase(core.as_bytes()) {
-                return self
-                    .packed
-                    .iter()
-                    .position(|&stop| stop == key)
-                    .map_or(0, |index| 1u64 << index);
-            }
-            lowered.clear();
-            lowered.extend(core.bytes().map(|b| char::from(b.to_ascii_lowercase())));
-        } else if self.ascii_only && !core.contains('\u{212a}') {
-            // Only the Kelvin sign lower-cases to an ASCII letter: no other non-ASCII word can match.
-            return 0;
-        } else {
-            *lowered = core.to_lowercase();
-        }
-        self.stop_words
-            .iter()
-            .position(|stop| stop == lowered.as_str())
-            .map_or(0, |index| 1u64 << index)
+        let index = match pack(core.as_bytes()) {
+            Some(key) => self.packed.iter().position(|&stop| stop == key),
+            None => self.stop_words.iter().position(|stop| stop == core),
+        };
+        index.map_or(0, |i| 1u64 << i)
     }
 }
 
 /// The quality counts of one text, in the order of [`QUALITY_COLUMNS`].
-pub fn quality_row(text: &str, config: &QualityConfig, lowered: &mut String) -> [u64; 13] {
+pub fn quality_row(text: &str, config: &QualityConfig) -> [u64; 13] {
     let (mut words, mut counted, mut counted_chars, mut alpha) = (0u64, 0u64, 0u64, 0u64);
     let mut found = 0u64;
     let scan = scan_words(text, |word| {
@@ -400,7 +375,7 @@ pub fn quality_row(text: &str, config: &QualityConfig, lowered: &mut String) -> 
         }
         if !config.stop_words.is_empty() {
             if let Some(slice) = text.get(word.start..word.end) {
-                found |= config.stop_word_bit(slice, lowered);
+                found |= config.stop_word_bit(slice);
             }
         }
     });
@@ -486,7 +461,8 @@ impl CountTable {
 #[derive(Default)]
 pub struct RepetitionScratch {
     word_hashes: Vec<u64>,
-    word_spans: Vec<(u32, u32)>,
+    /// Characters of the words before each word (and of all the words, last).
+    word_prefix: Vec<u32>,
     partial: Vec<u64>,
     candidates: Vec<u32>,
     slots: Vec<u32>,
@@ -505,20 +481,32 @@ fn check_ngrams(what: &str, ns: &[usize]) -> KernelResult<()> {
     }
 }
 
-/// Characters covered by n-gram occurrences given in increasing order of start (a union of spans).
+/// Characters of n-gram occurrences added in increasing order of start, each word (and, if asked, each
+/// single space between two words of one occurrence) counted once however many occurrences hold it.
 #[derive(Default)]
 struct Coverage {
     total: u64,
-    reach: u32,
+    words_reach: usize,
+    gaps_reach: usize,
 }
 
 impl Coverage {
+    /// Add the occurrence of the `n` words from `start`; `prefix[i]` is the characters of the words before i.
     #[inline]
-    fn add(&mut self, (start, end): (u32, u32)) {
-        let from = start.max(self.reach);
+    fn add(&mut self, prefix: &[u32], start: usize, n: usize, spaces: bool) {
+        let end = start + n;
+        let from = start.max(self.words_reach);
         if end > from {
-            self.total += u64::from(end - from);
-            self.reach = end;
+            self.total += u64::from(prefix[end] - prefix[from]);
+            self.words_reach = end;
+        }
+        if spaces {
+            // gap j lies between words j and j + 1
+            let (gaps_from, gaps_end) = (start.max(self.gaps_reach), end - 1);
+            if gaps_end > gaps_from {
+                self.total += (gaps_end - gaps_from) as u64;
+                self.gaps_reach = gaps_end;
+            }
         }
     }
 }
@@ -539,16 +527,19 @@ pub fn repetition_row(
         ));
     }
     scratch.word_hashes.clear();
-    scratch.word_spans.clear();
-    let (hashes, spans) = (&mut scratch.word_hashes, &mut scratch.word_spans);
+    scratch.word_prefix.clear();
+    scratch.word_prefix.push(0);
+    let (hashes, prefix) = (&mut scratch.word_hashes, &mut scratch.word_prefix);
+    let mut word_chars = 0u32;
     let scan = scan_words(text, |word| {
         let bytes = text
             .as_bytes()
             .get(word.start..word.end)
             .unwrap_or_default();
         hashes.push(xxh3_64(bytes));
-        // Character positions are below the byte length, checked to fit in 32 bits above.
-        spans.push((word.char_start as u32, word.char_end as u32));
+        // Character counts are below the byte length, checked to fit in 32 bits above.
+        word_chars += (word.char_end - word.char_start) as u32;
+        prefix.push(word_chars);
     });
 
     // Lines and paragraphs: (hash, characters) of each, then duplicates against earlier ones.
@@ -660,8 +651,7 @@ fn ngram_chars(scratch: &mut RepetitionScratch, top: &[usize], dup: &[usize], re
         }
         let top_slot = top.iter().position(|&t| t == n);
         let dup_slot = dup.iter().position(|&d| d == n).map(|d| top.len() + d);
-        let spans = &scratch.word_spans;
-        let span = |i: u32| (spans[i as usize].0, spans[i as usize + n - 1].1);
+        let prefix = &scratch.word_prefix;
         let table = &mut scratch.table;
         table.reset(candidates.len());
         scratch.slots.clear();
@@ -671,7 +661,7 @@ fn ngram_chars(scratch: &mut RepetitionScratch, top: &[usize], dup: &[usize], re
             let (slot, before) = table.add(partial[i as usize]);
             scratch.slots.push(slot as u32);
             if before > 0 {
-                repeats.add(span(i));
+                repeats.add(prefix, i as usize, n, false);
                 most = most.max(before + 1);
             }
         }
@@ -689,7 +679,7 @@ fn ngram_chars(scratch: &mut RepetitionScratch, top: &[usize], dup: &[usize], re
             if let Some(key) = first.map(|k| partial[candidates[k] as usize]) {
                 let mut cover = Coverage::default();
                 for &i in candidates.iter().filter(|&&i| partial[i as usize] == key) {
-                    cover.add(span(i));
+                    cover.add(prefix, i as usize, n, true);
                 }
                 result[slot] = cover.total;
             }
@@ -724,10 +714,9 @@ pub fn gopher_quality_stats<'py>(
     let column = arrow::import_strings(schema, array)?;
     let values = py.detach(|| -> KernelResult<Vec<u64>> {
         let mut values = Vec::with_capacity(column.len() * QUALITY_COLUMNS.len());
-        let mut lowered = String::new();
         for row in 0..column.len() {
             let text = column.text(row, row_base)?.unwrap_or("");
-            values.extend_from_slice(&quality_row(text, &config, &mut lowered));
+            values.extend_from_slice(&quality_row(text, &config));
         }
         Ok(values)
     })?;
@@ -792,10 +781,9 @@ mod tests {
         let row = quality_row(
             "The cat, and #tag...\n\n - item\u{2026}\n \u{2014} 42",
             &config(),
-            &mut String::new(),
         );
         // chars words counted counted_chars alpha hashes ellipses lines bullets ell_lines stop letters unspaced
-        assert_eq!(row, [36, 8, 6, 24, 5, 1, 2, 3, 1, 2, 2, 16, 0]);
+        assert_eq!(row, [36, 8, 6, 24, 5, 1, 2, 3, 1, 2, 1, 16, 0]);
     }
 
     #[test]
@@ -811,15 +799,21 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         // chars words letters unspaced lines dup_lines dup_line_chars paras dup_paras dup_para_chars top2 dup3
-        assert_eq!(out, [20, 9, 9, 0, 3, 1, 7, 2, 0, 0, 12, 7]);
+        // top 2-gram: 'a b' four times, 3 characters each; duplicate 3-grams: words 5 to 8, 1 character each
+        assert_eq!(out, [20, 9, 9, 0, 3, 1, 7, 2, 0, 0, 12, 4]);
     }
 
     #[test]
-    fn union_of_spans() {
-        let mut cover = Coverage::default();
-        for span in [(0, 5), (3, 8), (4, 6), (10, 12)] {
-            cover.add(span);
+    fn union_of_occurrences() {
+        // words of 1, 2, 3, 4, 5, 6 characters
+        let prefix = [0, 1, 3, 6, 10, 15, 21];
+        let mut words = Coverage::default();
+        let mut joined = Coverage::default();
+        for start in [0, 1, 3] {
+            words.add(&prefix, start, 2, false);
+            joined.add(&prefix, start, 2, true);
         }
-        assert_eq!(cover.total, 10);
+        // words 0..3 and 3..5: 1 + 2 + 3 + 4 + 5; gaps 0-1, 1-2, 3-4
+        assert_eq!((words.total, joined.total), (15, 18));
     }
 }

@@ -17,8 +17,9 @@ What is counted (``curate/filters/text_stats.py`` and ``rust_ext/src/text_stats.
 - a **word** is a whitespace-separated token (Python's ``str.split()``), punctuation attached. Rules 1 and 2
   count only words holding a letter or digit (a lone ``-`` or ``|`` is not a word) and measure them with their
   punctuation (``end.`` has 4 characters); rules 3, 4 and 7 divide by all tokens; rule 8 compares each token,
-  stripped of non-alphanumeric characters at both ends and lower-cased, with the stop words (each stop word
-  present counts once).
+  stripped of non-alphanumeric characters at both ends, with the stop words as written (each one present
+  counts once). Matching is case-sensitive: the rule looks for running English prose, where these words
+  are lower-case, and a capitalised "The" in the title of a page in another language does not count.
 - a **line** is a non-blank line stripped of surrounding whitespace; a bullet line starts with one of
   ``--bullets`` (``•``, ``●``, ``◦``, ``‣``, ``▪``, ``-``, ``*``); an ellipsis line ends with ``...`` or ``…``.
 - a ratio with nothing to divide by (no words, no lines) is null in the statistics and fails no rule.
@@ -108,7 +109,7 @@ class GopherQuality(TextFilter):
         default=0.8, metadata={"help": "Drop below this fraction of words holding an alphabetic character."}
     )
     min_stop_words: int = field(default=2, metadata={"help": "Drop documents with fewer distinct stop words."})
-    stop_words: tuple[str, ...] = field(default=STOP_WORDS, metadata={"help": "A stop word (case-insensitive)."})
+    stop_words: tuple[str, ...] = field(default=STOP_WORDS, metadata={"help": "A stop word (matched as written)."})
     bullets: tuple[str, ...] = field(default=BULLETS, metadata={"help": "A prefix that makes a line a bullet."})
     scripts_without_spaces: str = field(
         default="skip",
@@ -131,7 +132,7 @@ class GopherQuality(TextFilter):
         check_fraction("min-alpha-words-fraction", self.min_alpha_words_fraction)
         if len(self.stop_words) > kernel.MAX_STOP_WORDS or any(not w or len(w.split()) != 1 for w in self.stop_words):
             raise UsageError(f"--stop-words: at most {kernel.MAX_STOP_WORDS}, each one non-empty word")
-        if not 0 <= self.min_stop_words <= len(set(w.lower() for w in self.stop_words)):
+        if not 0 <= self.min_stop_words <= len(set(self.stop_words)):
             raise UsageError(
                 f"--min-stop-words must be between 0 and the number of stop words, got {self.min_stop_words}"
             )

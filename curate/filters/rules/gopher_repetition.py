@@ -4,14 +4,15 @@ thresholds of table A1).
 
 A document is dropped, with the code of the first rule it fails (in this order), if
 
+0. ``empty``: it has no word at all (null, empty or whitespace-only; ``--no-drop-empty`` keeps those);
 1. ``dup_line_fraction``: more than 30% of its lines duplicate an earlier line;
 2. ``dup_line_char_fraction``: those duplicate lines hold more than 20% of its characters;
 3. ``dup_para_fraction``: more than 30% of its paragraphs duplicate an earlier paragraph;
 4. ``dup_para_char_fraction``: those duplicate paragraphs hold more than 20% of its characters;
-5. ``top_<n>gram_char_fraction`` for n = 2, 3, 4: the occurrences of its most frequent word n-gram cover more
-   than 20%, 18%, 16% of its characters;
+5. ``top_<n>gram_char_fraction`` for n = 2, 3, 4: the occurrences of its most frequent word n-gram hold
+   more than 20%, 18%, 16% of its characters;
 6. ``dup_<n>gram_char_fraction`` for n = 5..10: the occurrences of n-grams that already occurred earlier in
-   it cover more than 15%, 14%, 13%, 12%, 11%, 10% of its characters.
+   it hold more than 15%, 14%, 13%, 12%, 11%, 10% of its characters.
 
 Definitions (``rust_ext/src/text_stats.rs`` is the reference):
 
@@ -19,20 +20,24 @@ Definitions (``rust_ext/src/text_stats.rs`` is the reference):
   compared exactly; a duplicate is an occurrence after the first, and its characters are the stripped
   line's (a paragraph's: its lines joined by ``\\n``).
 - words are whitespace-separated tokens compared exactly as written (case and punctuation included); an
-  n-gram is n consecutive words. The characters an occurrence covers run from its first word's first
-  character to its last word's last character; overlapping occurrences count each character once, so every
+  n-gram is n consecutive words.
+- a top n-gram's characters are its words joined by single spaces; a duplicate n-gram's are its words'
+  characters without the spaces (datatrove measures them so, and FineWeb's thresholds were applied to those
+  measures; the paper does not say). Overlapping occurrences count each word and space once, as the paper
+  asks ("taking care not to count characters that occur in overlapping n-grams more than once"), so every
   fraction is at most 1.
 - the most frequent n-gram must occur at least twice (an n-gram seen once is not repetition); among ties, the
   one that occurs first is taken.
 - every character fraction divides by all the characters of the text (code points, whitespace included).
 
 Where this differs from datatrove's ``GopherRepetitionFilter`` on purpose: datatrove measures a top n-gram
-even when it occurs once (so a 3-word document has a "top 2-gram" covering 70% of it); it counts a
-duplicate n-gram's characters without the spaces inside it while dividing by a length that includes them,
-and after each duplicate it skips n words rather than covering overlapping repeats. See ``bench/README.md``.
+even when it occurs once, so a document of a few words ("Processing Feedback ...") is dropped as
+``top_2_gram``; it multiplies a top n-gram's length by its count, so overlapping occurrences ("ha ha ha ha")
+count twice and a fraction can exceed 1; after each duplicate n-gram it skips n words, so it neither covers
+overlapping repeats nor remembers the n-grams it skipped; and it splits lines at ``\\n`` only, counting blank
+(whitespace-only) lines. ``bench/filters_bench.py`` measures the effect (``bench/README.md``).
 
-A null or empty document has nothing repeated and is kept (``gopher-quality`` drops it). Documents mostly
-in scripts written without spaces (Chinese, Japanese, Thai...) have few, long "words": with
+Documents mostly in scripts written without spaces (Chinese, Japanese, Thai...) have few, long "words": with
 ``--scripts-without-spaces skip`` (the default) they bypass the n-gram rules (5 and 6) and keep the line
 and paragraph rules; ``apply`` applies every rule.
 
@@ -68,7 +73,7 @@ class GopherRepetition(TextFilter):
     """Gopher repetition rules (Rae et al. 2021, appendix A.1.1, table A1): duplicate lines and paragraphs,
     most frequent 2-4-grams, duplicate 5-10-grams, as fractions of the document's characters.
 
-    Reasons gopher_repetition:<rule> with <rule> one of dup_line_fraction, dup_line_char_fraction,
+    Reasons gopher_repetition:<rule> with <rule> one of empty, dup_line_fraction, dup_line_char_fraction,
     dup_para_fraction, dup_para_char_fraction, top_<n>gram_char_fraction (n = 2..4),
     dup_<n>gram_char_fraction (n = 5..10). A threshold of 1 disables its rule.
     """
@@ -76,6 +81,7 @@ class GopherRepetition(TextFilter):
     name = "gopher-repetition"
     summary = "Gopher repetition rules (Rae et al. 2021): duplicate lines, paragraphs and n-grams."
 
+    drop_empty: bool = field(default=True, metadata={"help": "Drop documents without any word (null, blank)."})
     max_dup_line_fraction: float = _max_fraction(0.30, "of lines duplicating an earlier line")
     max_dup_line_char_fraction: float = _max_fraction(0.20, "of characters in duplicate lines")
     max_dup_para_fraction: float = _max_fraction(0.30, "of paragraphs duplicating an earlier paragraph")
@@ -122,7 +128,7 @@ class GopherRepetition(TextFilter):
             measured[f"dup_{n}gram_char_fraction"] = ratio(counts[f"dup_{n}gram_chars"], chars)
         unspaced = unspaced_script(counts["letters"], counts["unspaced_letters"])
         ngram_rules = ~unspaced if self.scripts_without_spaces == "skip" else np.ones(len(chars), dtype=bool)
-        rules = []
+        rules = [(f"{self.reason_prefix}:empty", (counts["words"] == 0) & self.drop_empty)]
         for name, (values, _) in measured.items():
             applies = ngram_rules if "gram" in name else True
             rules.append((f"{self.reason_prefix}:{name}", applies & (values > getattr(self, f"max_{name}"))))
