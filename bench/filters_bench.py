@@ -163,11 +163,12 @@ def run_curate(stage: object, table: pa.Table, repeat: int) -> Outcome:
     return Outcome(keep, reasons, seconds)
 
 
-def run_datatrove(docs: Path, out: Path, filters: list[str], tokenizer: str) -> dict[str, Outcome]:
+def run_datatrove(docs: Path, out: Path, filters: list[str], tokenizer: str, reuse: bool) -> dict[str, Outcome]:
     target = out / f"datatrove-{tokenizer}.json"
-    command = [str(VENV_PYTHON), str(BENCH / "datatrove_filters.py"), "run", str(docs), str(target)]
-    subprocess.run([*command, "--filters", ",".join(filters), "--tokenizer", tokenizer], check=True)
-    raw = json.loads(target.read_text())
+    if not (reuse and target.exists()):
+        command = [str(VENV_PYTHON), str(BENCH / "datatrove_filters.py"), "run", str(docs), str(target)]
+        subprocess.run([*command, "--filters", ",".join(filters), "--tokenizer", tokenizer], check=True)
+    raw = {name: r for name, r in json.loads(target.read_text()).items() if name in filters}
     return {name: Outcome(np.asarray(r["keep"], dtype=bool), r["reasons"], r["seconds"]) for name, r in raw.items()}
 
 
@@ -180,13 +181,16 @@ DELIBERATE = {
     "blank_lines": "datatrove: whitespace-only lines count as lines (and repeat)",
     "stop_word_punct": "curate: stop words match with punctuation stripped ('the,')",
     "empty_lines": "datatrove: blank lines count in the bullet / ellipsis line fractions",
+    "spacy_punct_words": "datatrove + spaCy: punctuation tokens are words without a letter (alpha-word fraction)",
 }
 
 
-def cause(rule_set: str, text: str, unspaced: bool, ours: str | None, theirs: str | None) -> str | None:
+def cause(rule_set: str, spacy: bool, text: str, unspaced: bool, ours: str | None, theirs: str | None) -> str | None:
     """The deliberate difference behind a disagreement of the Gopher rule sets, if one explains it."""
     if unspaced:
         return "unspaced"
+    if spacy and theirs == "gopher_below_alpha_threshold" and ours is None:
+        return "spacy_punct_words"
     words = (text or "").split()
     if rule_set == "gopher-repetition":
         if theirs and theirs.startswith("top_") and ours is None:
@@ -241,7 +245,9 @@ def report(
             agree = ours.keep == theirs.keep
             causes = (
                 {
-                    int(i): cause(name, texts[i] or "", bool(unspaced[i]), ours.reasons[i], theirs.reasons[i])
+                    int(i): cause(
+                        name, "spaCy" in label, texts[i] or "", bool(unspaced[i]), ours.reasons[i], theirs.reasons[i]
+                    )
                     for i in np.flatnonzero(~agree)
                 }
                 if name.startswith("gopher")
@@ -274,10 +280,29 @@ def report(
             )
             for (a, b), n in pairs.most_common():
                 details.append(f"- {n:4d} x curate {a} / datatrove {b}")
-            for i in np.flatnonzero(~agree)[:12]:
+            for key, n in collections.Counter(c for c in causes.values() if c).most_common():
+                details.append(f"- deliberate, {n:4d} x {DELIBERATE[key]}")
+            unexplained = [i for i in np.flatnonzero(~agree) if causes.get(int(i)) is None]
+            if unexplained:
+                details.append(f"- not explained by a deliberate difference ({len(unexplained)}; the first 15):")
+            for i in unexplained[:15]:
                 details.append(
                     f"  - `{ids[i]}`: curate {ours.reasons[i] or 'kept'}, datatrove {theirs.reasons[i] or 'kept'}"
                 )
+    if "gopher-quality" in results and "gopher-repetition" in results:
+        q, r = results["gopher-quality"], results["gopher-repetition"]
+        ours_keep = q["curate"].keep & r["curate"].keep
+        theirs_keep = q["whitespace"].keep & r["whitespace"].keep
+        both = q["curate"].keep & q["whitespace"].keep
+        repetition_agree = r["curate"].keep[both] == r["whitespace"].keep[both]
+        lines.append("")
+        pipeline = (ours_keep == theirs_keep).mean()
+        lines.append(
+            f"Gopher quality then repetition (whitespace words): the kept sets agree on {pipeline:.2%} of the "
+            f"documents; on the {int(both.sum())} documents both keep for quality, repetition agrees on "
+            f"{repetition_agree.mean():.2%} ({int((~repetition_agree).sum())} differ)."
+        )
+        summary["gopher_pipeline_agreement"] = float((ours_keep == theirs_keep).mean())
     combined = [by_tool["curate"] for name, by_tool in results.items()]
     if combined:
         seconds = sum(sum(o.seconds.values()) for o in combined)
@@ -300,6 +325,9 @@ def main() -> None:
     parser.add_argument("--rule-sets", default=",".join(RULE_SETS))
     parser.add_argument("--repeat", type=int, default=3, help="curate: best of N timings per set")
     parser.add_argument("--no-spacy", action="store_true", help="skip datatrove's spaCy run of the Gopher filters")
+    parser.add_argument(
+        "--reuse-datatrove", action="store_true", help="reuse datatrove's results of the last run (same --data)"
+    )
     args = parser.parse_args()
     if not SHARED.is_dir():
         sys.exit(f"the shared corpora are missing at {SHARED}")
@@ -316,11 +344,11 @@ def main() -> None:
     for name in present:
         results[name]["curate"] = run_curate(stages[name], table, args.repeat)
         print(f"curate {name}: {sum(results[name]['curate'].seconds.values()):.2f} s", file=sys.stderr)
-    for name, outcome in run_datatrove(docs, args.out, present, "whitespace").items():
+    for name, outcome in run_datatrove(docs, args.out, present, "whitespace", args.reuse_datatrove).items():
         results[name]["whitespace" if name.startswith("gopher") else "default (spaCy)"] = outcome
     gophers = [name for name in present if name.startswith("gopher")]
     if gophers and not args.no_spacy:
-        for name, outcome in run_datatrove(docs, args.out, gophers, "spacy").items():
+        for name, outcome in run_datatrove(docs, args.out, gophers, "spacy", args.reuse_datatrove).items():
             results[name]["default (spaCy)"] = outcome
     from curate.filters.rules.gopher_quality import GopherQuality
 
