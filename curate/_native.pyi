@@ -48,3 +48,38 @@ def segment_hashes(schema: Any, array: Any, unit: str, row_base: int = 0) -> tup
 def remove_segments(
     schema: Any, array: Any, unit: str, drop: bytes, row_base: int = 0
 ) -> tuple[bytearray, bytearray, bytearray | None, bytearray, bytearray, bytearray]: ...
+
+# Quality-filter statistics (rust_ext/src/text_stats.rs, rust_ext/src/line_rules.rs).
+MAX_STAT_NGRAM: int
+MAX_STOP_WORDS: int
+QUALITY_COLUMNS: list[str]
+REPETITION_COLUMNS: list[str]
+C4_COLUMNS: list[str]
+FINEWEB_COLUMNS: list[str]
+
+def gopher_quality_stats(
+    schema: Any, array: Any, stop_words: list[str], bullets: list[str], row_base: int = 0
+) -> bytearray: ...
+def gopher_repetition_stats(
+    schema: Any, array: Any, top: list[int], dup: list[int], row_base: int = 0
+) -> bytearray: ...
+def c4_lines(
+    schema: Any,
+    array: Any,
+    *,
+    terminal: str,
+    filter_no_terminal_punct: bool,
+    remove_citations: bool,
+    max_word_length: int | None,
+    min_words_per_line: int,
+    filter_lorem_ipsum: bool,
+    filter_javascript: bool,
+    filter_curly_bracket: bool,
+    filter_policy: bool,
+    rewrite: bool,
+    row_base: int = 0,
+) -> tuple[bytearray, tuple[bytearray, bytearray, bytearray | None] | None]: ...
+def fineweb_lines(
+    schema: Any, array: Any, *, stop_chars: str | None, short_line_length: int, row_base: int = 0
+) -> bytearray: ...
+def line_rule_tables() -> tuple[str, list[tuple[int, int]]]: ...
