@@ -202,6 +202,26 @@ def test_kernel_counts_match_the_reference(texts: list[str]) -> None:
     assert [r["paragraphs"] for r in _rows(repetition)] == text_stats.per_row(text_stats.paragraphs(array)).tolist()
 
 
+CLASS_FREE = ("chars", "words", "hashes", "ellipses", "lines", "bullet_lines", "ellipsis_lines")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(), min_size=1, max_size=5))
+def test_kernel_counts_on_random_unicode(texts: list[str]) -> None:
+    """Any Unicode (surrogates aside): every count that does not depend on letter classes matches, no panic."""
+    texts = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
+    array = pa.array(texts, pa.large_string())
+    quality = _rows(kernel.gopher_quality_counts(array, stop_words=STOP_WORDS, bullets=["-"]))
+    assert [{k: r[k] for k in CLASS_FREE} for r in quality] == [
+        {k: v for k, v in ref_quality(t).items() if k in CLASS_FREE} for t in texts
+    ]
+    repetition = _rows(kernel.gopher_repetition_counts(array, top_ngrams=[2, 3], dup_ngrams=[2, 5]))
+    reference = [ref_repetition(t, (2, 3), (2, 5)) for t in texts]
+    for row, expected in zip(repetition, reference, strict=True):
+        del row["letters"], row["unspaced_letters"], expected["letters"], expected["unspaced_letters"]
+    assert repetition == reference
+
+
 def test_kernel_counts_by_hand() -> None:
     text = "The cat, and #tag...\n\n - item\u2026\n \u2014 42"
     (row,) = _rows(kernel.gopher_quality_counts(pa.array([text]), stop_words=STOP_WORDS, bullets=["-"]))
