@@ -119,7 +119,8 @@ def run(data: Path, out: Path, filters: list[str], tokenizer: str) -> None:
             keep.append(kept)
             reasons.append(None if kept else reason)
         results[name] = {"tokenizer": tokenizer, "keep": keep, "reasons": reasons, "seconds": seconds}
-        print(f"datatrove {name} ({tokenizer}): {sum(seconds.values()):.1f} s", file=sys.stderr)
+        words = tokenizer if name.startswith("gopher") else "spacy"
+        print(f"datatrove {name} ({words} words): {sum(seconds.values()):.1f} s", file=sys.stderr)
     out.write_text(json.dumps(results))
 
 
