@@ -832,20 +832,36 @@ def test_common_crawl_decisions_are_datatrove_s(shared_data: Path) -> None:
 
 
 def test_common_crawl_through_the_cli_with_c4_lines(shared_data: Path, tmp_path: Path) -> None:
+    """One command, `c4`, gives C4's output text included; `c4 --no-remove-lines` then `c4-lines` gives
+    the same documents and texts."""
     texts = common_crawl(shared_data)
     write_shard(tmp_path / "in" / "cc.parquet", [{"id": str(i), "text": t} for i, t in enumerate(texts)])
-    result = invoke("filter", "c4", str(tmp_path / "in"), str(tmp_path / "mid"), "--no-bad-words", "--json")
+    expected = {str(i): ref_c4(t)[1] for i, t in enumerate(texts)}
+    result = invoke("filter", "c4", str(tmp_path / "in"), str(tmp_path / "one"), "--no-bad-words", "--json")
     assert result.exit_code == 0, result.stderr
-    summary = json.loads(result.stdout)
-    assert summary["dropped"] == {"c4:too_few_sentences": 298, "c4:empty": 27, "c4:curly_bracket": 11}
+    assert json.loads(result.stdout)["dropped"] == {"c4:too_few_sentences": 298, "c4:empty": 27, "c4:curly_bracket": 11}
+    one = read_dir(tmp_path / "one")
+    assert one.num_rows == 361
+    kept_ids = one.column("id").to_pylist()
+    assert one.column("text").to_pylist() == [expected[i] for i in kept_ids]
+    removed = sum(ref_c4(texts[int(i)])[0]["lines"] - ref_c4(texts[int(i)])[0]["lines_kept"] for i in kept_ids)
+    manifest = json.loads((tmp_path / "one" / "_manifest.json").read_text())
+    assert manifest["counters"]["counted:c4:lines_removed"] == removed
+    rejected = read_dir(tmp_path / "one" / "_rejects")
+    assert all(
+        t == texts[int(i)]
+        for i, t in zip(rejected.column("id").to_pylist(), rejected.column("text").to_pylist(), strict=True)
+    )
+
+    result = invoke(
+        "filter", "c4", str(tmp_path / "in"), str(tmp_path / "mid"), "--no-bad-words", "--no-remove-lines", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert read_dir(tmp_path / "mid").column("text").to_pylist() == [texts[int(i)] for i in kept_ids]
     result = invoke("filter", "c4-lines", str(tmp_path / "mid"), str(tmp_path / "out"), "--json")
     assert result.exit_code == 0, result.stderr
     out = read_dir(tmp_path / "out")
-    assert out.num_rows == 361
-    expected = {str(i): ref_c4(t)[1] for i, t in enumerate(texts)}
-    kept_ids = out.column("id").to_pylist()
     assert out.column("text").to_pylist() == [expected[i] for i in kept_ids]
-    removed = sum(ref_c4(texts[int(i)])[0]["lines"] - ref_c4(texts[int(i)])[0]["lines_kept"] for i in kept_ids)
     assert json.loads(result.stdout)["changed"] == {"lines_removed": removed}
 
 

@@ -846,3 +846,13 @@ def test_a_50_mb_document_in_bounded_memory() -> None:
     assert dup5 == 46 * (lines - 1)
     assert quality_mb < 16, quality_mb
     assert repetition_mb < 600, repetition_mb  # 8.9 million words
+
+
+def test_skipped_word_rules_are_counted_in_the_manifest(tmp_path: Path) -> None:
+    chinese = "这是一个没有空格的中文句子。" * 40
+    english = "the cat sat on the mat and it was happy with that. " * 20
+    write_shard(tmp_path / "in" / "a.parquet", [{"id": "zh", "text": chinese}, {"id": "en", "text": english}])
+    result = invoke("filter", "gopher-quality", str(tmp_path / "in"), str(tmp_path / "out"), "--json")
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    assert manifest["counters"]["counted:gopher_quality:unspaced_script_word_rules_skipped"] == 1

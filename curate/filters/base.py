@@ -29,14 +29,27 @@ class Verdict:
 
     ``keep``: bool per row. ``reasons``: a string array, null where kept, else the reason code
     of the first rule that failed. ``stats``: measured statistics by column name (row-aligned).
+    ``texts``: for filters that also clean what they keep (C4 removes lines), the new text of
+    every row; kept rows are written with it, dropped rows go to ``_rejects/`` as they came.
+    ``counters``: batch totals of anything worth counting that is not a drop reason (summed
+    into the manifest as ``counted:<name>``).
     """
 
     keep: np.ndarray
     reasons: pa.Array
     stats: dict[str, pa.Array] = field(default_factory=dict)
+    texts: pa.Array | None = None
+    counters: dict[str, int] = field(default_factory=dict)
 
     @staticmethod
-    def from_rules(rules: list[tuple[str, np.ndarray]], n: int, stats: dict[str, pa.Array] | None = None) -> Verdict:
+    def from_rules(
+        rules: list[tuple[str, np.ndarray]],
+        n: int,
+        stats: dict[str, pa.Array] | None = None,
+        *,
+        texts: pa.Array | None = None,
+        counters: dict[str, int] | None = None,
+    ) -> Verdict:
         """Combine rules given in order as (reason code, fails-per-row mask): a row is dropped
         with the code of the first rule it fails."""
         reason_index = np.full(n, -1, dtype=np.int64)
@@ -45,7 +58,7 @@ class Verdict:
             reason_index[first] = i
         codes = pa.array([code for code, _ in rules] or [""], pa.string())
         reasons = codes.take(pa.array(reason_index, mask=reason_index < 0)) if n else pa.array([], pa.string())
-        return Verdict(keep=reason_index < 0, reasons=reasons, stats=stats or {})
+        return Verdict(keep=reason_index < 0, reasons=reasons, stats=stats or {}, texts=texts, counters=counters or {})
 
 
 @dataclass(frozen=True)

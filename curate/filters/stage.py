@@ -76,6 +76,7 @@ def _map_shard(plan: TextStagePlan, shard_index: int) -> dict[str, Any]:
     counters = ReadCounters()
     reasons: Counter[str] = Counter()
     changes: Counter[str] = Counter()
+    extra: Counter[str] = Counter()
     rows_in = 0
     first_row = 0
     with ShardOutput(plan.workspace.root, shard.index) as output:
@@ -95,13 +96,19 @@ def _map_shard(plan: TextStagePlan, shard_index: int) -> dict[str, Any]:
                 output.keep(batch, _schema_with(schema, batch, list(change.columns)))
             elif isinstance(stage, TextFilter):
                 verdict = stage.evaluate(texts, batch)
+                extra.update(verdict.counters)
                 if plan.annotate:
                     batch = _with_columns(batch, verdict.stats)
                     output.keep(batch, _schema_with(schema, batch, list(verdict.stats)))
                     reasons.update(_count(verdict.reasons.drop_null()))
                 else:
                     keep = pa.array(np.asarray(verdict.keep, dtype=bool))
-                    output.keep(batch.filter(keep), schema)
+                    kept = batch
+                    if verdict.texts is not None:
+                        position = batch.schema.get_field_index(read.text_column)
+                        cleaned = verdict.texts.cast(pa.large_string())
+                        kept = batch.set_column(position, batch.schema.field(position), cleaned)
+                    output.keep(kept.filter(keep), schema)
                     dropped_reasons = verdict.reasons.filter(pc.invert(keep))
                     reasons.update(_count(dropped_reasons))
                     rejected = with_reject_columns(batch.filter(pc.invert(keep)), plan.stage_name, dropped_reasons)
@@ -121,6 +128,7 @@ def _map_shard(plan: TextStagePlan, shard_index: int) -> dict[str, Any]:
         "removed": output.rejected_rows,
         "reasons": dict(reasons),
         "changes": dict(changes),
+        "counted": dict(extra),
         "invalid_utf8_rows": counters.invalid_utf8_rows,
         "shards": [p.as_json() for p in published],
     }
@@ -151,12 +159,15 @@ def run_text_stage(
         body = output_body(output, finished)
         reasons: Counter[str] = Counter()
         changes: Counter[str] = Counter()
+        counted: Counter[str] = Counter()
         for value in finished.values():
             reasons.update(value["reasons"])
             changes.update(value["changes"])
+            counted.update(value.get("counted", {}))
         prefix = "flagged" if annotate else "dropped"
         counters: dict[str, Any] = {f"{prefix}:{reason}": count for reason, count in sorted(reasons.items())}
         counters.update({f"changed:{kind}": count for kind, count in sorted(changes.items())})
+        counters.update({f"counted:{name}": count for name, count in sorted(counted.items())})
         counters["invalid_utf8_rows"] = sum(v.get("invalid_utf8_rows", 0) for v in finished.values())
         manifest = run.finish(
             {

@@ -62,9 +62,10 @@ short placeholder of unambiguous English obscenities. For C4's behaviour, pass L
 config fingerprint records the file's path, not its content. ``--no-bad-words`` turns the rule off.
 
 **Line removal.** C4 also rewrites every page it keeps to its kept lines (stripped, citations deleted,
-joined by ``\\n``). A filter in curate only keeps or drops rows, so this is the separate modifier
-``c4-lines``, with the same line options: ``curate filter c4 IN MID && curate filter c4-lines MID OUT``
-gives datatrove's ``C4QualityFilter`` output, text included. ``c4`` reports what would be removed in its
+joined by ``\\n``), and so does ``c4`` by default (``--no-remove-lines`` keeps the text unchanged; the
+manifest counts ``counted:c4:lines_removed``): its output equals datatrove's ``C4QualityFilter`` output, text
+included. Rejected documents go to ``_rejects/`` unchanged. The modifier ``c4-lines`` removes the lines
+without dropping any document. ``c4`` reports what would be removed in its
 statistics (``--annotate``): ``c4_lines``, ``c4_lines_removed``, ``c4_sentences`` (in the kept lines),
 ``c4_lines_too_long_word``, ``c4_lines_no_terminal_punctuation``, ``c4_lines_too_few_words``,
 ``c4_lines_javascript``, ``c4_lines_policy`` and ``c4_bad_words`` (null when the rule is off).
@@ -72,6 +73,7 @@ statistics (``--annotate``): ``c4_lines``, ``c4_lines_removed``, ``c4_sentences`
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.resources
 from dataclasses import dataclass, field
@@ -153,9 +155,9 @@ class C4(C4LineOptions, TextFilter):
     with a curly bracket, or with a bad word.
 
     Reasons c4:<rule> with <rule> one of empty, lorem_ipsum, curly_bracket, too_few_sentences, bad_words.
-    The document text is not changed: run c4-lines (same line options) on the output to remove the lines C4
-    removes. The bundled bad-word list is a short placeholder; pass the LDNOOBW "en" list with
-    --bad-words-file for C4's behaviour.
+    Kept documents are written as C4 writes them, reduced to their kept lines (--no-remove-lines keeps the
+    text as it was; c4-lines does only the line removal). The bundled bad-word list is a short
+    placeholder; pass the LDNOOBW "en" list with --bad-words-file for C4's behaviour.
     """
 
     name = "c4"
@@ -171,6 +173,10 @@ class C4(C4LineOptions, TextFilter):
         default=None,
         metadata={"help": "Bad-word list, one per line ('#' comments); default: a short bundled placeholder."},
     )
+    remove_lines: bool = field(
+        default=True,
+        metadata={"help": "Write kept documents as C4 does: only their kept lines (stripped, citations deleted)."},
+    )
 
     def __post_init__(self) -> None:
         self.check_line_options()
@@ -182,7 +188,7 @@ class C4(C4LineOptions, TextFilter):
     def evaluate(self, texts: pa.LargeStringArray, batch: pa.RecordBatch) -> Verdict:
         rules = self.line_rules(
             texts,
-            rewrite=self.bad_words,
+            rewrite=self.bad_words or self.remove_lines,
             drop_lorem_ipsum=self.drop_lorem_ipsum,
             drop_curly_bracket=self.drop_curly_bracket,
         )
@@ -216,7 +222,11 @@ class C4(C4LineOptions, TextFilter):
             f"{p}_lines_policy": pa.array(counts["policy"], pa.int64()),
             f"{p}_bad_words": bad_column,
         }
-        return Verdict.from_rules(verdict_rules, n, stats)
+        verdict = Verdict.from_rules(verdict_rules, n, stats, texts=rules.texts if self.remove_lines else None)
+        if not self.remove_lines:
+            return verdict
+        removed = np.asarray(counts["lines"] - counts["lines_kept"])[verdict.keep]
+        return dataclasses.replace(verdict, counters={f"{p}:lines_removed": int(removed.sum())})
 
 
 @register

@@ -179,4 +179,7 @@ class GopherQuality(TextFilter):
             "gopher_stop_words": pa.array(counts["stop_words"], pa.int64()),
             "gopher_unspaced_script": pa.array(unspaced, pa.bool_()),
         }
-        return Verdict.from_rules(rules, len(texts), stats)
+        skipped = int(unspaced.sum()) if self.scripts_without_spaces == "skip" else 0
+        return Verdict.from_rules(
+            rules, len(texts), stats, counters={f"{self.reason_prefix}:unspaced_script_word_rules_skipped": skipped}
+        )

@@ -134,4 +134,7 @@ class GopherRepetition(TextFilter):
             rules.append((f"{self.reason_prefix}:{name}", applies & (values > getattr(self, f"max_{name}"))))
         stats = {f"gopher_{name}": column for name, (_, column) in measured.items()}
         stats["gopher_unspaced_script"] = pa.array(unspaced, pa.bool_())
-        return Verdict.from_rules(rules, len(texts), stats)
+        skipped = int(unspaced.sum()) if self.scripts_without_spaces == "skip" else 0
+        return Verdict.from_rules(
+            rules, len(texts), stats, counters={f"{self.reason_prefix}:unspaced_script_word_rules_skipped": skipped}
+        )
