@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.errors import UsageError
+
+# pyarrow 25 moved null placement into each sort key (the global option is deprecated).
+_PER_KEY_NULL_PLACEMENT = int(pa.__version__.split(".")[0]) >= 25
 
 
 @dataclass(frozen=True)
@@ -48,15 +50,17 @@ class KeepRule:
             return batch.column(self.column)
         return pa.nulls(batch.num_rows, pa.int64())
 
-    def priority_sort(
-        self, frame: pl.DataFrame, *, group: str | list[str], key: str, id_column: str, doc: str
-    ) -> pl.DataFrame:
-        """Sort rows by ``group`` (one or more columns) then best-survivor-first."""
+    def priority_order(
+        self, table: pa.Table, *, group: str | list[str], key: str, id_column: str, doc: str
+    ) -> pa.Array:
+        """Row indices of ``table`` sorted by ``group`` (one or more columns), then best
+        survivor first: the rule's key (nulls last), then id, then input position."""
         groups = [group] if isinstance(group, str) else list(group)
+        columns = [*groups, doc] if self.kind == "first" else [*groups, key, id_column, doc]
+        orders = ["descending" if self.descending and name == key else "ascending" for name in columns]
         if self.kind == "first":
-            return frame.sort([*groups, doc])
-        return frame.sort(
-            [*groups, key, id_column, doc],
-            descending=[False] * len(groups) + [self.descending, False, False],
-            nulls_last=True,
-        )
+            orders = ["ascending"] * len(columns)
+        pairs = list(zip(columns, orders, strict=True))
+        if _PER_KEY_NULL_PLACEMENT:
+            return pc.sort_indices(table, sort_keys=[(name, order, "at_end") for name, order in pairs])
+        return pc.sort_indices(table, sort_keys=pairs, null_placement="at_end")

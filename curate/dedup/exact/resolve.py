@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -26,18 +25,18 @@ def resolve_task(args: tuple[ExactPlan, int]) -> dict[str, Any]:
     if table is None or table.num_rows == 0:
         decisions = DECISION_SCHEMA.empty_table()
     else:
-        frame = pl.from_arrow(table.select(["hi", "lo", "doc", "id", "key"])).with_row_index("row")
-        assert isinstance(frame, pl.DataFrame)
-        # Only groups of two or more matter; singletons are kept without a decision.
-        frame = frame.filter(pl.len().over(["hi", "lo"]) > 1)
-        ordered = plan.config.keep.priority_sort(frame, group=["hi", "lo"], key="key", id_column="id", doc="doc")
-        table = table.take(pa.array(ordered.get_column("row").to_numpy()))
+        rule = plan.config.keep
+        table = table.take(rule.priority_order(table, group=["hi", "lo"], key="key", id_column="id", doc="doc"))
         hi = table.column("hi").to_numpy()
         lo = table.column("lo").to_numpy()
         starts = np.flatnonzero(np.concatenate([[True], (hi[1:] != hi[:-1]) | (lo[1:] != lo[:-1])]))
         sizes = np.diff(np.append(starts, len(hi)))
+        # Only groups of two or more matter; singletons are kept without a decision.
+        table = table.filter(pa.array(np.repeat(sizes > 1, sizes)))
+        sizes = sizes[sizes > 1]
+        starts = (np.cumsum(sizes) - sizes).astype(np.int64)
         leader_rows = np.repeat(starts, sizes).astype(np.int64)
-        decisions = decisions_from_leaders(table, leader_rows, np.ones(len(hi)))
+        decisions = decisions_from_leaders(table, leader_rows, np.ones(table.num_rows))
     outputs = write_decisions_by_shard(root, decisions, partition, plan.active_shards)
     removed = int(np.count_nonzero(decisions.column("removed").to_numpy(zero_copy_only=False)))
     groups = len(pc.unique(decisions.column("dup_cluster").drop_null())) if decisions.num_rows else 0

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -103,10 +102,7 @@ def resolve_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
     if table is None or table.num_rows == 0:
         decisions = DECISION_SCHEMA.empty_table()
     else:
-        order_frame = pl.from_arrow(table.select(["root", "doc", "id", "key"])).with_row_index("row")
-        assert isinstance(order_frame, pl.DataFrame)
-        ordered = config.keep.priority_sort(order_frame, group="root", key="key", id_column="id", doc="doc")
-        table = table.take(pa.array(ordered.get_column("row").to_numpy()))
+        table = table.take(config.keep.priority_order(table, group="root", key="key", id_column="id", doc="doc"))
         offsets = _group_offsets(table.column("root").to_numpy())
         if config.verify:
             leader_rows, similarity = kernel.leader_clusters(
