@@ -102,3 +102,12 @@ def test_option_comes_from_environment(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.stderr
     assert read_dir(tmp_path / "out").column("id").to_pylist() == ["3"]
+
+
+def test_every_document_filtered_out_is_success_with_a_warning(tmp_path: Path) -> None:
+    write_shard(tmp_path / "in" / "a.parquet", DOCS[:2])
+    result = invoke("filter", "test-min-chars", str(tmp_path / "in"), str(tmp_path / "out"), "--min-chars", "100")
+    assert result.exit_code == 0
+    assert "every document was removed" in result.stderr
+    assert read_dir(tmp_path / "out").num_rows == 0
+    assert read_dir(tmp_path / "out" / "_rejects").num_rows == 2

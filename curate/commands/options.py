@@ -127,6 +127,10 @@ def report(
         )
     if result["rows_in"] == 0:
         app.notice("curate: warning: the input holds no documents")
+    elif result["rows_kept"] == 0:
+        app.notice(
+            f"curate: warning: every document was removed ({result['rows_in']} in, see {params['output']}/_rejects)"
+        )
     for item in summary.quarantined:
         app.notice(f"curate: quarantined {item['path']}: {item['error']}")
     if summary.quarantined:
