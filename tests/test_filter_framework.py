@@ -111,3 +111,14 @@ def test_every_document_filtered_out_is_success_with_a_warning(tmp_path: Path) -
     assert "every document was removed" in result.stderr
     assert read_dir(tmp_path / "out").num_rows == 0
     assert read_dir(tmp_path / "out" / "_rejects").num_rows == 2
+
+
+def test_help_of_every_registered_filter_and_dedup_command() -> None:
+    from curate.filters.registry import load_all
+
+    names = [n for n in load_all() if not n.startswith("test-")]
+    assert {"gopher-quality", "gopher-repetition", "c4", "c4-lines", "fineweb", "url", "pii"} <= set(names)
+    for command in [["filter", n] for n in names] + [["dedup", "exact"], ["dedup", "lines"]]:
+        result = invoke(*command, "--help")
+        assert result.exit_code == 0, (command, result.stderr)
+        assert "Usage:" in result.stdout and "CURATE_" in result.stdout
