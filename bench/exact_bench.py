@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import gzip
 import hashlib
 import json
 import math
-import os
 import re
-import resource
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -46,6 +44,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from process_stats import last_json, log, measure_main, shard_paths, tail  # noqa: E402
+
 CORES = 2
 SHARED = Path("/work/shared/data")
 GUTENBERG = SHARED / "gutenberg-top-authors-subset"
@@ -82,14 +84,6 @@ RATIO_PAIRS = (
     (("curate-exact", "curate-exact-none"), ("polars-exact", "set-exact")),
     (("curate-lines", "curate-lines-approx"), ("polars-lines", "counter-lines")),
 )
-
-
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def shard_paths(shards: Path) -> list[Path]:
-    return sorted(shards.glob("part-*.parquet"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -632,113 +626,6 @@ def ensure_corpus(data: Path, seed: int, n_docs: int, n_shards: int, rebuild: bo
 # --------------------------------------------------------------------------------------------------
 
 
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = defaultdict(list)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
-        children[ppid].append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, ()))
-    return out
-
-
-def _pss_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
-            for line in fh:
-                if line.startswith(b"Pss:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def _cpu_and_hwm(pid: int) -> tuple[float, int] | None:
-    """(user+sys CPU seconds, peak RSS bytes) of one live process, from /proc."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        hwm = 0
-        with open(f"/proc/{pid}/status", "rb") as fh:
-            for line in fh:
-                if line.startswith(b"VmHWM:"):
-                    hwm = int(line.split()[1]) * 1024
-                    break
-    except (OSError, IndexError, ValueError):
-        return None
-    return cpu, hwm
-
-
-def _busy_cpu_seconds() -> float:
-    with open("/proc/stat", "rb") as fh:
-        fields = [int(x) for x in fh.readline().split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def measure_main(argv: Sequence[str]) -> None:
-    """``_measure RESULT.json STDOUT STDERR TIMEOUT -- CMD...``: run CMD, record time and memory.
-
-    CPU and max RSS are the larger of ``getrusage(RUSAGE_CHILDREN)`` (waited-for descendants) and a
-    per-process sample of /proc every 50 ms; tree PSS is the peak of the sampled sum.
-    """
-    result_path, out_path, err_path, timeout = argv[0], argv[1], argv[2], float(argv[3])
-    cmd = list(argv[5:])
-    peak_pss = 0
-    per_pid: dict[int, tuple[float, int]] = {}
-    timed_out = False
-    busy_before = _busy_cpu_seconds()
-    t0 = time.perf_counter()
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        try:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
-        except OSError as exc:
-            Path(result_path).write_text(json.dumps({"rc": 127, "error": str(exc)}))
-            return
-        while proc.poll() is None:
-            tree = _descendants(proc.pid)
-            peak_pss = max(peak_pss, sum(_pss_bytes(p) for p in tree))
-            for pid in tree:
-                sample = _cpu_and_hwm(pid)
-                if sample is not None:
-                    per_pid[pid] = sample
-            if time.perf_counter() - t0 > timeout:
-                timed_out = True
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                break
-            time.sleep(0.05)
-    wall = time.perf_counter() - t0
-    busy = _busy_cpu_seconds() - busy_before
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = max(ru.ru_utime + ru.ru_stime, sum(c for c, _ in per_pid.values()))
-    hwm = max((h for _, h in per_pid.values()), default=0)
-    Path(result_path).write_text(
-        json.dumps(
-            {
-                "rc": proc.returncode,
-                "timed_out": timed_out,
-                "wall_s": wall,
-                "cpu_s": cpu,
-                "max_rss_mib": max(ru.ru_maxrss / 1024, hwm / 2**20),  # ru_maxrss: KiB on Linux
-                "tree_pss_mib": peak_pss / 2**20,
-                "processes_seen": len(per_pid),
-                "other_cores": max(busy - cpu, 0.0) / wall if wall > 0 else 0.0,
-            }
-        )
-    )
-
-
 # --------------------------------------------------------------------------------------------------
 # The peers (hidden sub-commands; each prints one JSON line)
 # --------------------------------------------------------------------------------------------------
@@ -908,7 +795,7 @@ def counter_lines_main(argv: Sequence[str]) -> None:
 
 
 PEERS = {
-    "_measure": measure_main,
+    "_measure": functools.partial(measure_main, interval=0.05),
     "_polars_exact": polars_exact_main,
     "_set_exact": set_exact_main,
     "_polars_lines": polars_lines_main,
@@ -936,27 +823,6 @@ class ToolRun:
     info: dict[str, Any] = field(default_factory=dict)
     notice: str = ""  # curate's stderr notices
     counters: dict[str, Any] = field(default_factory=dict)  # curate's manifest counters
-
-
-def _last_json(text: str) -> dict[str, Any]:
-    for line in reversed(text.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(value, dict):
-                return value
-    return {}
-
-
-def _tail(path: Path, n: int = 3) -> str:
-    try:
-        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return ""
-    return " | ".join(lines[-n:])[-500:]
 
 
 def curate_cmd() -> list[str]:
@@ -1012,9 +878,9 @@ def run_tool(name: str, shards: Path, out: Path, timeout: float, rep: int = 0) -
     run.max_rss_mib = float(stats.get("max_rss_mib", math.nan))
     run.tree_pss_mib = float(stats.get("tree_pss_mib", math.nan))
     run.other_cores = float(stats.get("other_cores", math.nan))
-    run.info = _last_json(stdout.read_text(errors="replace")) if stdout.exists() else {}
+    run.info = last_json(stdout.read_text(errors="replace")) if stdout.exists() else {}
     if stats.get("rc") != 0:
-        why = "timed out" if stats.get("timed_out") else f"exit {stats.get('rc')}: {_tail(stderr)}"
+        why = "timed out" if stats.get("timed_out") else f"exit {stats.get('rc')}: {tail(stderr)}"
         run.note = f"FAILED ({why}); command: {' '.join(run.cmd)}"
         return run
     if name.startswith("curate"):

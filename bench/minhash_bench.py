@@ -21,11 +21,8 @@ import hashlib
 import itertools
 import json
 import math
-import os
 import re
-import resource
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -42,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import neardup_corpus as nc  # noqa: E402
+from process_stats import last_json, log, measure_main, shard_paths, tail  # noqa: E402
 
 CORES = 2
 DATATROVE_VENV = HERE / ".venv-datatrove"
@@ -51,134 +49,9 @@ RESULT_SCHEMA = pa.schema([("id", pa.string()), ("dup_of", pa.string()), ("simil
 PAIR_SCHEMA = pa.schema([("a", pa.string()), ("b", pa.string())])
 
 
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def shard_paths(shards: Path) -> list[Path]:
-    return sorted(shards.glob("part-*.parquet"))
-
-
 # --------------------------------------------------------------------------------------------------
 # _measure: a fresh wrapper process per tool
 # --------------------------------------------------------------------------------------------------
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = defaultdict(list)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
-        children[ppid].append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, ()))
-    return out
-
-
-def _pss_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
-            for line in fh:
-                if line.startswith(b"Pss:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return 0
-
-
-def _cpu_and_hwm(pid: int) -> tuple[float, int] | None:
-    """(user+sys CPU seconds, peak RSS bytes) of one live process, from /proc."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        hwm = 0
-        with open(f"/proc/{pid}/status", "rb") as fh:
-            for line in fh:
-                if line.startswith(b"VmHWM:"):
-                    hwm = int(line.split()[1]) * 1024
-                    break
-    except (OSError, IndexError, ValueError):
-        return None
-    return cpu, hwm
-
-
-def _busy_cpu_seconds() -> float:
-    """CPU seconds spent by the whole machine (all cores, not idle / iowait) since boot."""
-    with open("/proc/stat", "rb") as fh:
-        fields = [int(x) for x in fh.readline().split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def measure_main(argv: Sequence[str]) -> None:
-    """``_measure RESULT.json STDOUT STDERR TIMEOUT -- CMD...``: run CMD, record time and memory.
-
-    ``getrusage(RUSAGE_CHILDREN)`` only sees descendants that were waited for; tools whose worker
-    processes are never reaped by their parent (datatrove's forkserver pool) would look nearly free.
-    So /proc is also sampled every 100 ms: per process CPU time and peak RSS (VmHWM), and the sum of
-    PSS over the tree. The reported CPU and max RSS are the larger of the two sources.
-    """
-    result_path, out_path, err_path, timeout = argv[0], argv[1], argv[2], float(argv[3])
-    cmd = list(argv[5:])
-    peak_pss = 0
-    per_pid: dict[int, tuple[float, int]] = {}
-    timed_out = False
-    load_before = os.getloadavg()[0]
-    busy_before = _busy_cpu_seconds()
-    t0 = time.perf_counter()
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        try:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
-        except OSError as exc:
-            Path(result_path).write_text(json.dumps({"rc": 127, "error": str(exc)}))
-            return
-        while proc.poll() is None:
-            tree = _descendants(proc.pid)
-            peak_pss = max(peak_pss, sum(_pss_bytes(p) for p in tree))
-            for pid in tree:
-                sample = _cpu_and_hwm(pid)
-                if sample is not None:
-                    per_pid[pid] = sample
-            if time.perf_counter() - t0 > timeout:
-                timed_out = True
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                break
-            time.sleep(0.1)
-    wall = time.perf_counter() - t0
-    busy = _busy_cpu_seconds() - busy_before
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    sampled_cpu = sum(cpu for cpu, _ in per_pid.values())
-    sampled_hwm = max((hwm for _, hwm in per_pid.values()), default=0)
-    cpu = max(ru.ru_utime + ru.ru_stime, sampled_cpu)
-    Path(result_path).write_text(
-        json.dumps(
-            {
-                "rc": proc.returncode,
-                "timed_out": timed_out,
-                "wall_s": wall,
-                "cpu_s": cpu,
-                "max_rss_mib": max(ru.ru_maxrss / 1024, sampled_hwm / 2**20),  # ru_maxrss: KiB on Linux
-                "tree_pss_mib": peak_pss / 2**20,
-                "processes_seen": len(per_pid),
-                "load_before": load_before,
-                "other_cores": max(busy - cpu, 0.0) / wall if wall > 0 else 0.0,
-            }
-        )
-    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -335,27 +208,6 @@ class ToolRun:
     candidates: dict[str, set[str]] = field(default_factory=dict)  # removed id -> reported candidates
 
 
-def _last_json(text: str) -> dict:
-    for line in reversed(text.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(value, dict):
-                return value
-    return {}
-
-
-def _tail(path: Path, n: int = 3) -> str:
-    try:
-        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return ""
-    return " | ".join(lines[-n:])[-400:]
-
-
 def run_measured(name: str, cmd: list[str], workdir: Path, timeout: float) -> tuple[dict, Path, Path]:
     workdir.mkdir(parents=True, exist_ok=True)
     res, out, err = workdir / f"{name}.measure.json", workdir / f"{name}.stdout", workdir / f"{name}.stderr"
@@ -376,7 +228,7 @@ def _fill(run: ToolRun, stats: dict, stdout: Path) -> None:
     run.tree_pss_mib = float(stats.get("tree_pss_mib", math.nan))
     run.load_before = float(stats.get("load_before", math.nan))
     run.other_cores = float(stats.get("other_cores", math.nan))
-    run.info = _last_json(stdout.read_text(errors="replace")) if stdout.exists() else {}
+    run.info = last_json(stdout.read_text(errors="replace")) if stdout.exists() else {}
 
 
 def _read_ids(files: list[Path], columns: list[str]) -> pa.Table:
@@ -396,7 +248,7 @@ def run_curate(data: Path, out: Path, threshold: float, workers: int, timeout: f
     stats, stdout, stderr = run_measured("curate", cmd, out / "logs", timeout)
     _fill(run, stats, stdout)
     if stats.get("rc") != 0:
-        why = "timed out" if stats.get("timed_out") else f"exit {stats.get('rc')}: {_tail(stderr)}"
+        why = "timed out" if stats.get("timed_out") else f"exit {stats.get('rc')}: {tail(stderr)}"
         run.note = f"curate not available ({why})"
         return run
     kept_files = sorted(target.glob("part-*.parquet"))
@@ -445,7 +297,7 @@ def run_python_peer(name: str, data: Path, out: Path, extra: list[str], timeout:
     stats, stdout, stderr = run_measured(name, [*cmd, *extra], out / "logs", timeout)
     _fill(run, stats, stdout)
     if stats.get("rc") != 0:
-        run.note = f"{name} failed: " + ("timed out" if stats.get("timed_out") else _tail(stderr))
+        run.note = f"{name} failed: " + ("timed out" if stats.get("timed_out") else tail(stderr))
         return run
     _read_peer(run, target)
     return run
@@ -485,7 +337,7 @@ def run_datatrove(data: Path, out: Path, bands: int, rows: int, workers: int, ti
     stats, stdout, stderr = run_measured("datatrove", cmd, out / "logs", timeout)
     _fill(run, stats, stdout)
     if stats.get("rc") != 0:
-        run.note = "datatrove failed: " + ("timed out" if stats.get("timed_out") else _tail(stderr))
+        run.note = "datatrove failed: " + ("timed out" if stats.get("timed_out") else tail(stderr))
         return run
     _read_peer(run, target)
     return run
