@@ -15,12 +15,11 @@ from curate.dedup.decisions import doc_keys
 from curate.dedup.exact.config import ExactPlan
 from curate.dedup.exact.urls import normalize_urls
 from curate.errors import UsageError
+from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, batch_ids, read_batches
-from curate.io.writers import AtomicParquetWriter
 from curate.pipelines.summary import run_or_quarantine
 
 PHASE = "hashes"
-PARTITION_ROW_GROUP_BYTES = 8 << 20
 
 
 def hash_name(partition: int, shard_index: int) -> str:
@@ -64,10 +63,10 @@ def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
     if config.keep.column:
         columns.append(config.keep.column)
     counters = ReadCounters()
-    writers: list[AtomicParquetWriter] = []
     first_row = 0
     nulls = 0
-    try:
+    names = [hash_name(p, shard.index) for p in range(plan.partitions)]
+    with PartitionedWriter(root, names) as partitions:
         for batch in read_batches(shard, config.read, counters, columns=columns):
             n = batch.num_rows
             values = _values(plan, batch)
@@ -76,43 +75,15 @@ def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
             present = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
             nulls += int(n - present.sum())
             key = config.keep.values(batch, batch.column(config.read.text_column))
-            if not writers:
-                schema = hash_schema(key.type)
-                writers = [
-                    AtomicParquetWriter(
-                        root, hash_name(p, shard.index), schema=schema, row_group_bytes=PARTITION_ROW_GROUP_BYTES
-                    )
-                    for p in range(plan.partitions)
-                ]
             docs = doc_keys(shard.index, first_row, n)
             ids = batch_ids(batch, shard, first_row, config.read)
-            partition_of = lo % np.uint64(plan.partitions)
-            for p, writer in enumerate(writers):
-                picked = np.flatnonzero(present & (partition_of == np.uint64(p)))
-                if len(picked):
-                    index = pa.array(picked)
-                    writer.write(
-                        pa.record_batch(
-                            [
-                                pa.array(hi[picked]),
-                                pa.array(lo[picked]),
-                                pa.array(docs[picked]),
-                                ids.take(index),
-                                key.take(index),
-                            ],
-                            schema=writer.schema,
-                        )
-                    )
+            picked = np.flatnonzero(present)  # a null value is nobody's duplicate
+            index = pa.array(picked)
+            rows = pa.record_batch(
+                [pa.array(hi[picked]), pa.array(lo[picked]), pa.array(docs[picked]), ids.take(index), key.take(index)],
+                schema=hash_schema(key.type),
+            )
+            partitions.write(rows, lo[picked] % np.uint64(plan.partitions))
             first_row += n
-        if not writers:
-            writers = [
-                AtomicParquetWriter(root, hash_name(p, shard.index), schema=hash_schema(pa.int64()))
-                for p in range(plan.partitions)
-            ]
-        for writer in writers:
-            writer.commit()
-    except BaseException:
-        for writer in writers:
-            writer.abort()
-        raise
+        partitions.commit(empty_schema=hash_schema(pa.int64()))
     return {"rows": counters.rows, "null_values": nulls, "invalid_utf8_rows": counters.invalid_utf8_rows}

@@ -15,8 +15,9 @@ from curate import kernel
 from curate.dedup.decisions import doc_keys
 from curate.dedup.lines import sketch
 from curate.dedup.lines.config import LinesPlan
+from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, read_batches
-from curate.io.writers import AtomicParquetWriter, write_table_atomically
+from curate.io.writers import write_table_atomically
 from curate.pipelines.summary import run_or_quarantine
 
 COUNT_PHASE = "count"
@@ -68,15 +69,8 @@ def _count(plan: LinesPlan, shard_index: int) -> tuple[dict[str, Any], list[Path
     segments = 0
     first_row = 0
     counts = sketch.empty(config.sketch) if config.approx else None
-    writers = (
-        []
-        if config.approx
-        else [
-            AtomicParquetWriter(root, count_name(p, shard.index), schema=COUNT_SCHEMA, row_group_bytes=8 << 20)
-            for p in range(plan.partitions)
-        ]
-    )
-    try:
+    names = [] if config.approx else [count_name(p, shard.index) for p in range(plan.partitions)]
+    with PartitionedWriter(root, names, COUNT_SCHEMA) as partitions:
         for batch in read_batches(shard, config.read, counters, columns=[config.read.text_column]):
             rows, hashes = kernel.segment_hashes(batch.column(config.read.text_column), unit=config.unit)  # type: ignore[arg-type]
             segments += len(hashes)
@@ -95,19 +89,10 @@ def _count(plan: LinesPlan, shard_index: int) -> tuple[dict[str, Any], list[Path
                 partial = frame.group_by("hash", maintain_order=True).agg(
                     pl.len().cast(pl.UInt64).alias("count"), pl.col("first_doc").first(), pl.col("first_seg").first()
                 )
-                partition_of = (partial.get_column("hash") % plan.partitions).to_numpy()
                 table = partial.select(["hash", "count", "first_doc", "first_seg"]).to_arrow().cast(COUNT_SCHEMA)
-                for p, writer in enumerate(writers):
-                    picked = np.flatnonzero(partition_of == p)
-                    if len(picked):
-                        writer.write(table.take(pa.array(picked)))
+                partitions.write(table, (partial.get_column("hash") % plan.partitions).to_numpy())
             first_row += batch.num_rows
-        for writer in writers:
-            writer.commit()
-    except BaseException:
-        for writer in writers:
-            writer.abort()
-        raise
+        partitions.commit()
     if counts is not None:
         outputs = [sketch.save(root, sketch_name(shard.index), counts)]
     else:

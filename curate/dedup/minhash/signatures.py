@@ -17,12 +17,12 @@ import pyarrow as pa
 from curate import kernel
 from curate.dedup.decisions import doc_keys
 from curate.dedup.minhash.config import MinHashPlan
+from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, batch_ids, read_batches
 from curate.io.writers import AtomicParquetWriter
 from curate.pipelines.summary import run_or_quarantine
 
 PHASE = "signatures"
-BAND_ROW_GROUP_BYTES = 8 << 20
 
 
 def sig_name(shard_index: int) -> str:
@@ -68,65 +68,54 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
         columns.append(config.keep.column)
     counters = ReadCounters()
     partitions = plan.band_partitions
-    # Many writers are open at once, so each buffers less before writing a row group.
-    band_writers = [
-        AtomicParquetWriter(root, band_name(p, shard.index), schema=BAND_SCHEMA, row_group_bytes=BAND_ROW_GROUP_BYTES)
-        for p in range(partitions)
-    ]
+    names = [band_name(p, shard.index) for p in range(partitions)]
     sig_writer: AtomicParquetWriter | None = None
     first_row = 0
     empty_docs = 0
-    try:
-        for batch in read_batches(shard, read, counters, columns=columns):
-            text = batch.column(read.text_column)
-            result = kernel.minhash_batch(
-                text,
-                kind=config.shingle,  # type: ignore[arg-type]
-                ngram=config.ngram,
-                num_perm=config.num_perm,
-                seed=config.seed,
-                bands=config.bands,
-                rows=config.rows,
-            )
-            n = batch.num_rows
-            docs = doc_keys(shard.index, first_row, n)
-            nonempty = result.shingle_counts > 0
-            empty_docs += int(n - nonempty.sum())
-            key = config.keep.values(batch, text)
-            if sig_writer is None:
-                sig_writer = AtomicParquetWriter(root, sig_name(shard.index), schema=sig_schema(plan, key.type))
-            mask = pa.array(nonempty)
-            ids = batch_ids(batch, shard, first_row, read)
-            columns = [pa.array(docs[nonempty]), ids.filter(mask), key.filter(mask)]
-            if not config.verify:
-                signatures = np.ascontiguousarray(result.signatures[nonempty])
-                columns.append(
-                    pa.FixedSizeBinaryArray.from_buffers(
-                        pa.binary(4 * config.num_perm), int(nonempty.sum()), [None, pa.py_buffer(signatures)]
-                    )
+    with PartitionedWriter(root, names, BAND_SCHEMA) as bands:
+        try:
+            for batch in read_batches(shard, read, counters, columns=columns):
+                text = batch.column(read.text_column)
+                result = kernel.minhash_batch(
+                    text,
+                    kind=config.shingle,  # type: ignore[arg-type]
+                    ngram=config.ngram,
+                    num_perm=config.num_perm,
+                    seed=config.seed,
+                    bands=config.bands,
+                    rows=config.rows,
                 )
-            sig_writer.write(pa.record_batch(columns, schema=sig_writer.schema))
-            buckets = result.band_hashes[nonempty].reshape(-1)
-            band_docs = np.repeat(docs[nonempty], config.bands)
-            partition_of = buckets % np.uint64(partitions)
-            order = np.argsort(partition_of, kind="stable")
-            bounds = np.searchsorted(partition_of[order], np.arange(partitions + 1, dtype=np.uint64))
-            for p in range(partitions):
-                picked = order[bounds[p] : bounds[p + 1]]
-                if len(picked):
-                    band_writers[p].write(
-                        pa.record_batch([pa.array(buckets[picked]), pa.array(band_docs[picked])], schema=BAND_SCHEMA)
+                n = batch.num_rows
+                docs = doc_keys(shard.index, first_row, n)
+                nonempty = result.shingle_counts > 0
+                empty_docs += int(n - nonempty.sum())
+                key = config.keep.values(batch, text)
+                if sig_writer is None:
+                    sig_writer = AtomicParquetWriter(root, sig_name(shard.index), schema=sig_schema(plan, key.type))
+                mask = pa.array(nonempty)
+                ids = batch_ids(batch, shard, first_row, read)
+                columns = [pa.array(docs[nonempty]), ids.filter(mask), key.filter(mask)]
+                if not config.verify:
+                    signatures = np.ascontiguousarray(result.signatures[nonempty])
+                    columns.append(
+                        pa.FixedSizeBinaryArray.from_buffers(
+                            pa.binary(4 * config.num_perm), int(nonempty.sum()), [None, pa.py_buffer(signatures)]
+                        )
                     )
-            first_row += n
-        if sig_writer is None:
-            sig_writer = AtomicParquetWriter(root, sig_name(shard.index), schema=sig_schema(plan, pa.int64()))
-        sig_writer.commit()
-        for writer in band_writers:
-            writer.commit()
-    except BaseException:
-        if sig_writer is not None:
-            sig_writer.abort()
-        for writer in band_writers:
-            writer.abort()
-        raise
+                sig_writer.write(pa.record_batch(columns, schema=sig_writer.schema))
+                buckets = result.band_hashes[nonempty].reshape(-1)
+                band_docs = np.repeat(docs[nonempty], config.bands)
+                bands.write(
+                    pa.record_batch([pa.array(buckets), pa.array(band_docs)], schema=BAND_SCHEMA),
+                    buckets % np.uint64(partitions),
+                )
+                first_row += n
+            if sig_writer is None:
+                sig_writer = AtomicParquetWriter(root, sig_name(shard.index), schema=sig_schema(plan, pa.int64()))
+            sig_writer.commit()
+            bands.commit()
+        except BaseException:
+            if sig_writer is not None:
+                sig_writer.abort()
+            raise
     return {"rows": counters.rows, "empty_docs": empty_docs, "invalid_utf8_rows": counters.invalid_utf8_rows}
