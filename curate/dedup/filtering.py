@@ -22,6 +22,16 @@ CLUSTER_FIELDS = [pa.field("dup_cluster", pa.string()), pa.field("dup_cluster_si
 DUP_FIELDS = [pa.field("dup_of", pa.string()), pa.field("similarity", pa.float64()), *CLUSTER_FIELDS]
 
 
+class DedupOutputConfig(Protocol):
+    """What every dedup stage's config says about its input columns and output."""
+
+    @property
+    def read(self) -> ReadOptions: ...
+
+    @property
+    def cluster_columns(self) -> bool: ...
+
+
 class FilterPlan(Protocol):
     """What a dedup stage's plan offers the filter phase."""
 
@@ -30,10 +40,7 @@ class FilterPlan(Protocol):
     output_schema: pa.Schema | None
 
     @property
-    def read(self) -> ReadOptions: ...
-
-    @property
-    def cluster_columns(self) -> bool: ...
+    def config(self) -> DedupOutputConfig: ...
 
     @property
     def decision_partitions(self) -> int: ...
@@ -49,10 +56,10 @@ def output_schema(plan: FilterPlan, batch_schema: pa.Schema) -> pa.Schema:
     """The kept rows' schema: the inputs' unified schema (or this shard's), plus a derived
     ``id`` column when the input has none, plus the optional cluster columns."""
     schema = plan.output_schema if plan.output_schema is not None else batch_schema
-    read = plan.read
+    read = plan.config.read
     if read.id_column not in schema.names:
         schema = schema.append(pa.field(read.id_column, pa.string()))
-    if plan.cluster_columns:
+    if plan.config.cluster_columns:
         for item in CLUSTER_FIELDS:
             if item.name not in schema.names:
                 schema = schema.append(item)
@@ -70,7 +77,7 @@ def filter_task(args: tuple[FilterPlan, int]) -> dict[str, Any]:
     plan, shard_index = args
     shard = plan.shards[shard_index]
     root = plan.workspace.root
-    read = plan.read
+    read = plan.config.read
     decisions = _load_decisions(plan, shard_index)
     decided_rows = (decisions.column("doc").to_numpy() & np.uint64(ROW_MASK)).astype(np.int64)
     rows_in = 0
@@ -87,7 +94,7 @@ def filter_task(args: tuple[FilterPlan, int]) -> dict[str, Any]:
                 batch = batch.append_column(read.id_column, batch_ids(batch, shard, first_row, read))
             schema = output_schema(plan, batch.schema)
             kept_batch = batch
-            if plan.cluster_columns:
+            if plan.config.cluster_columns:
                 for item in CLUSTER_FIELDS:
                     if item.name not in batch.schema.names:
                         kept_batch = kept_batch.append_column(item, picked.column(item.name).combine_chunks())

@@ -52,14 +52,6 @@ class ExactPlan(ShardPlan):
     partitions: int
 
     @property
-    def read(self) -> ReadOptions:
-        return self.config.read
-
-    @property
-    def cluster_columns(self) -> bool:
-        return self.config.cluster_columns
-
-    @property
     def decision_partitions(self) -> int:
         return self.partitions
 

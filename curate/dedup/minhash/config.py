@@ -67,14 +67,6 @@ class MinHashPlan(ShardPlan):
 
     # What the shared filter phase needs to know (curate.dedup.filtering.FilterPlan).
     @property
-    def read(self) -> ReadOptions:
-        return self.config.read
-
-    @property
-    def cluster_columns(self) -> bool:
-        return self.config.cluster_columns
-
-    @property
     def decision_partitions(self) -> int:
         return self.cluster_partitions
 
