@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from curate.commands.options import _option, execution_options, input_arguments, read_options, report, run_options
+from curate.commands.options import (
+    _option,
+    execution_options,
+    input_arguments,
+    read_options,
+    report,
+    run_options,
+    survivor_options,
+)
 
 
 class DefaultCommandGroup(click.Group):
@@ -42,19 +50,13 @@ def dedup() -> None:
 @_option("--bands", type=click.IntRange(min=1), default=None, help="LSH bands (default: chosen from --threshold).")
 @_option("--rows", type=click.IntRange(min=1), default=None, help="Rows per band (default: chosen from --threshold).")
 @_option("--seed", type=int, default=1, show_default=True, help="Seed of the MinHash permutations.")
-@_option(
-    "--keep",
-    default="first",
-    show_default=True,
-    help="Survivor of each cluster: first, longest, shortest, max:COL, min:COL (ties broken by id).",
-)
+@survivor_options
 @_option(
     "--verify/--no-verify",
     default=True,
     show_default=True,
     help="Check each member's exact Jaccard against its cluster's survivor before removing it.",
 )
-@_option("--cluster-columns", is_flag=True, help="Add dup_cluster / dup_cluster_size columns to kept rows.")
 @execution_options
 @click.pass_obj
 def minhash(app: Any, **params: Any) -> None:
@@ -122,13 +124,7 @@ def minhash(app: Any, **params: Any) -> None:
     help="none: bytes as they are; basic: NFC, CRLF->LF, trailing whitespace; aggressive: NFKC, case folding, "
     "punctuation and whitespace folded (as minhash).",
 )
-@_option(
-    "--keep",
-    default="first",
-    show_default=True,
-    help="Survivor of each group: first, longest, shortest, max:COL, min:COL (ties broken by id).",
-)
-@_option("--cluster-columns", is_flag=True, help="Add dup_cluster / dup_cluster_size columns to kept rows.")
+@survivor_options
 @execution_options
 @click.pass_obj
 def exact(app: Any, **params: Any) -> None:
