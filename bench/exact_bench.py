@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import neardup_corpus as nc  # noqa: E402
 from process_stats import last_json, log, measure_main, shard_paths, tail  # noqa: E402
 
 CORES = 2
@@ -229,27 +230,7 @@ def slugify(text: str, max_len: int = 60) -> str:
     return slug[:max_len].rstrip("-") or "page"
 
 
-_START_RE = re.compile(r"^\*\*\* ?START OF .*$", re.MULTILINE)
-_END_RE = re.compile(r"^\*\*\* ?END OF .*$", re.MULTILINE)
-_OLD_HEADER_END_RE = re.compile(r"^\*END\*THE SMALL PRINT.*$", re.MULTILINE)
-_END_LINE_RE = re.compile(r"^\s*End of (the |this )?Project Gutenberg.*$", re.MULTILINE | re.IGNORECASE)
 _BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
-
-
-def strip_gutenberg(raw: str) -> str:
-    """The book without its Project Gutenberg licence header and footer, line breaks as LF."""
-    text = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
-    start = _START_RE.search(text)
-    old = _OLD_HEADER_END_RE.search(text) if start is None else None
-    begin = start.end() if start is not None else (old.end() if old is not None else 0)
-    stop = len(text)
-    end = _END_RE.search(text, begin)
-    if end is not None:
-        stop = end.start()
-    end_line = _END_LINE_RE.search(text, begin, stop)
-    if end_line is not None:
-        stop = end_line.start()
-    return text[begin:stop].strip("\n")
 
 
 def _pieces(block: str) -> list[str]:
@@ -429,7 +410,7 @@ def build_corpus(out: Path, seed: int, n_docs: int, n_shards: int) -> dict[str, 
         if blob not in cut_cache:
             raw = (GUTENBERG / path).read_bytes().decode("utf-8", errors="replace")
             book_rng = np.random.default_rng([seed, _seed_of("book", blob)])
-            cut_cache[blob] = book_documents(strip_gutenberg(raw), book_rng)
+            cut_cache[blob] = book_documents(nc.strip_gutenberg(raw), book_rng)
         author, _, title = path.removesuffix(".txt").partition("/")
         host = BOOK_HOSTS[_seed_of(author) % len(BOOK_HOSTS)]
         www = "www." if _seed_of(path, "www") % 3 == 0 else ""
