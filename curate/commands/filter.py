@@ -36,8 +36,10 @@ def _option_for(item: dataclasses.Field[Any], hint: Any) -> Any:
 
 def make_command(cls: type) -> click.Command:
     """A click command for a registered text stage."""
+    from curate.filters.base import config_fields
+
     hints = typing.get_type_hints(cls)
-    fields = dataclasses.fields(cls)
+    fields = config_fields(cls)
     is_filter = getattr(cls, "kind", "filter") == "filter"
 
     @click.pass_obj

@@ -59,7 +59,8 @@ Devanagari prose whose sentences end with ``.`` is treated like English; lines e
 Otherwise Bad Words" (LDNOOBW). That list is not bundled: ``curate/filters/data/c4_badwords_en.txt`` is a
 short placeholder of unambiguous English obscenities. For C4's behaviour, pass LDNOOBW's ``en`` file with
 ``--bad-words-file`` (one entry per line; blank lines and lines starting with ``#`` are ignored). The
-config fingerprint records the file's path, not its content. ``--no-bad-words`` turns the rule off.
+fingerprint covers the file's content (the manifest's ``files``): after the list is edited, a re-run
+into the same output is refused until ``--overwrite``. ``--no-bad-words`` turns the rule off.
 
 **Line removal.** C4 also rewrites every page it keeps to its kept lines (stripped, citations deleted,
 joined by ``\\n``), and so does ``c4`` by default (``--no-remove-lines`` keeps the text unchanged; the
@@ -184,6 +185,9 @@ class C4(C4LineOptions, TextFilter):
             raise UsageError(f"--min-sentences must not be negative, got {self.min_sentences}")
         if self.bad_words:
             bad_words_pattern(self.bad_words_file)  # reads and checks the list now: a usage error, not a crash later
+
+    def files(self) -> tuple[str, ...]:
+        return (self.bad_words_file,) if self.bad_words and self.bad_words_file else ()
 
     def evaluate(self, texts: pa.LargeStringArray, batch: pa.RecordBatch) -> Verdict:
         rules = self.line_rules(

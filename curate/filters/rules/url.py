@@ -33,7 +33,6 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -43,6 +42,7 @@ from curate.errors import UsageError
 from curate.filters.base import TextFilter, Verdict
 from curate.filters.registry import register
 from curate.io.discovery import _resolve_filesystem
+from curate.io.readers import ReadOptions
 
 log = logging.getLogger(__name__)
 
@@ -167,10 +167,11 @@ class UrlFilter(TextFilter):
         digests: dict[str, str] = self.__dict__["_digests"]
         return _blocklist(tuple((path, digests[path]) for path in self.blocklist))
 
-    def config(self) -> dict[str, Any]:
-        config = super().config()
-        config["sha256"] = dict(self.__dict__["_digests"])
-        return config
+    def files(self) -> tuple[str, ...]:
+        return (*self.blocklist, *self.banned_substrings_file)
+
+    def reads(self, read: ReadOptions) -> tuple[str, ...]:
+        return (read.text_column, self.url_column)
 
     def evaluate(self, texts: pa.LargeStringArray, batch: pa.RecordBatch) -> Verdict:
         if self.url_column not in batch.schema.names:
