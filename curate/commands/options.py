@@ -44,24 +44,6 @@ def input_arguments(fn: F) -> F:
     return fn
 
 
-def survivor_options(fn: F) -> F:
-    """--keep and --cluster-columns, shared by the dedup commands."""
-    for decorator in reversed(
-        [
-            _option(
-                "--keep",
-                default="first",
-                show_default=True,
-                help="Survivor of each group of duplicates: first, longest, shortest, max:COL, min:COL "
-                "(ties broken by id).",
-            ),
-            _option("--cluster-columns", is_flag=True, help="Add dup_cluster / dup_cluster_size columns to kept rows."),
-        ]
-    ):
-        fn = decorator(fn)
-    return fn
-
-
 def execution_options(fn: F) -> F:
     for decorator in reversed(
         [
