@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from curate.errors import UsageError
+from curate.errors import CurateError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,11 @@ class RayExecutor:
         address = address or os.environ.get("RAY_ADDRESS") or None
         if not ray.is_initialized():
             if address:
-                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+                try:
+                    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+                except Exception as exc:  # Ray raises ConnectionError, AuthenticationError, RuntimeError...
+                    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    raise CurateError(f"cannot join the Ray cluster at {address}: {message}") from exc
             else:
                 ray.init(
                     num_cpus=max(1, workers),

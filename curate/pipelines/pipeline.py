@@ -103,11 +103,31 @@ def _suggest(key: str, valid: list[str]) -> str:
     return f"; did you mean {near[0]!r}?" if near else f" (valid: {', '.join(valid)})"
 
 
+def _loader() -> Any:
+    """YAML's safe loader with YAML 1.2 booleans: only true/false are booleans, so that a
+    key such as ``on`` (``dedup exact: {on: url}``) or ``yes`` stays a string."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+    return Loader
+
+
 def load_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader())
     except OSError as exc:
         _fail(str(path), f"cannot read it ({exc.strerror or exc})")
     except yaml.YAMLError as exc:
