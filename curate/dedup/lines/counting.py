@@ -5,10 +5,9 @@ With ``approx`` the map phase fills a count-min sketch instead and one task sums
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 
 from curate import kernel
@@ -18,6 +17,9 @@ from curate.dedup.lines.config import LinesPlan
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, read_batches
 from curate.io.writers import write_table_atomically
+
+if TYPE_CHECKING:
+    pass
 
 COUNT_SCHEMA = pa.schema(
     [("hash", pa.uint64()), ("count", pa.uint64()), ("first_doc", pa.uint64()), ("first_seg", pa.uint32())]
@@ -50,6 +52,8 @@ def segment_positions(rows: np.ndarray) -> np.ndarray:
 
 
 def count_task(plan: LinesPlan, shard_index: int) -> tuple[dict[str, Any], list[Path]]:
+    import polars as pl
+
     shard = plan.shards[shard_index]
     config = plan.config
     root = plan.workspace.root
@@ -90,6 +94,8 @@ def count_task(plan: LinesPlan, shard_index: int) -> tuple[dict[str, Any], list[
 
 
 def frequent_task(plan: LinesPlan, partition: int) -> tuple[dict[str, Any], list[Path]]:
+    import polars as pl
+
     root = plan.workspace.root
     files = [str(root / count_name(partition, s.index)) for s in plan.active_shards]
     if files:
