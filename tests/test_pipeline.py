@@ -347,3 +347,17 @@ def test_pipeline_options_come_from_the_same_definitions_as_the_cli() -> None:
         _stage_options(all_entries()["dedup exact"], {}, "x"), read, lambda _: None
     )
     assert exact.config.normalize == "basic" and str(exact.config.keep) == "first"
+
+
+def test_an_edited_word_list_is_never_answered_from_the_old_output(tmp_path: Path) -> None:
+    """The fingerprint covers the content of the files a stage reads, not only their path."""
+    words = tmp_path / "words.txt"
+    words.write_text("zebra\n", encoding="utf-8")
+    command = ["filter", "c4", str(SAMPLE), str(tmp_path / "out"), "--bad-words-file", str(words)]
+    assert invoke(*command).exit_code == 0
+    assert json.loads(invoke(*command, "--json").stdout)["already_done"] is True
+    words.write_text("zebra\nthe\n", encoding="utf-8")
+    refused = invoke(*command)
+    assert refused.exit_code == 2 and "--overwrite" in refused.stderr
+    redone = invoke(*command, "--overwrite", "--json")
+    assert json.loads(redone.stdout)["dropped"]["c4:bad_words"] > 0
