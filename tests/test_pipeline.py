@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -361,3 +361,44 @@ def test_an_edited_word_list_is_never_answered_from_the_old_output(tmp_path: Pat
     assert refused.exit_code == 2 and "--overwrite" in refused.stderr
     redone = invoke(*command, "--overwrite", "--json")
     assert json.loads(redone.stdout)["dropped"]["c4:bad_words"] > 0
+
+
+@register
+@dataclass(frozen=True)
+class SetupCounterForTest(TextFilter):
+    """Keeps everything; its setup() appends this process's id to --log-file (a test of setup once per worker)."""
+
+    name = "test-setup-counter"
+    summary = "test filter"
+    log_file: str = field(default="", metadata={"help": "Where setup() records each call."})
+
+    def setup(self) -> int:
+        with open(self.log_file, "a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return os.getpid()
+
+    def evaluate(self, texts: pa.LargeStringArray, batch: pa.RecordBatch) -> Verdict:
+        return Verdict.from_rules([], len(texts))
+
+
+def _setup_calls(tmp_path: Path, *options: str) -> list[str]:
+    from curate.pipelines.stage import forget_worker_state
+
+    forget_worker_state()
+    source = _many_shards(tmp_path, 8)
+    log = tmp_path / "setup.log"
+    recipe = write_pipeline(tmp_path / "p.yaml", [("filter test-setup-counter", {"log-file": str(log)})])
+    result = invoke("run", str(recipe), "--input", str(source), "--output", str(tmp_path / "out"), *options)
+    assert result.exit_code == 0, result.stderr
+    assert pq.read_metadata(tmp_path / "out" / "part-00007.parquet").num_rows > 0
+    return log.read_text(encoding="utf-8").split()
+
+
+def test_setup_runs_once_per_worker_not_once_per_shard(tmp_path: Path) -> None:
+    assert _setup_calls(tmp_path, "--workers", "2") == [str(os.getpid())]
+
+
+@pytest.mark.ray
+def test_setup_runs_once_per_ray_actor(tmp_path: Path, ray_cluster: None) -> None:
+    calls = _setup_calls(tmp_path, "--executor", "ray", "--workers", "2")
+    assert 1 <= len(calls) <= 2 and len(set(calls)) == len(calls)

@@ -50,6 +50,7 @@ class RunOptions:
     """How to run, as opposed to what to compute: none of it enters the fingerprint."""
 
     executor: str = "local"
+    pool: str = "thread"
     workers: int = 0
     ray_address: str | None = None
     overwrite: bool = False
@@ -172,7 +173,11 @@ class StageRun:
     def executor(self) -> Executor:
         if self._executor is None:
             self._executor = make_executor(
-                self.options.executor, self.options.worker_count, self.options.ray_address, quiet=self.options.quiet
+                self.options.executor,
+                self.options.worker_count,
+                self.options.ray_address,
+                quiet=self.options.quiet,
+                pool=self.options.pool,
             )
         return self._executor
 
