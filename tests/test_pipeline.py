@@ -84,6 +84,10 @@ def files_of(root: Path) -> dict[str, bytes]:
     return {name: path.read_bytes() for name, path in found.items() if not name.startswith("_work/")}
 
 
+def _intermediates(root: Path) -> dict[str, bytes]:
+    return {k: v for k, v in files_of(root).items() if k.startswith("_intermediate/")}
+
+
 def shell_chain(tmp: Path, source: Path, chain: list[tuple[str, list[str], dict[str, object]]]) -> list[Path]:
     outputs = []
     previous = source
@@ -128,6 +132,18 @@ def test_pipeline_equals_the_shell_chain_byte_for_byte(tmp_path: Path) -> None:
             assert set(pq.read_table(path, columns=["_stage"]).column("_stage").to_pylist()) == {stage["label"]}
     again = invoke("run", str(recipe), "--input", str(SAMPLE), "--output", str(tmp_path / "p"), "--json")
     assert json.loads(again.stdout)["already_done"] is True
+
+    # --keep-intermediate: what every stage but the last wrote, as the dataset its command wrote.
+    kept = invoke("run", str(recipe), "--input", str(SAMPLE), "--output", str(tmp_path / "k"), "--keep-intermediate")
+    assert kept.exit_code == 0, kept.stderr
+    assert files_of(tmp_path / "k") == {**files_of(tmp_path / "p"), **_intermediates(tmp_path / "k")}
+    for stage, out in zip(manifest["stages"][:-1], chain_outs, strict=False):
+        ours = tmp_path / "k" / "_intermediate" / f"{stage['position']:02d}-{stage['label']}"
+        assert {p.name: p.read_bytes() for p in sorted(ours.glob("*.parquet"))} == {
+            p.name: p.read_bytes() for p in sorted(out.glob("part-*.parquet"))
+        }, stage["stage"]
+        again = invoke("filter", "pii", str(ours), str(tmp_path / f"reread-{stage['position']}"))
+        assert again.exit_code == 0, again.stderr
 
 
 def test_the_example_recipe_runs_on_the_bundled_sample(tmp_path: Path) -> None:

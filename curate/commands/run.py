@@ -19,7 +19,7 @@ from curate.commands.options import _option, execution_options, run_options
 @_option(
     "--keep-intermediate",
     is_flag=True,
-    help="Also keep the dataset each fused pass wrote before a barrier, in OUT/_intermediate/KK-<stage>/.",
+    help="Also write what each stage kept as its own dataset, OUT/_intermediate/KK-<stage>/.",
 )
 @execution_options
 @click.pass_obj

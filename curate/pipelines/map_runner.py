@@ -23,7 +23,8 @@ import pyarrow.compute as pc
 
 from curate.io.readers import ReadCounters, ReadOptions, batch_ids, read_batches
 from curate.io.schema import conform
-from curate.io.shard_output import ShardOutput, reject_schema, with_reject_columns
+from curate.io.shard_output import ShardOutput, part_name, reject_schema, with_reject_columns
+from curate.io.writers import AtomicParquetWriter
 from curate.pipelines.plan import ShardPlan
 from curate.pipelines.stage import BatchContext, MapResult, MapStage
 
@@ -41,6 +42,9 @@ class ChainPlan(ShardPlan):
     stages: tuple[MapStage, ...] = ()
     kept_root: Path | None = None
     reject_dirs: tuple[str, ...] = ()
+    # Per stage, a directory (relative to the workspace root) where the rows it kept are also
+    # written, as the dataset its single command would have written (``--keep-intermediate``).
+    keep_dirs: tuple[str | None, ...] = ()
 
     def __post_init__(self) -> None:
         for position, stage in enumerate(self.stages):
@@ -169,7 +173,12 @@ def chain_task(plan: ChainPlan, shard_index: int) -> tuple[dict[str, Any], list[
     root = plan.workspace.root
     rows_in = 0
     first_row = 0
-    with ShardOutput(root, shard.index, kept_root=plan.kept_root, reject_dirs=plan.reject_dirs) as output:
+    keep_dirs = plan.keep_dirs or (None,) * len(stages)
+    intermediate: dict[int, AtomicParquetWriter] = {}
+    with (
+        ShardOutput(root, shard.index, kept_root=plan.kept_root, reject_dirs=plan.reject_dirs) as output,
+        _AbortOnError(intermediate),
+    ):
         for batch in read_batches(shard, read, counters):
             n = batch.num_rows
             if read.id_column not in batch.schema.names:
@@ -186,6 +195,11 @@ def chain_task(plan: ChainPlan, shard_index: int) -> tuple[dict[str, Any], list[
                 if step.rejected is not None and step.rejected_schema is not None:
                     output.reject(step.rejected, step.rejected_schema, k)
                 batch, schema = step.kept, step.kept_schema
+                directory = keep_dirs[k]
+                if directory is not None:
+                    if k not in intermediate:
+                        intermediate[k] = AtomicParquetWriter(root / directory, part_name(shard.index), schema=schema)
+                    intermediate[k].write(conform(batch, schema))
             output.keep(batch, schema)
             rows_in += n
             first_row += n
@@ -196,6 +210,7 @@ def chain_task(plan: ChainPlan, shard_index: int) -> tuple[dict[str, Any], list[
             if tally.kept != following.rows_in:
                 raise AssertionError(f"{shard.path}: a stage kept {tally.kept} rows, the next saw {following.rows_in}")
         published = output.commit()
+        kept_by_stage = {k: writer.commit() for k, writer in intermediate.items()}
     stats = {
         "rows_in": rows_in,
         "kept": output.kept_rows,
@@ -203,5 +218,23 @@ def chain_task(plan: ChainPlan, shard_index: int) -> tuple[dict[str, Any], list[
         "stages": [t.as_json() for t in tallies],
         "invalid_utf8_rows": counters.invalid_utf8_rows,
         "shards": [p.as_json() for p in published],
+        "intermediate": {str(k): p.as_json() for k, p in kept_by_stage.items()},
     }
-    return stats, [root / p.name for p in published]
+    outputs = [root / p.name for p in published]
+    outputs += [root / str(keep_dirs[k]) / p.name for k, p in kept_by_stage.items()]
+    return stats, outputs
+
+
+class _AbortOnError:
+    """Abandon the intermediate writers of a shard that failed (none of them publishes)."""
+
+    def __init__(self, writers: dict[int, AtomicParquetWriter]) -> None:
+        self.writers = writers
+
+    def __enter__(self) -> _AbortOnError:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is not None:
+            for writer in self.writers.values():
+                writer.abort()

@@ -14,6 +14,10 @@ digits; ``<stage>`` the ``_stage`` of its rows, e.g. ``filter_c4``, ``dedup_minh
 ``part-NNNNN`` names the shard of that stage's input. These are byte for byte the
 ``_rejects/part-NNNNN.parquet`` of that stage's command in the equivalent shell chain.
 
+With ``--keep-intermediate``, what stage ``k`` kept is also written as the dataset its command
+would have written, ``OUT/_intermediate/KK-<stage>/`` (a fused stage writes it alongside the
+pass; the last stage of a pass before a barrier has it already, in ``_work/pipeline/``).
+
 The whole run has one fingerprint (every stage's identity, the read options, the
 inputs): markers of every phase of every group live under ``OUT/_work/markers/`` and a
 killed run resumes shard by shard; a run whose pipeline changed meanwhile is refused
@@ -54,8 +58,16 @@ def stage_identity(item: PipelineStage) -> dict[str, Any]:
     return {"stage": item.path, "config": config, "files": file_digests(stage.files())}
 
 
-def pipeline_fields(pipeline: Pipeline) -> dict[str, Any]:
-    return {"read": read_identity(pipeline.read), "stages": [stage_identity(item) for item in pipeline.stages]}
+def pipeline_fields(pipeline: Pipeline, keep_intermediate: bool) -> dict[str, Any]:
+    fields = {"read": read_identity(pipeline.read), "stages": [stage_identity(item) for item in pipeline.stages]}
+    if keep_intermediate:  # it changes what the output holds
+        fields["keep_intermediate"] = True
+    return fields
+
+
+def intermediate_dir(item: PipelineStage) -> str:
+    """Where ``--keep-intermediate`` puts the dataset stage ``item`` wrote (its command's output)."""
+    return f"{INTERMEDIATE_DIR}/{item.position:02d}-{item.stage.stage_label}"
 
 
 def group_directory(output: Path, index: int) -> Path:
@@ -69,7 +81,8 @@ def _marker_prefix(item: PipelineStage) -> str:
 def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: bool = False) -> StageSummary:
     output = pipeline.output
     read = pipeline.read
-    with StageRun(STAGE_NAME, pipeline.input_location, output, pipeline_fields(pipeline), options) as run:
+    fields = pipeline_fields(pipeline, keep_intermediate)
+    with StageRun(STAGE_NAME, pipeline.input_location, output, fields, options) as run:
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
@@ -116,6 +129,11 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
                 stages=tuple(stages),
                 kept_root=root,
                 reject_dirs=tuple(item.reject_dir for item in group.members),
+                # The last member's output is the group's own (moved there at the end).
+                keep_dirs=tuple(
+                    intermediate_dir(item) if keep_intermediate and item is not group.members[-1] else None
+                    for item in group.members
+                ),
             )
             phase = chain_phase(f"g{index:02d}.pass", quarantine=first and group.barrier is None)
             stats = run_phase(run, phase, chain)
@@ -131,6 +149,11 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
                     (rejects if published["name"].startswith("_rejects/") else group_kept).append(published)
             for position, item in enumerate(group.members):
                 tallies[item.position] = StageTally.total([value["stages"][position] for value in finished])
+                written = [
+                    value["intermediate"][str(position)] for value in finished if str(position) in value["intermediate"]
+                ]
+                if written:
+                    _write_dataset_manifest(output / intermediate_dir(item), written, output / intermediate_dir(item))
             if group.barrier is not None and plan is not None:
                 body = {"rows_rejected": tallies[group.barrier.position].removed}
                 barrier_counters[group.barrier.position] = group.barrier.stage.counters(
@@ -170,11 +193,17 @@ def _publish_group(root: Path, kept: list[dict[str, Any]], output: Path, read: A
     """Write the manifest of a barrier's input dataset and read it back as the next shards."""
     from curate.io.schema import check_input_schemas
 
-    prefix = root.relative_to(output).as_posix() + "/"
-    shards = [{**item, "name": item["name"].removeprefix(prefix)} for item in kept]
-    write_manifest(root, {"stage": "pipeline_intermediate", "shards": shards})
+    _write_dataset_manifest(root, kept, output)
     found, _ = discover_inputs(str(root))
     return found, check_input_schemas(found, read, skip_bad=False).unified
+
+
+def _write_dataset_manifest(root: Path, shards: list[dict[str, Any]], relative_to: Path) -> None:
+    """A manifest listing ``shards`` (names made relative to ``root``): a dataset later stages,
+    or a later command, can read."""
+    prefix = "" if root == relative_to else root.relative_to(relative_to).as_posix() + "/"
+    listed = sorted(({**item, "name": item["name"].removeprefix(prefix)} for item in shards), key=lambda s: s["name"])
+    write_manifest(root, {"stage": "pipeline_intermediate", "shards": listed, "rows": sum(s["rows"] for s in listed)})
 
 
 def _keep_intermediate(output: Path, groups: list[Group]) -> None:
@@ -182,8 +211,7 @@ def _keep_intermediate(output: Path, groups: list[Group]) -> None:
     stage ``KK`` that wrote it (the last of its fused pass): a dataset a later command can read."""
     for index, group in enumerate(groups[:-1], start=1):
         source = group_directory(output, index)
-        producer = group.members[-1]
-        target = output / INTERMEDIATE_DIR / f"{producer.position:02d}-{producer.stage.stage_label}"
+        target = output / intermediate_dir(group.members[-1])
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
