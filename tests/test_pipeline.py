@@ -343,7 +343,7 @@ def test_stages_lists_every_stage_with_its_options() -> None:
     listing = json.loads(result.stdout)
     assert {"dedup minhash", "dedup exact", "dedup lines", "filter c4", "filter pii"} <= set(listing)
     minhash = {o["name"]: o["default"] for o in listing["dedup minhash"]["options"]}
-    assert minhash["threshold"] == "0.8" and minhash["keep"] == "first" and minhash["bands"] == ""
+    assert minhash["threshold"] == "0.8" and minhash["keep"] == "first" and minhash["bands"] == "auto"
     assert "annotate" in {o["name"] for o in listing["filter c4"]["options"]}
 
 

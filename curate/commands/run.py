@@ -13,7 +13,13 @@ from curate.commands.options import _option, execution_options, run_options
 
 @click.command()
 @click.argument("pipeline_file", metavar="PIPELINE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_option("--input", "input_location", default=None, help="Input dataset (overrides the file's 'input').")
+@_option(
+    "--input",
+    "input_location",
+    envvar="CURATE_RUN_INPUT",
+    default=None,
+    help="Input dataset (overrides the file's 'input').",
+)
 @_option("--output", default=None, type=click.Path(file_okay=False), help="Output (overrides the file's 'output').")
 @_option("--dry-run", is_flag=True, help="Check the pipeline and print its plan; run nothing.")
 @_option(

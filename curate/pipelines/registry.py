@@ -53,7 +53,8 @@ class StageEntry:
         rows = []
         for item in option_fields(self.config_cls):
             default = field_default(item)
-            shown = "" if item.metadata.get("auto", dataclasses.MISSING) is not dataclasses.MISSING else default
+            automatic = item.metadata.get("auto", dataclasses.MISSING) is not dataclasses.MISSING
+            shown = "auto" if automatic else default
             rows.append((item.name.replace("_", "-"), _show(shown), item.metadata.get("help", "")))
         if self.annotate:
             rows.append(("annotate", "False", "Drop nothing; add the measured statistics as columns."))
