@@ -256,7 +256,9 @@ def _parquet_batches(shard: InputShard, options: ReadOptions, columns: list[str]
         parquet = pq.ParquetFile(handle)
         if columns is not None:
             present = set(parquet.schema_arrow.names)
-            columns = [c for c in columns if c in present]
+            # Once each: a name asked for twice (--on text reads the text column twice)
+            # would give a zero-row shard's batch duplicate fields.
+            columns = [c for c in dict.fromkeys(columns) if c in present]
         empty = True
         for batch in parquet.iter_batches(batch_size=options.batch_rows, columns=columns):
             empty = False
