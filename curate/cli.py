@@ -23,6 +23,7 @@ COMMAND_GROUPS = {
     "dedup": ("curate.commands.dedup", "dedup", "Remove duplicate and near-duplicate documents."),
     "explain": ("curate.commands.explain", "explain", "Why is a document gone?"),
     "filter": ("curate.commands.filter", "filter", "Quality filters and PII redaction."),
+    "verify": ("curate.commands.verify", "verify", "Check a dataset's files against its manifest's checksums."),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -38,6 +38,9 @@ class InputShard:
     size: int
     mtime_ns: int
     filesystem: pafs.FileSystem
+    # Set when the shard is listed by a curate manifest: what it must still hold.
+    checksum: str | None = None
+    expected_bytes: int | None = None
 
     @property
     def format(self) -> str:
@@ -104,7 +107,13 @@ def discover_inputs(location: str) -> tuple[list[InputShard], dict[str, object] 
         for name in names:
             if os.path.isabs(name) or ".." in Path(name).parts or "\x00" in name:
                 raise BadInputError(manifest_path, f"refusing shard name {name!r} (escapes the dataset)")
-        return _shards(filesystem, [f"{path.rstrip('/')}/{n}" for n in names], path), manifest
+        listed = _shards(filesystem, [f"{path.rstrip('/')}/{n}" for n in names], path)
+        recorded = manifest.get("shards", [])
+        shards = [
+            replace(shard, checksum=entry.get("xxh3_128"), expected_bytes=entry.get("bytes"))
+            for shard, entry in zip(listed, recorded, strict=True)
+        ]
+        return shards, manifest
     if filesystem.get_file_info(f"{path.rstrip('/')}/_work").type == pafs.FileType.Directory:
         raise UsageError(
             f"{location} is an unfinished curate output (it has _work/ but no {MANIFEST_NAME}); finish that run first"

@@ -27,6 +27,7 @@ from curate.errors import UsageError
 from curate.io.discovery import MANIFEST_NAME, InputShard, discover_inputs
 from curate.io.lock import LOCK_NAME, OutputLock
 from curate.io.manifest import fingerprint, read_manifest, write_manifest
+from curate.io.writers import file_checksum
 from curate.pipelines.executors import Executor, make_executor
 from curate.pipelines.workspace import WORK_DIR, Workspace
 
@@ -43,6 +44,12 @@ def _peak_rss() -> str:
     except OSError:
         pass
     return "unknown"
+
+
+def _intact(path: Path, listed: dict[str, Any]) -> bool:
+    if not path.is_file() or path.stat().st_size != listed["bytes"]:
+        return False
+    return "xxh3_128" not in listed or file_checksum(path) == listed["xxh3_128"]
 
 
 @dataclass(frozen=True)
@@ -149,10 +156,11 @@ class StageRun:
             self.workspace.write_run({"fingerprint": self.fingerprint, "started_at": self.started_at})
 
     def _damaged_outputs(self, manifest: dict[str, Any]) -> list[str]:
+        """Listed files that are missing or no longer hold the bytes the manifest recorded
+        (size, then xxh3-128: a flipped byte keeps the size)."""
         damaged = []
         for listed in (*manifest.get("shards", []), *manifest.get("rejects", [])):
-            path = self.output / listed["name"]
-            if not path.is_file() or path.stat().st_size != listed["bytes"]:
+            if not _intact(self.output / listed["name"], listed):
                 damaged.append(listed["name"])
         return damaged
 
