@@ -4,15 +4,16 @@ lock, a full disk, interrupts. Real files, real processes, the real CLI."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import logging
 import random
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import invoke, read_dir, run_process, write_shard
+from tests.conftest import invoke, run_process, write_shard
 from tests.corpus import random_document
 
 
@@ -111,5 +112,150 @@ def test_verify_command_reports_damage(tmp_path: Path) -> None:
     assert invoke("verify", str(src)).exit_code == 2  # not a curate dataset
 
 
-def _unused() -> tuple[object, ...]:
-    return (pa, read_dir, run_process)
+# --- item 10: an error before any work leaves OUT as it was ----------------------------------
+
+
+def _listing(directory: Path) -> list[str]:
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        ["dedup", "exact", "--on", "nosuch"],
+        ["dedup", "minhash", "--id-column", "nosuch"],
+        ["dedup", "lines", "--text-column", "body"],
+        ["filter", "pii", "--text-column", "body"],
+    ],
+    ids=lambda c: "-".join(c[1:3]),
+)
+def test_usage_error_leaves_out_as_it_was(tmp_path: Path, wrong: list[str]) -> None:
+    src = _input(tmp_path / "in")
+    command, options = wrong[:2], wrong[2:]
+    # OUT that did not exist stays absent; an empty OUT stays empty.
+    result = invoke("-q", *command, str(src), str(tmp_path / "absent"), *options)
+    assert result.exit_code == 2, result.stderr
+    assert not (tmp_path / "absent").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert invoke("-q", *command, str(src), str(empty), *options).exit_code == 2
+    assert _listing(empty) == []
+    # ... so the corrected command runs without --overwrite.
+    result = invoke("-q", *command, str(src), str(empty))
+    assert result.exit_code == 0, result.stderr
+
+
+def test_schema_conflict_leaves_out_as_it_was(tmp_path: Path) -> None:
+    src = _input(tmp_path / "in")
+    write_shard(src / "s9.parquet", [{"id": 7, "text": "an integer id", "score": 1}])
+    out = tmp_path / "out"
+    result = invoke("-q", "dedup", "minhash", str(src), str(out))
+    assert result.exit_code == 3 and "'id'" in result.stderr
+    assert not out.exists()
+    (src / "s9.parquet").unlink()
+    assert invoke("-q", "dedup", "minhash", str(src), str(out)).exit_code == 0
+
+
+def test_refused_output_gets_no_lock_file(tmp_path: Path) -> None:
+    src = _input(tmp_path / "in")
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "mine.txt").write_text("a user's file\n")
+    assert invoke("-q", "dedup", "exact", str(src), str(out)).exit_code == 2
+    assert _listing(out) == ["mine.txt"]
+
+
+def test_corrupt_footer_found_before_work_leaves_out_as_it_was(tmp_path: Path) -> None:
+    src = _input(tmp_path / "in", shards=3)
+    (src / "s1.parquet").write_bytes(b"PAR1" + b"garbage" * 10 + b"PAR1")
+    out = tmp_path / "out"
+    assert invoke("-q", "dedup", "exact", str(src), str(out)).exit_code == 3
+    assert not out.exists()
+    assert invoke("-q", "dedup", "exact", str(src), str(out), "--on-error", "skip").exit_code == 3
+    assert (out / "_manifest.json").is_file()
+
+
+def test_bad_shard_found_after_work_keeps_the_work_for_a_resume(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A truncated .gz met by the first phase once a good shard's task is done: that work
+    stays, and the same command with --on-error skip resumes it."""
+    src = _input(tmp_path / "in", shards=1)
+    lines = "".join(json.dumps(d) + "\n" for d in _docs(5, 50))
+    (src / "s1.jsonl.gz").write_bytes(gzip.compress(lines.encode())[:-40])
+    write_shard(src / "s2.parquet", _docs(6, 10))
+    out = tmp_path / "out"
+    assert invoke("-q", "dedup", "exact", str(src), str(out), "--workers", "1").exit_code == 3
+    assert (out / "_work" / "markers" / "hashes" / "s00000.json").is_file()
+    caplog.set_level(logging.INFO)
+    result = invoke("-q", "dedup", "exact", str(src), str(out), "--workers", "1", "--on-error", "skip", "--json")
+    assert result.exit_code == 3
+    assert "phase hashes: 2 task(s)" in caplog.text and "(1 done earlier)" in caplog.text
+    assert json.loads(result.stdout)["rows_in"] == 23 + 10
+
+
+# --- item 11: OUT inside IN -------------------------------------------------------------------
+
+
+def test_output_inside_input_is_refused_every_time(tmp_path: Path) -> None:
+    src = _input(tmp_path / "in")
+    for _ in range(2):
+        result = invoke("-q", "dedup", "exact", str(src), str(src / "out"))
+        assert result.exit_code == 2
+        assert "inside the input" in result.stderr
+    assert not (src / "out").exists()
+    # A glob rooted above OUT is refused the same way.
+    assert invoke("-q", "dedup", "exact", f"{src}/**/*.parquet", str(src / "sub" / "out")).exit_code == 2
+
+
+def test_output_in_an_underscored_folder_of_the_input_is_skipped_by_discovery(tmp_path: Path) -> None:
+    src = _input(tmp_path / "in")
+    first = invoke("-q", "dedup", "exact", str(src), str(src / "_out"), "--json")
+    second = invoke("-q", "dedup", "exact", str(src), str(src / "_out"), "--json")
+    assert first.exit_code == second.exit_code == 0
+    assert json.loads(second.stdout)["already_done"] is True
+    assert json.loads(second.stdout)["rows_in"] == json.loads(first.stdout)["rows_in"] == 69
+
+
+# --- item 14: a symlinked lock ----------------------------------------------------------------
+
+
+def test_symlinked_lock_is_refused(tmp_path: Path) -> None:
+    src = _input(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    target = tmp_path / "elsewhere" / "victim"
+    target.parent.mkdir()
+    (out / "_curate.lock").symlink_to(target)
+    result = invoke("-q", "dedup", "exact", str(src), str(out))
+    assert result.exit_code == 2
+    assert "symlink" in result.stderr
+    assert not target.exists()
+    assert _listing(target.parent) == []
+
+
+# --- item 15: one-line errors -----------------------------------------------------------------
+
+
+def test_dangling_output_symlink_is_a_usage_error(tmp_path: Path) -> None:
+    src = _input(tmp_path / "in")
+    out = tmp_path / "out"
+    out.symlink_to(tmp_path / "gone")
+    done = run_process("dedup", "exact", str(src), str(out))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "symlink to a missing path" in done.stderr
+    assert not (tmp_path / "gone").exists()
+
+
+@pytest.mark.parametrize("content", [b'{"shards": [', b"\xff\xfe\x00garbage", b"[1, 2]"], ids=["cut", "binary", "list"])
+def test_malformed_output_manifest_is_bad_input(tmp_path: Path, content: bytes) -> None:
+    src = _input(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "_manifest.json").write_bytes(content)
+    done = run_process("dedup", "exact", str(src), str(out))
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.count("\n") == 1 and "_manifest.json" in done.stderr
+    assert "Error" not in done.stderr  # no exception name
+    assert run_process("explain", str(out), "x").returncode == 3
+    assert invoke("-q", "dedup", "exact", str(src), str(out), "--overwrite").exit_code == 0

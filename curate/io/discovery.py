@@ -71,6 +71,31 @@ def _resolve_filesystem(location: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), os.path.abspath(local)
 
 
+def _is_glob(location: str) -> bool:
+    return any(ch in location for ch in "*?[")
+
+
+def _glob_root(path: str) -> str:
+    return os.path.dirname(path.split("*")[0].split("?")[0].split("[")[0].rstrip("/")) or "/"
+
+
+def is_directory_input(location: str) -> bool:
+    """A local directory (not a glob, not a file)."""
+    filesystem, path = _resolve_filesystem(location)
+    return not _is_glob(location) and isinstance(filesystem, pafs.LocalFileSystem) and os.path.isdir(path)
+
+
+def input_root(location: str) -> str | None:
+    """The local directory below which a directory or glob input finds its files (None for
+    one file or a remote location): an output below it would be read by the next run."""
+    filesystem, path = _resolve_filesystem(location)
+    if not isinstance(filesystem, pafs.LocalFileSystem):
+        return None
+    if _is_glob(location):
+        return _glob_root(path)
+    return path if os.path.isdir(path) else None
+
+
 def discover_inputs(location: str) -> tuple[list[InputShard], dict[str, object] | None]:
     """List the input shards at ``location`` in a stable (sorted) order.
 
@@ -81,11 +106,11 @@ def discover_inputs(location: str) -> tuple[list[InputShard], dict[str, object] 
     a glob, or a single file. Raises UsageError when nothing is found.
     """
     filesystem, path = _resolve_filesystem(location)
-    if any(ch in location for ch in "*?["):
+    if _is_glob(location):
         if not isinstance(filesystem, pafs.LocalFileSystem):
             raise UsageError(f"globs are supported on local paths only: {location}")
         found = sorted(p for p in glob.glob(path, recursive=True) if _is_data_file(p) and os.path.isfile(p))
-        root = os.path.dirname(path.split("*")[0].split("?")[0].split("[")[0].rstrip("/")) or "/"
+        root = _glob_root(path)
         return _shards(filesystem, found, root), None
 
     info = filesystem.get_file_info(path)

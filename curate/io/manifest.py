@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from curate.errors import BadInputError
 from curate.io.discovery import MANIFEST_NAME
 from curate.io.writers import fsync_dir, temporary_path
 
@@ -41,9 +42,17 @@ def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
 
 
 def read_manifest(root: Path) -> dict[str, Any] | None:
+    """``root/_manifest.json``, or None when there is none. A manifest that is not a JSON
+    object (truncated, edited, garbage) is bad input (exit 3), never a traceback."""
     path = root / MANIFEST_NAME
     if not path.is_file():
         return None
-    with open(path, encoding="utf-8") as handle:
-        loaded: dict[str, Any] = json.load(handle)
-    return loaded
+    try:
+        with open(path, encoding="utf-8") as handle:
+            loaded = json.load(handle)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise BadInputError(str(path), f"unreadable manifest ({exc}); remove it or pass --overwrite") from exc
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("shards", []), list):
+        raise BadInputError(str(path), "not a curate manifest (want a JSON object with a list of shards)")
+    manifest: dict[str, Any] = loaded
+    return manifest

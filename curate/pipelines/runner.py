@@ -12,6 +12,7 @@ Outcomes of starting a run on ``OUT``:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -23,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from curate import __version__
-from curate.errors import UsageError
-from curate.io.discovery import MANIFEST_NAME, InputShard, discover_inputs
+from curate.errors import CurateError, UsageError
+from curate.io.discovery import MANIFEST_NAME, InputShard, discover_inputs, input_root, is_directory_input
 from curate.io.lock import LOCK_NAME, OutputLock
 from curate.io.manifest import fingerprint, read_manifest, write_manifest
 from curate.io.writers import file_checksum
@@ -85,31 +86,81 @@ class StageRun:
     started_at: str = ""
     _lock: OutputLock | None = None
     _executor: Executor | None = None
+    # What this invocation created, so that an error before any work can undo it.
+    _fresh: bool = False
+    _output_existed: bool = True
+    _lock_existed: bool = True
 
     def __enter__(self) -> StageRun:
         self.started = time.monotonic()
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.shards, self.input_manifest = discover_inputs(self.input_location)
         self._refuse_output_inside_input()
+        self._output_existed = self._check_output_path()
+        self._lock_existed = os.path.lexists(self.output / LOCK_NAME)
         self.output.mkdir(parents=True, exist_ok=True)
         self._lock = OutputLock(self.output).__enter__()
         try:
             self._prepare()
-        except BaseException:
-            self._lock.__exit__(None, None, None)
+        except BaseException as exc:
+            self._release(undo=isinstance(exc, CurateError))
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._executor is not None:
-            self._executor.close()
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        try:
+            if self._executor is not None:
+                self._executor.close()
+        finally:
+            self._release(undo=self._failed_before_work(exc))
+
+    def _failed_before_work(self, exc: BaseException | None) -> bool:
+        """A run this invocation started afresh that stopped on a user's error (a wrong
+        column, a schema conflict, a corrupt shard) before any task finished, or on a usage
+        error at any point: its work is useless to the corrected command (another
+        fingerprint), so OUT goes back to how it was."""
+        if not isinstance(exc, CurateError) or not self._fresh or self.workspace is None:
+            return False
+        return isinstance(exc, UsageError) or not self.workspace.any_done()
+
+    def _release(self, *, undo: bool) -> None:
+        if undo and self._fresh:
+            self._remove_curate_files()
         if self._lock is not None:
-            self._lock.__exit__(None, None, None)
+            remove_lock = undo and not self._lock_existed
+            self._lock.release(remove=remove_lock)
+            self._lock = None
+            if remove_lock and not self._output_existed:
+                with contextlib.suppress(OSError):
+                    self.output.rmdir()  # only if empty: nothing of anyone else's is removed
+
+    def _check_output_path(self) -> bool:
+        """Whether OUT exists; refuses an OUT that cannot be a directory of ours."""
+        if self.output.is_symlink() and not self.output.exists():
+            raise UsageError(f"the output {self.output} is a symlink to a missing path ({os.readlink(self.output)})")
+        if self.output.exists() and not self.output.is_dir():
+            raise UsageError(f"the output {self.output} exists and is not a directory")
+        return self.output.exists()
 
     def _refuse_output_inside_input(self) -> None:
         if "://" in self.input_location:
             return
         out = os.path.realpath(self.output)
+        root = input_root(self.input_location) if self.input_manifest is None else None
+        if root is not None:
+            real_root = os.path.realpath(root)
+            if out == real_root or out.startswith(real_root + os.sep):
+                inside = Path(os.path.relpath(out, real_root)).parts
+                # Discovery skips folders named _x or .x below a directory (not below a glob).
+                skipped = is_directory_input(self.input_location) and any(
+                    part.startswith(("_", ".")) for part in inside
+                )
+                if not skipped:
+                    raise UsageError(
+                        f"the output {self.output} is inside the input {self.input_location}, so a second run "
+                        "would read its own output; choose a directory outside it (or one whose name starts "
+                        "with '_', which input discovery skips)"
+                    )
         for shard in self.shards:
             if os.path.realpath(shard.path).startswith(out + os.sep):
                 raise UsageError(f"the output {self.output} contains input files; choose a separate directory")
@@ -123,13 +174,13 @@ class StageRun:
         }
         self.fingerprint = fingerprint(identity)
         self.workspace = Workspace(self.output, self.fingerprint)
+        if self.options.overwrite:
+            self._clear()
+            return
         manifest = read_manifest(self.output)
         run = self.workspace.read_run()
         ours = {MANIFEST_NAME, LOCK_NAME, WORK_DIR, "_rejects"}
         strangers = [p.name for p in self.output.iterdir() if p.name not in ours and not p.name.startswith("part-")]
-        if self.options.overwrite:
-            self._clear()
-            return
         if manifest is not None:
             if manifest.get("fingerprint") == self.fingerprint:
                 damaged = self._damaged_outputs(manifest)
@@ -154,6 +205,7 @@ class StageRun:
             raise UsageError(f"{self.output} is not empty and not a curate output; pass --overwrite or choose another")
         if run is None:
             self.workspace.write_run({"fingerprint": self.fingerprint, "started_at": self.started_at})
+            self._fresh = True
 
     def _damaged_outputs(self, manifest: dict[str, Any]) -> list[str]:
         """Listed files that are missing or no longer hold the bytes the manifest recorded
@@ -165,7 +217,13 @@ class StageRun:
         return damaged
 
     def _clear(self) -> None:
-        """Remove what curate wrote, nothing else (a user's stray file stays)."""
+        """Start afresh: remove what curate wrote, nothing else (a user's stray file stays)."""
+        self._remove_curate_files()
+        assert self.workspace is not None
+        self.workspace.write_run({"fingerprint": self.fingerprint, "started_at": self.started_at})
+        self._fresh = True
+
+    def _remove_curate_files(self) -> None:
         for path in self.output.iterdir():
             if path.name == LOCK_NAME:
                 continue
@@ -173,8 +231,6 @@ class StageRun:
                 shutil.rmtree(path)
             elif path.name == MANIFEST_NAME or (path.name.startswith("part-") and path.suffix == ".parquet"):
                 path.unlink()
-        assert self.workspace is not None
-        self.workspace.write_run({"fingerprint": self.fingerprint, "started_at": self.started_at})
 
     @property
     def executor(self) -> Executor:

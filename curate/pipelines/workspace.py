@@ -65,6 +65,11 @@ class Workspace:
         stats: dict[str, Any] = record.get("stats", {})
         return stats
 
+    def any_done(self) -> bool:
+        """Whether any task of this run has a completion marker (work worth keeping)."""
+        markers = self.path("markers")
+        return markers.is_dir() and any(markers.rglob("*.json"))
+
     def mark_done(self, phase: str, task: str, stats: dict[str, Any], outputs: list[Path]) -> None:
         self.directory("markers", phase)
         record = {
