@@ -259,3 +259,35 @@ def test_malformed_output_manifest_is_bad_input(tmp_path: Path, content: bytes) 
     assert "Error" not in done.stderr  # no exception name
     assert run_process("explain", str(out), "x").returncode == 3
     assert invoke("-q", "dedup", "exact", str(src), str(out), "--overwrite").exit_code == 0
+
+
+# --- item 5: a --keep column that does not exist ----------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["minhash", "exact"])
+@pytest.mark.parametrize("form", ["parquet", "jsonl"])
+def test_missing_keep_column_is_a_usage_error(tmp_path: Path, method: str, form: str) -> None:
+    src = tmp_path / "in"
+    if form == "parquet":
+        _input(src)
+    else:
+        src.mkdir()
+        (src / "a.jsonl").write_text("".join(json.dumps(d) + "\n" for d in _docs(1, 20, copies=4)))
+    out = tmp_path / "out"
+    result = invoke("-q", "dedup", method, str(src), str(out), "--keep", "max:NOSUCH")
+    assert result.exit_code == 2, result.stdout
+    assert "'NOSUCH'" in result.stderr
+    assert not out.exists()
+    assert invoke("-q", "dedup", method, str(src), str(out), "--keep", "max:score").exit_code == 0
+
+
+@pytest.mark.parametrize("method", ["minhash", "exact"])
+def test_keep_column_missing_from_some_shards_ranks_them_last(tmp_path: Path, method: str) -> None:
+    """Schema drift is not a typo: a shard without the column ranks its rows last."""
+    src = tmp_path / "in"
+    text = random_document(random.Random(3), 50)
+    write_shard(src / "a.parquet", [{"id": "a", "text": text}])
+    write_shard(src / "b.parquet", [{"id": "b", "text": text, "score": 5}])
+    result = invoke("-q", "dedup", method, str(src), str(tmp_path / "out"), "--keep", "max:score", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [r["id"] for r in pq.read_table(tmp_path / "out" / "part-00001.parquet").to_pylist()] == ["b"]

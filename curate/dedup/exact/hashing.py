@@ -14,6 +14,7 @@ from curate import kernel
 from curate.dedup.decisions import doc_keys
 from curate.dedup.exact.config import ExactPlan
 from curate.dedup.exact.urls import normalize_urls
+from curate.dedup.keep import KEEP_SEEN
 from curate.errors import UsageError
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, batch_ids, read_batches
@@ -65,6 +66,7 @@ def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
     counters = ReadCounters()
     first_row = 0
     nulls = 0
+    keep_seen = False
     names = [hash_name(p, shard.index) for p in range(plan.partitions)]
     with PartitionedWriter(root, names) as partitions:
         for batch in read_batches(shard, config.read, counters, columns=columns):
@@ -75,6 +77,7 @@ def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
             present = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
             nulls += int(n - present.sum())
             key = config.keep.values(batch, batch.column(config.read.text_column))
+            keep_seen = keep_seen or config.keep.seen_in(batch)
             docs = doc_keys(shard.index, first_row, n)
             ids = batch_ids(batch, shard, first_row, config.read)
             picked = np.flatnonzero(present)  # a null value is nobody's duplicate
@@ -86,4 +89,9 @@ def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
             partitions.write(rows, lo[picked] % np.uint64(plan.partitions))
             first_row += n
         partitions.commit(empty_schema=hash_schema(pa.int64()))
-    return {"rows": counters.rows, "null_values": nulls, "invalid_utf8_rows": counters.invalid_utf8_rows}
+    return {
+        "rows": counters.rows,
+        "null_values": nulls,
+        "invalid_utf8_rows": counters.invalid_utf8_rows,
+        KEEP_SEEN: keep_seen,
+    }

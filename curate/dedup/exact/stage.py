@@ -26,14 +26,14 @@ def run_exact(config: ExactConfig, input_location: str, output: Path, options: R
         unified, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards)
         if unified is not None and config.column not in unified.names:
             raise UsageError(f"--on {config.on}: no column {config.column!r} in the input (columns: {unified.names})")
-        if unified is not None and config.keep.column and config.keep.column not in unified.names:
-            raise UsageError(f"--keep {config.keep}: no column {config.keep.column!r} in the input")
+        config.keep.require_column(unified, all(s.format == "parquet" for s in run.shards))
         plan = ExactPlan(
             **base_fields(run, unified, quarantined, options.skip_bad_shards),
             config=config,
             partitions=partitions_for(sum(s.size for s in run.shards), HASH_ROW_BYTES),
         )
         hash_stats = run.run_phase("hashes", hash_task, plan.shard_tasks())
+        config.keep.require_seen(hash_stats)
         quarantined.update(quarantined_shards(hash_stats))
         plan = plan.without(quarantined)
         resolve_stats = run.run_phase("resolve", resolve_task, plan.partition_tasks(plan.partitions))

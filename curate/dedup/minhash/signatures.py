@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from curate import kernel
 from curate.dedup.decisions import doc_keys
+from curate.dedup.keep import KEEP_SEEN
 from curate.dedup.minhash.config import MinHashPlan
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, batch_ids, read_batches
@@ -72,6 +73,7 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
     sig_writer: AtomicParquetWriter | None = None
     first_row = 0
     empty_docs = 0
+    keep_seen = False
     with PartitionedWriter(root, names, BAND_SCHEMA) as bands:
         try:
             for batch in read_batches(shard, read, counters, columns=columns):
@@ -90,6 +92,7 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
                 nonempty = result.shingle_counts > 0
                 empty_docs += int(n - nonempty.sum())
                 key = config.keep.values(batch, text)
+                keep_seen = keep_seen or config.keep.seen_in(batch)
                 if sig_writer is None:
                     sig_writer = AtomicParquetWriter(root, sig_name(shard.index), schema=sig_schema(plan, key.type))
                 mask = pa.array(nonempty)
@@ -118,4 +121,9 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
             if sig_writer is not None:
                 sig_writer.abort()
             raise
-    return {"rows": counters.rows, "empty_docs": empty_docs, "invalid_utf8_rows": counters.invalid_utf8_rows}
+    return {
+        "rows": counters.rows,
+        "empty_docs": empty_docs,
+        "invalid_utf8_rows": counters.invalid_utf8_rows,
+        KEEP_SEEN: keep_seen,
+    }

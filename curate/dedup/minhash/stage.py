@@ -28,6 +28,7 @@ def run_minhash(config: MinHashConfig, input_location: str, output: Path, option
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
         schema, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards)
+        config.keep.require_column(schema, all(s.format == "parquet" for s in run.shards))
         partitions = partitions_for(sum(s.size for s in run.shards), config.bands * BAND_ROW_BYTES)
         plan = MinHashPlan(
             **base_fields(run, schema, quarantined, options.skip_bad_shards),
@@ -37,6 +38,7 @@ def run_minhash(config: MinHashConfig, input_location: str, output: Path, option
         )
 
         signature_stats = run.run_phase("signatures", signature_task, plan.shard_tasks())
+        config.keep.require_seen(signature_stats)
         quarantined.update(quarantined_shards(signature_stats))
         plan = plan.without(quarantined)
 
