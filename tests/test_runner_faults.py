@@ -7,7 +7,13 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -291,3 +297,152 @@ def test_keep_column_missing_from_some_shards_ranks_them_last(tmp_path: Path, me
     result = invoke("-q", "dedup", method, str(src), str(tmp_path / "out"), "--keep", "max:score", "--json")
     assert result.exit_code == 0, result.stderr
     assert [r["id"] for r in pq.read_table(tmp_path / "out" / "part-00001.parquet").to_pylist()] == ["b"]
+
+
+# --- item 13: pool workers die with their parent ----------------------------------------------
+
+
+def _slow_input(directory: Path, shards: int, megabytes: int) -> Path:
+    """Shards that each keep a worker of `filter pii` busy for a few seconds."""
+    rng = random.Random(13)
+    base = [random_document(rng, 400) + f" mail user{i}@example.org or call 555-010-{i:04d}." for i in range(50)]
+    per_doc = len(base[0])
+    rows = megabytes * 1_000_000 // per_doc
+    for s in range(shards):
+        write_shard(directory / f"s{s}.parquet", [{"id": f"{s}-{i}", "text": base[i % 50]} for i in range(rows)])
+    return directory
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_process_pool_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    src = _slow_input(tmp_path / "in", shards=4, megabytes=40)
+    out = tmp_path / "out"
+    env = {**os.environ, "CURATE_LOCAL_POOL": "process"}
+    command = [sys.executable, "-m", "curate", "-q", "filter", "pii", str(src), str(out), "--workers", "2"]
+    parent = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (out / "_work" / "markers").exists():
+            workers = _children(parent.pid)
+            if len(workers) >= 2 and (out / "_work" / "tmp").is_dir() and any((out / "_work" / "tmp").iterdir()):
+                break  # the workers are writing their first shards
+            time.sleep(0.05)
+        assert len(workers) >= 2, "the pool did not start"
+        parent.kill()
+        parent.wait()
+        gone_by = time.monotonic() + 3
+        while time.monotonic() < gone_by and any(_alive(w) for w in workers):
+            time.sleep(0.05)
+        assert not [w for w in workers if _alive(w)], "workers outlived their parent"
+    finally:
+        parent.kill()
+        parent.wait()
+        for worker in workers:  # orphans now, so no longer found as the parent's children
+            if _alive(worker):
+                os.kill(worker, signal.SIGKILL)
+    # The next run takes the lock and finishes.
+    done = run_process("-q", "filter", "pii", str(src), str(out), "--workers", "2")
+    assert done.returncode == 0, done.stderr
+
+
+# --- item 15: SIGINT ---------------------------------------------------------------------------
+
+
+def test_sigint_exits_130_at_once_and_the_rerun_resumes(tmp_path: Path) -> None:
+    src = _slow_input(tmp_path / "in", shards=3, megabytes=30)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "curate", "-q", "filter", "pii", str(src), str(out), "--workers", "2"]
+    running = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out / "_work" / "run.json").exists():
+        time.sleep(0.05)
+    time.sleep(0.3)
+    running.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    _, stderr = running.communicate(timeout=60)
+    assert running.returncode == 130, stderr
+    assert time.monotonic() - sent < 1.5  # did not wait for the running tasks
+    assert stderr.count("\n") == 1 and "interrupted" in stderr
+    assert not (out / "_manifest.json").exists()
+    done = run_process("-q", "filter", "pii", str(src), str(out), "--workers", "2")
+    assert done.returncode == 0, done.stderr
+
+
+# --- item 15: a full disk, skipped files, a quarantined-only input ----------------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs (needs root and a mount-permitting sandbox; skipped otherwise)."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
+
+
+def test_full_disk_names_the_file(tmp_path: Path, tiny_disk: Path) -> None:
+    rng = random.Random(15)
+    letters = "abcdefghijklmnopqrstuvwxyz "
+    rows = [{"id": str(i), "text": "".join(rng.choice(letters) for _ in range(3000))} for i in range(1000)]
+    src = write_shard(tmp_path / "in" / "a.parquet", rows).parent
+    done = run_process("filter", "pii", str(src), str(tiny_disk / "out"))
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "part-00000.parquet: cannot write (No space left on device)" in done.stderr
+    assert "Error" not in done.stderr
+    assert not (tiny_disk / "out").exists()  # nothing finished: nothing left behind
+
+
+def test_skipped_input_files_are_listed_at_verbose(tmp_path: Path) -> None:
+    src = _input(tmp_path / "in", shards=1)
+    write_shard(src / "_draft.parquet", _docs(7, 2))
+    write_shard(src / ".hidden.parquet", _docs(8, 2))
+    write_shard(src / "_old" / "kept-aside.parquet", _docs(9, 2))
+    quiet = run_process("dedup", "exact", str(src), str(tmp_path / "a"))
+    assert quiet.returncode == 0 and "skipped" not in quiet.stderr
+    verbose = run_process("-v", "dedup", "exact", str(src), str(tmp_path / "b"))
+    assert verbose.returncode == 0, verbose.stderr
+    line = next(x for x in verbose.stderr.splitlines() if "skipped" in x)
+    assert "skipped 3 input file(s)" in line
+    assert all(name in line for name in ("_draft.parquet", ".hidden.parquet", "_old/kept-aside.parquet"))
+
+
+def test_only_shard_quarantined_is_not_called_an_empty_input(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    lines = "".join(json.dumps(d) + "\n" for d in _docs(5, 50))
+    (src / "cut.jsonl.gz").write_bytes(gzip.compress(lines.encode())[:-40])  # as a bomb at its cap
+    result = invoke("-q", "dedup", "exact", str(src), str(tmp_path / "out"), "--on-error", "skip")
+    assert result.exit_code == 3
+    result = invoke("dedup", "exact", str(src), str(tmp_path / "out2"), "--on-error", "skip")
+    assert "no documents were read: 1 shard(s) quarantined" in result.stderr
+    assert "holds no documents" not in result.stderr

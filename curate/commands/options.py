@@ -143,7 +143,9 @@ def report(
             f"({share:.2f}%), {clusters}{detail}{result['seconds']:.2f} s "
             f"-> {params['output']}{done}"
         )
-    if result["rows_in"] == 0:
+    if result["rows_in"] == 0 and summary.quarantined:
+        app.notice(f"curate: warning: no documents were read: {len(summary.quarantined)} shard(s) quarantined")
+    elif result["rows_in"] == 0:
         app.notice("curate: warning: the input holds no documents")
     elif result["rows_kept"] == 0:
         app.notice(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 from curate.errors import BadInputError, UsageError
+
+log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "_manifest.json"
 SUPPORTED_SUFFIXES = (
@@ -102,15 +105,18 @@ def discover_inputs(location: str) -> tuple[list[InputShard], dict[str, object] 
     A directory holding ``_manifest.json`` is a curate dataset: only the shards its
     manifest lists are read, and the manifest is returned too. A directory with curate's
     ``_work/`` but no manifest is an unfinished run and is refused. Otherwise every
-    supported file below the directory (names starting with ``_`` or ``.`` skipped),
+    supported file below the directory (files and folders whose name starts with ``_`` or
+    ``.`` are skipped, and listed at -v),
     a glob, or a single file. Raises UsageError when nothing is found.
     """
     filesystem, path = _resolve_filesystem(location)
     if _is_glob(location):
         if not isinstance(filesystem, pafs.LocalFileSystem):
             raise UsageError(f"globs are supported on local paths only: {location}")
-        found = sorted(p for p in glob.glob(path, recursive=True) if _is_data_file(p) and os.path.isfile(p))
+        matched = sorted(p for p in glob.glob(path, recursive=True) if os.path.isfile(p))
+        found = [p for p in matched if _is_data_file(p)]
         root = _glob_root(path)
+        _note_skipped([p for p in matched if p.endswith(SUPPORTED_SUFFIXES) and not _is_data_file(p)], root)
         return _shards(filesystem, found, root), None
 
     info = filesystem.get_file_info(path)
@@ -145,16 +151,26 @@ def discover_inputs(location: str) -> tuple[list[InputShard], dict[str, object] 
         )
 
     selector = pafs.FileSelector(path, recursive=True)
-    found = sorted(
-        entry.path
-        for entry in filesystem.get_file_info(selector)
-        if entry.type == pafs.FileType.File
-        and _is_data_file(entry.path)
-        and not any(part.startswith(("_", ".")) for part in Path(entry.path).relative_to(path).parts[:-1])
-    )
+    found = []
+    skipped = []
+    for entry in filesystem.get_file_info(selector):
+        if entry.type != pafs.FileType.File or not entry.path.endswith(SUPPORTED_SUFFIXES):
+            continue
+        parts = Path(entry.path).relative_to(path).parts
+        (found if not any(part.startswith(("_", ".")) for part in parts) else skipped).append(entry.path)
+    found.sort()
+    _note_skipped(sorted(skipped), path)
     if not found:
         raise UsageError(f"no input files ({', '.join(SUPPORTED_SUFFIXES)}) found in {location}")
     return _shards(filesystem, found, path), None
+
+
+def _note_skipped(skipped: list[str], root: str) -> None:
+    """Say (at -v) which data files discovery left out because a name starts with _ or ."""
+    if skipped:
+        names = [os.path.relpath(p, root) for p in skipped]
+        shown = ", ".join(names[:5]) + (f", ... ({len(names) - 5} more)" if len(names) > 5 else "")
+        log.info("skipped %d input file(s) whose name or folder starts with '_' or '.': %s", len(names), shown)
 
 
 def _shards(filesystem: pafs.FileSystem, paths: list[str], root: str) -> list[InputShard]:

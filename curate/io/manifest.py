@@ -10,7 +10,8 @@ from typing import Any
 
 from curate.errors import BadInputError
 from curate.io.discovery import MANIFEST_NAME
-from curate.io.writers import fsync_dir, temporary_path
+from curate.io.paths import safe_join
+from curate.io.writers import fsync_dir, naming_failures, temporary_path
 
 
 def canonical_json(value: Any) -> str:
@@ -23,18 +24,21 @@ def fingerprint(value: Any) -> str:
 
 
 def write_json_atomically(root: Path, name: str, value: Any, *, durable: bool = True) -> None:
-    """Write JSON to a temporary file and rename it over ``root/name``. ``durable`` adds the
-    fsyncs that make it survive a power loss (the manifest); markers skip them."""
-    temporary = temporary_path(root, name)
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2, sort_keys=True, default=str)
-        handle.write("\n")
+    """Write JSON to a temporary file under ``root/_work/tmp`` and rename it over
+    ``root/name`` (``name`` may hold folders, checked to stay under root). ``durable`` adds
+    the fsyncs that make it survive a power loss (the manifest); markers skip them."""
+    final = safe_join(root, name)
+    with naming_failures(final):
+        temporary = temporary_path(root, name)
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(value, handle, indent=2, sort_keys=True, default=str)
+            handle.write("\n")
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temporary, final)
         if durable:
-            handle.flush()
-            os.fsync(handle.fileno())
-    os.replace(temporary, root / name)
-    if durable:
-        fsync_dir(root)
+            fsync_dir(final.parent)
 
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:

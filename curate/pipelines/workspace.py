@@ -77,7 +77,7 @@ class Workspace:
             "stats": stats,
             "outputs": [self._output_record(p) for p in outputs],
         }
-        write_json_atomically(self.path("markers", phase), f"{task}.json", record, durable=False)
+        write_json_atomically(self.root, f"{WORK_DIR}/markers/{phase}/{task}.json", record, durable=False)
 
     def _output_record(self, path: Path) -> dict[str, Any]:
         """Size for every output; a checksum too for published shards (outside ``_work``),
@@ -97,7 +97,8 @@ class Workspace:
         return None
 
     def write_run(self, record: dict[str, Any]) -> None:
-        write_json_atomically(self.directory(), RUN_FILE, record, durable=False)
+        self.directory()
+        write_json_atomically(self.root, f"{WORK_DIR}/{RUN_FILE}", record, durable=False)
 
     def remove_intermediates(self) -> None:
         """Drop ``_work`` once the manifest is written: the manifest now speaks for the run."""
