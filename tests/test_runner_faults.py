@@ -446,3 +446,44 @@ def test_only_shard_quarantined_is_not_called_an_empty_input(tmp_path: Path) -> 
     result = invoke("dedup", "exact", str(src), str(tmp_path / "out2"), "--on-error", "skip")
     assert "no documents were read: 1 shard(s) quarantined" in result.stderr
     assert "holds no documents" not in result.stderr
+
+
+# --- item 12: duplicate ids ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["minhash", "exact"])
+def test_duplicate_ids_are_counted_and_explained(tmp_path: Path, method: str) -> None:
+    src = tmp_path / "in"
+    a = _docs(1, 30, copies=2)
+    b = _docs(2, 30)
+    # Three rows of b reuse ids of a (different texts); one id of a appears twice more.
+    for i, reused in enumerate(["d1-004", "d1-007", "d1-004"]):
+        b[i]["id"] = reused
+    write_shard(src / "a.parquet", a)
+    write_shard(src / "b.parquet", b)
+    ids = [str(d["id"]) for d in a + b]
+    expected = len(ids) - len(set(ids))
+    assert expected == 3
+    out = tmp_path / "out"
+    result = invoke("dedup", method, str(src), str(out), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["duplicate_ids"] == expected
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["duplicate_ids"] == expected
+    assert manifest["duplicate_id_example"] == {"id": "d1-004", "rows": ["a.parquet row 4", "b.parquet row 0"]}
+    assert f"warning: {expected} row(s) share their id" in result.stderr
+    answer = invoke("explain", str(out), "d1-004")
+    assert answer.exit_code == 0
+    assert answer.stdout.splitlines()[0] == "d1-004: 3 rows carry this id (ids should be unique)"
+    assert len(answer.stdout.splitlines()) == 4
+    assert json.loads(invoke("explain", str(out), "d1-004", "--json").stdout)["status"] == "several"
+
+
+def test_unique_and_derived_ids_give_no_warning(tmp_path: Path) -> None:
+    src = _input(tmp_path / "in")
+    write_shard(tmp_path / "noids" / "a.parquet", [{"text": str(d["text"])} for d in _docs(3, 20)])
+    for source, out in ((src, "a"), (tmp_path / "noids", "b")):
+        result = invoke("dedup", "exact", str(source), str(tmp_path / out), "--json")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["duplicate_ids"] == 0
+        assert "share their id" not in result.stderr
