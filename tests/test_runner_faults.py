@@ -487,3 +487,12 @@ def test_unique_and_derived_ids_give_no_warning(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.stderr
         assert json.loads(result.stdout)["duplicate_ids"] == 0
         assert "share their id" not in result.stderr
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]", b"\xff\xfe garbage", b'{"shards": [{"rows": 3}]}'])
+def test_malformed_input_manifest_is_bad_input(tmp_path: Path, content: bytes) -> None:
+    src = _input(tmp_path / "in")
+    (src / "_manifest.json").write_bytes(content)
+    done = run_process("dedup", "exact", str(src), str(tmp_path / "out"))
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.count("\n") == 1 and "_manifest.json" in done.stderr

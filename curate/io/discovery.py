@@ -132,17 +132,21 @@ def discover_inputs(location: str) -> tuple[list[InputShard], dict[str, object] 
         with filesystem.open_input_stream(manifest_path) as stream:
             try:
                 manifest = json.loads(stream.read())
-            except json.JSONDecodeError as exc:
+            except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
                 raise BadInputError(manifest_path, f"unreadable manifest: {exc}") from exc
-        names = [shard["name"] for shard in manifest.get("shards", [])]
+        shards_listed = manifest.get("shards") if isinstance(manifest, dict) else None
+        if not isinstance(shards_listed, list) or not all(
+            isinstance(entry, dict) and isinstance(entry.get("name"), str) for entry in shards_listed
+        ):
+            raise BadInputError(manifest_path, "not a curate manifest (want a JSON object with a list of named shards)")
+        names = [shard["name"] for shard in shards_listed]
         for name in names:
             if os.path.isabs(name) or ".." in Path(name).parts or "\x00" in name:
                 raise BadInputError(manifest_path, f"refusing shard name {name!r} (escapes the dataset)")
         listed = _shards(filesystem, [f"{path.rstrip('/')}/{n}" for n in names], path)
-        recorded = manifest.get("shards", [])
         shards = [
             replace(shard, checksum=entry.get("xxh3_128"), expected_bytes=entry.get("bytes"))
-            for shard, entry in zip(listed, recorded, strict=True)
+            for shard, entry in zip(listed, shards_listed, strict=True)
         ]
         return shards, manifest
     if filesystem.get_file_info(f"{path.rstrip('/')}/_work").type == pafs.FileType.Directory:

@@ -18,6 +18,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -210,11 +211,11 @@ class StageRun:
     def _damaged_outputs(self, manifest: dict[str, Any]) -> list[str]:
         """Listed files that are missing or no longer hold the bytes the manifest recorded
         (size, then xxh3-128: a flipped byte keeps the size)."""
-        damaged = []
-        for listed in (*manifest.get("shards", []), *manifest.get("rejects", [])):
-            if not _intact(self.output / listed["name"], listed):
-                damaged.append(listed["name"])
-        return damaged
+        listed = [*manifest.get("shards", []), *manifest.get("rejects", [])]
+        # xxh3 releases the GIL: the files are hashed in parallel (~5 GB/s per thread).
+        with ThreadPoolExecutor(max(1, min(len(listed), self.options.worker_count))) as pool:
+            intact = list(pool.map(lambda entry: _intact(self.output / entry["name"], entry), listed))
+        return [entry["name"] for entry, ok in zip(listed, intact, strict=True) if not ok]
 
     def _clear(self) -> None:
         """Start afresh: remove what curate wrote, nothing else (a user's stray file stays)."""
