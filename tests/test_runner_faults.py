@@ -116,6 +116,7 @@ def test_verify_command_reports_damage(tmp_path: Path) -> None:
     damaged = json.loads(result.stdout)["damaged"]
     assert [d["name"] for d in damaged] == ["_rejects/part-00001.parquet"]
     assert invoke("verify", str(src)).exit_code == 2  # not a curate dataset
+    assert invoke("verify", "--help").exit_code == 0
 
 
 # --- item 10: an error before any work leaves OUT as it was ----------------------------------
@@ -496,3 +497,11 @@ def test_malformed_input_manifest_is_bad_input(tmp_path: Path, content: bytes) -
     done = run_process("dedup", "exact", str(src), str(tmp_path / "out"))
     assert done.returncode == 3, done.stderr
     assert done.stderr.count("\n") == 1 and "_manifest.json" in done.stderr
+
+
+def test_output_equal_to_input_is_refused(tmp_path: Path) -> None:
+    src = _input(tmp_path / "in")
+    before = _listing(src)
+    result = invoke("-q", "dedup", "exact", str(src), str(src))
+    assert result.exit_code == 2 and "inside the input" in result.stderr
+    assert _listing(src) == before

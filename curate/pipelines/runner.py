@@ -7,7 +7,10 @@ Outcomes of starting a run on ``OUT``:
 * a manifest or an unfinished run with another fingerprint: refused (UsageError) unless
   ``overwrite``, which removes curate's own files (never anything else) and starts over;
 * an unfinished run with the same fingerprint: resumed from its completion markers;
-* a non-empty ``OUT`` that is not a curate output: refused unless ``overwrite``.
+* a non-empty ``OUT`` that is not a curate output: refused unless ``overwrite``;
+* an ``OUT`` inside a directory or glob input: refused (the next run would read it).
+
+A run that fails before any work leaves ``OUT`` as it was (see ``_failed_before_work``).
 """
 
 from __future__ import annotations
@@ -116,10 +119,11 @@ class StageRun:
             self._release(undo=self._failed_before_work(exc))
 
     def _failed_before_work(self, exc: BaseException | None) -> bool:
-        """A run this invocation started afresh that stopped on a user's error (a wrong
-        column, a schema conflict, a corrupt shard) before any task finished, or on a usage
-        error at any point: its work is useless to the corrected command (another
-        fingerprint), so OUT goes back to how it was."""
+        """A run this invocation started afresh that stopped on one of curate's errors (a
+        wrong column, a schema conflict, a corrupt shard, a full disk) before any task
+        finished, or on a usage error at any point: there is no work worth resuming (a
+        corrected command has another fingerprint), so OUT goes back to how it was. Once a
+        task finished, a bad shard keeps the work: ``--on-error skip`` resumes it."""
         if not isinstance(exc, CurateError) or not self._fresh or self.workspace is None:
             return False
         return isinstance(exc, UsageError) or not self.workspace.any_done()
@@ -151,7 +155,7 @@ class StageRun:
         if root is not None:
             real_root = os.path.realpath(root)
             if out == real_root or out.startswith(real_root + os.sep):
-                inside = Path(os.path.relpath(out, real_root)).parts
+                inside = Path(os.path.relpath(out, real_root)).parts if out != real_root else ()
                 # Discovery skips folders named _x or .x below a directory (not below a glob).
                 skipped = is_directory_input(self.input_location) and any(
                     part.startswith(("_", ".")) for part in inside
