@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import json
 import logging
@@ -86,6 +87,24 @@ def is_directory_input(location: str) -> bool:
     """A local directory (not a glob, not a file)."""
     filesystem, path = _resolve_filesystem(location)
     return not _is_glob(location) and isinstance(filesystem, pafs.LocalFileSystem) and os.path.isdir(path)
+
+
+def _segments_match(pattern: list[str], parts: list[str]) -> bool:
+    """glob semantics per path segment: ``**`` spans any number of segments."""
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_segments_match(pattern[1:], parts[i:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and _segments_match(pattern[1:], parts[1:])
+
+
+def glob_could_read(location: str, output: str) -> bool:
+    """Whether the glob ``location`` would match the shards curate writes in ``output``
+    (``part-*.parquet`` and ``_rejects/part-*.parquet``), were they there."""
+    _, pattern = _resolve_filesystem(location)
+    written = [os.path.join(output, "part-00000.parquet"), os.path.join(output, "_rejects", "part-00000.parquet")]
+    split = [part for part in pattern.split(os.sep) if part]
+    return any(_segments_match(split, [p for p in path.split(os.sep) if p]) for path in written)
 
 
 def input_root(location: str) -> str | None:

@@ -29,7 +29,14 @@ from typing import Any
 
 from curate import __version__
 from curate.errors import CurateError, UsageError
-from curate.io.discovery import MANIFEST_NAME, InputShard, discover_inputs, input_root, is_directory_input
+from curate.io.discovery import (
+    MANIFEST_NAME,
+    InputShard,
+    discover_inputs,
+    glob_could_read,
+    input_root,
+    is_directory_input,
+)
 from curate.io.lock import LOCK_NAME, OutputLock
 from curate.io.manifest import fingerprint, read_manifest, write_manifest
 from curate.io.writers import file_checksum
@@ -152,23 +159,27 @@ class StageRun:
             return
         out = os.path.realpath(self.output)
         root = input_root(self.input_location) if self.input_manifest is None else None
-        if root is not None:
-            real_root = os.path.realpath(root)
-            if out == real_root or out.startswith(real_root + os.sep):
-                inside = Path(os.path.relpath(out, real_root)).parts if out != real_root else ()
-                # Discovery skips folders named _x or .x below a directory (not below a glob).
-                skipped = is_directory_input(self.input_location) and any(
-                    part.startswith(("_", ".")) for part in inside
-                )
-                if not skipped:
-                    raise UsageError(
-                        f"the output {self.output} is inside the input {self.input_location}, so a second run "
-                        "would read its own output; choose a directory outside it (or one whose name starts "
-                        "with '_', which input discovery skips)"
-                    )
+        if root is not None and self._input_would_read(root, out):
+            raise UsageError(
+                f"the output {self.output} is inside the input {self.input_location}, so a second run "
+                "would read its own output; choose a directory outside it (or one whose name starts "
+                "with '_', which input discovery skips)"
+            )
         for shard in self.shards:
             if os.path.realpath(shard.path).startswith(out + os.sep):
                 raise UsageError(f"the output {self.output} contains input files; choose a separate directory")
+
+    def _input_would_read(self, root: str, out: str) -> bool:
+        """Whether discovery of the input (a directory or glob below ``root``) would find the
+        shards this run writes in ``out``: then the next identical run would read them."""
+        real_root = os.path.realpath(root)
+        if out != real_root and not out.startswith(real_root + os.sep):
+            return False
+        if not is_directory_input(self.input_location):
+            return glob_could_read(self.input_location, out)
+        # Below a directory, discovery skips folders whose name starts with _ or .
+        inside = Path(os.path.relpath(out, real_root)).parts if out != real_root else ()
+        return not any(part.startswith(("_", ".")) for part in inside)
 
     def _prepare(self) -> None:
         identity = {
