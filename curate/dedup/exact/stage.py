@@ -8,6 +8,9 @@ from curate.dedup.exact.config import STAGE_NAME, ExactConfig, ExactPlan
 from curate.dedup.exact.hashing import hash_task
 from curate.dedup.exact.resolve import resolve_task
 from curate.dedup.filtering import filter_task
+from curate.dedup.unique_ids import PHASE as ID_PHASE
+from curate.dedup.unique_ids import duplicate_ids_task
+from curate.dedup.unique_ids import summarize as summarize_ids
 from curate.errors import UsageError
 from curate.pipelines.plan import base_fields, inspect_inputs, partitions_for
 from curate.pipelines.runner import RunOptions, StageRun
@@ -26,16 +29,17 @@ def run_exact(config: ExactConfig, input_location: str, output: Path, options: R
         unified, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards)
         if unified is not None and config.column not in unified.names:
             raise UsageError(f"--on {config.on}: no column {config.column!r} in the input (columns: {unified.names})")
-        if unified is not None and config.keep.column and config.keep.column not in unified.names:
-            raise UsageError(f"--keep {config.keep}: no column {config.keep.column!r} in the input")
+        config.keep.require_column(unified, all(s.format == "parquet" for s in run.shards))
         plan = ExactPlan(
             **base_fields(run, unified, quarantined, options.skip_bad_shards),
             config=config,
             partitions=partitions_for(sum(s.size for s in run.shards), HASH_ROW_BYTES),
         )
         hash_stats = run.run_phase("hashes", hash_task, plan.shard_tasks())
+        config.keep.require_seen(hash_stats)
         quarantined.update(quarantined_shards(hash_stats))
         plan = plan.without(quarantined)
+        id_stats = run.run_phase(ID_PHASE, duplicate_ids_task, plan.partition_tasks(plan.partitions, "i"))
         resolve_stats = run.run_phase("resolve", resolve_task, plan.partition_tasks(plan.partitions))
         filter_stats = run.run_phase("filter", filter_task, plan.shard_tasks())
         body = output_body(output, filter_stats)
@@ -48,6 +52,7 @@ def run_exact(config: ExactConfig, input_location: str, output: Path, options: R
                     "null_values": sum(s.get("null_values", 0) for s in hash_stats.values()),
                     "invalid_utf8_rows": sum(s.get("invalid_utf8_rows", 0) for s in hash_stats.values()),
                 },
+                **summarize_ids(id_stats, plan.shards),
                 "quarantined": quarantine_list({s.index: s.path for s in run.shards}, quarantined),
             }
         )

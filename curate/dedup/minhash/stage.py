@@ -11,6 +11,9 @@ from curate.dedup.minhash.clusters import gather_task, resolve_task
 from curate.dedup.minhash.components import components_task
 from curate.dedup.minhash.config import STAGE_NAME, MinHashConfig, MinHashPlan
 from curate.dedup.minhash.signatures import signature_task
+from curate.dedup.unique_ids import PHASE as ID_PHASE
+from curate.dedup.unique_ids import duplicate_ids_task
+from curate.dedup.unique_ids import summarize as summarize_ids
 from curate.pipelines.plan import base_fields, inspect_inputs, partitions_for
 from curate.pipelines.runner import RunOptions, StageRun
 from curate.pipelines.summary import StageSummary, output_body, quarantine_list, quarantined_shards
@@ -28,6 +31,7 @@ def run_minhash(config: MinHashConfig, input_location: str, output: Path, option
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
         schema, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards)
+        config.keep.require_column(schema, all(s.format == "parquet" for s in run.shards))
         partitions = partitions_for(sum(s.size for s in run.shards), config.bands * BAND_ROW_BYTES)
         plan = MinHashPlan(
             **base_fields(run, schema, quarantined, options.skip_bad_shards),
@@ -37,8 +41,10 @@ def run_minhash(config: MinHashConfig, input_location: str, output: Path, option
         )
 
         signature_stats = run.run_phase("signatures", signature_task, plan.shard_tasks())
+        config.keep.require_seen(signature_stats)
         quarantined.update(quarantined_shards(signature_stats))
         plan = plan.without(quarantined)
+        id_stats = run.run_phase(ID_PHASE, duplicate_ids_task, plan.partition_tasks(plan.band_partitions, "i"))
 
         edge_stats = run.run_phase("candidates", candidate_task, plan.partition_tasks(plan.band_partitions, "p"))
         component_stats = run.run_phase("components", components_task, [("all", (plan, 0))])["all"]
@@ -57,6 +63,7 @@ def run_minhash(config: MinHashConfig, input_location: str, output: Path, option
                 "empty_docs": sum(s.get("empty_docs", 0) for s in signature_stats.values()),
                 "invalid_utf8_rows": sum(s.get("invalid_utf8_rows", 0) for s in signature_stats.values()),
             },
+            **summarize_ids(id_stats, plan.shards),
             "quarantined": quarantine_list({s.index: s.path for s in run.shards}, quarantined),
             "similarity": "exact_jaccard" if config.verify else "estimated_jaccard",
         }
