@@ -1,8 +1,9 @@
 """Throughput of MinHash signatures: curate's Rust kernel against datasketch and rensa, on one core.
 
 Documents are ~3 KB pieces cut (at whitespace) from the Project Gutenberg books of
-``/work/shared/data/gutenberg-top-authors-subset`` (override with ``--data``); the benchmark exits cleanly if
-they are absent. Every system hashes the same word 5-grams with 128 permutations:
+``../shared/data/gutenberg-top-authors-subset`` beside the checkout, or under ``$CURATE_SHARED_DATA``
+(override with ``--data``); the benchmark exits cleanly if they are absent. Every system hashes the
+same word 5-grams with 128 permutations:
 
 - curate: ``kernel.minhash_batch`` on a pyarrow large_string array (normalisation, tokenising, shingling,
   signatures and 16 x 8 band hashes, all in Rust, GIL released);
@@ -27,10 +28,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
+from shared_data import GUTENBERG
 
 from curate import kernel
 
-DEFAULT_DATA = Path("/work/shared/data/gutenberg-top-authors-subset")
+DEFAULT_DATA = GUTENBERG
 NUM_PERM, BANDS, ROWS, NGRAM, SEED = 128, 16, 8, 5, 42
 
 

@@ -48,9 +48,9 @@ sys.path.insert(0, str(HERE))
 
 import neardup_corpus as nc  # noqa: E402
 from process_stats import last_json, log, measure_main, shard_paths, tail  # noqa: E402
+from shared_data import SHARED  # noqa: E402
 
 CORES = 2
-SHARED = Path("/work/shared/data")
 GUTENBERG = SHARED / "gutenberg-top-authors-subset"
 DOLMA_CC = SHARED / "dolma-cc-samples"
 DEFAULT_DATA = HERE / "data" / "exact"

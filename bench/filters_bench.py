@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from shared_data import SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 BENCH = Path(__file__).resolve().parent
 VENV_PYTHON = BENCH / ".venv-datatrove" / "bin" / "python"
 RULE_SETS = ("gopher-quality", "gopher-repetition", "c4", "fineweb")

@@ -3,7 +3,8 @@
     python bench/make_minhash_set.py --out bench/data/minhash --docs 50000 --seed 0
 
 Source: the distinct books (one copy per ``git_blob_sha1``) of the Project Gutenberg subset in
-``/work/shared/data/gutenberg-top-authors-subset``, with the PG licence header/footer removed.
+``../shared/data/gutenberg-top-authors-subset`` (beside the checkout, or under ``$CURATE_SHARED_DATA``),
+with the PG licence header/footer removed.
 
 Output (``--out``):
 

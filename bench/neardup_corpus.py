@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from shared_data import GUTENBERG
 
-DEFAULT_GUTENBERG = Path("/work/shared/data/gutenberg-top-authors-subset")
+DEFAULT_GUTENBERG = GUTENBERG
 
 # --------------------------------------------------------------------------------------------------
 # Loading books

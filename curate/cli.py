@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ COMMAND_GROUPS = {
     "filter": ("curate.commands.filter", "filter", "Quality filters and PII redaction."),
     "run": ("curate.commands.run", "run", "Run a pipeline of stages (YAML)."),
     "stages": ("curate.commands.run", "stages", "List the stages a pipeline can use."),
+    "verify": ("curate.commands.verify", "verify", "Check a dataset's files against its manifest's checksums."),
 }
 
 
@@ -56,6 +58,9 @@ class LazyGroup(click.Group):
         except CurateError as exc:
             click.echo(f"curate: error: {exc}", err=True)
             ctx.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            click.echo("curate: interrupted; the same command resumes from the tasks that finished", err=True)
+            ctx.exit(int(ExitCode.INTERRUPTED))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMAND_GROUPS)
@@ -126,7 +131,8 @@ def root(ctx: click.Context, verbose: int, quiet: bool, config_path: Path | None
 
     \b
     Exit codes: 0 done; 1 failed; 2 usage error; 3 bad input data (or shards
-    quarantined with --on-error skip); 75 another run holds the output (try later).
+    quarantined with --on-error skip); 75 another run holds the output (try later);
+    130 interrupted (the same command resumes).
     """
     ctx.obj = App(verbosity=verbose, quiet=quiet)
     level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
@@ -141,6 +147,14 @@ def main(argv: list[str] | None = None) -> None:
     curate's errors; anything else is a bug, reported in one line unless -v."""
     try:
         root.main(args=argv, prog_name="curate")
+    except SystemExit as exc:
+        if exc.code == ExitCode.INTERRUPTED:
+            # Leave now: joining worker threads would wait for their current tasks, and
+            # what they leave is safe (writes are atomic; the lock is the kernel's).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(int(ExitCode.INTERRUPTED))
+        raise
     except Exception as exc:
         if logging.getLogger().isEnabledFor(logging.INFO):
             raise

@@ -8,6 +8,7 @@ Every command maps its outcome onto these codes, and nowhere else defines one:
     3   bad input data (corrupt shard, schema conflict); also a run that finished
         with ``--on-error skip`` but quarantined at least one shard
     75  another run holds the output directory's lock (EX_TEMPFAIL: try later)
+    130 interrupted (SIGINT, Ctrl-C: 128 + 2, the shell's convention); a re-run resumes
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     BAD_INPUT = 3
     BUSY = 75
+    INTERRUPTED = 130
 
 
 class CurateError(Exception):
@@ -45,6 +47,21 @@ class BadInputError(CurateError):
 
     def __reduce__(self) -> tuple[type[BadInputError], tuple[str, str]]:
         # Crosses process boundaries (executors), so it must rebuild from its own fields.
+        return (type(self), (self.path, self.problem))
+
+
+class WriteFailedError(CurateError):
+    """Writing a file under OUT failed (a full disk, a quota, a read-only mount): exit 1, in
+    one line naming the file."""
+
+    exit_code = ExitCode.FAILED
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: cannot write ({problem})")
+        self.path = path
+        self.problem = problem
+
+    def __reduce__(self) -> tuple[type[WriteFailedError], tuple[str, str]]:
         return (type(self), (self.path, self.problem))
 
 

@@ -15,8 +15,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from curate.cli import root
+from tests.corpus import shared_data_dir
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = shared_data_dir()
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +32,8 @@ def _hermetic_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data``; tests needing it skip when it is absent, except under CI=true."""
+    """``../shared/data`` (or ``$CURATE_SHARED_DATA``); tests needing it skip when it is absent,
+    except under CI=true."""
     if not SHARED_DATA.is_dir():
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but the shared corpora are missing at {SHARED_DATA}")

@@ -1,11 +1,24 @@
-"""Small seeded corpora for end-to-end tests, and brute-force expectations computed from
-first principles (Python sets), independent of the kernel and of the LSH phases."""
+"""Small seeded corpora for end-to-end tests, brute-force expectations computed from first
+principles (Python sets), independent of the kernel and of the LSH phases, and where the
+shared third-party corpora are."""
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import unicodedata
+from pathlib import Path
+
+SHARED_DATA_VARIABLE = "CURATE_SHARED_DATA"
+
+
+def shared_data_dir() -> Path:
+    """The shared corpora: ``$CURATE_SHARED_DATA`` if set, else ``../shared/data`` beside the
+    checkout (the layout CI uses). Never an absolute path written in a test."""
+    configured = os.environ.get(SHARED_DATA_VARIABLE)
+    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared" / "data"
+
 
 WORDS = [
     "river",

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from curate import _native, kernel
 from curate import kernel_reference as ref
+from tests.corpus import shared_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -225,7 +226,7 @@ def test_minhash_batch_shapes_and_dtypes() -> None:
 
 
 def test_simd_and_portable_kernels_agree_on_real_text(backend: str) -> None:
-    books = Path("/work/shared/data/gutenberg-top-authors-subset")
+    books = shared_data_dir() / "gutenberg-top-authors-subset"
     texts = [p.read_text(encoding="utf-8", errors="replace")[:60_000] for p in sorted(books.rglob("*.txt"))[:3]]
     texts = texts or ["Synthetic text, Ünïcödé too. " * 2000]
     docs = [t[i : i + 3000] for t in texts for i in range(0, len(t), 3000)]

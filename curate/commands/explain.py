@@ -19,7 +19,9 @@ from curate.errors import ExitCode, UsageError
 def explain(output: Path, doc_id: str, id_column: str, as_json: bool) -> None:
     """Say whether document ID was kept in OUT or, if removed, by which stage and why.
 
-    Exits 0 when found (kept or removed), 1 when the id is in neither.
+    When several rows carry ID (ids should be unique; dedup stages warn when they are
+    not), every one of them is answered for, one line each. Exits 0 when found (kept or
+    removed), 1 when the id is in neither.
     """
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -29,7 +31,7 @@ def explain(output: Path, doc_id: str, id_column: str, as_json: bool) -> None:
     manifest = read_manifest(output)
     if manifest is None:
         raise UsageError(f"{output} has no _manifest.json: not a finished curate output")
-    found: dict[str, Any] | None = None
+    found: list[dict[str, Any]] = []
     for listed, status in ((manifest.get("rejects", []), "removed"), (manifest.get("shards", []), "kept")):
         for shard in listed:
             table = pq.read_table(output / shard["name"])
@@ -37,27 +39,28 @@ def explain(output: Path, doc_id: str, id_column: str, as_json: bool) -> None:
                 continue
             ids = pc.cast(table.column(id_column), "string")
             hits = pc.indices_nonzero(pc.equal(ids, doc_id))
-            if len(hits):
-                row = table.take(hits.slice(0, 1)).to_pylist()[0]
+            for row in table.take(hits).to_pylist():
                 fields = {
                     k: v for k, v in row.items() if k.startswith("_") or k.startswith("dup_") or k == "similarity"
                 }
-                found = {"id": doc_id, "status": status, "file": shard["name"], **fields}
-                break
-        if found:
-            break
-    if found is None:
+                found.append({"id": doc_id, "status": status, "file": shard["name"], **fields})
+    if not found:
         if as_json:
             click.echo(json.dumps({"id": doc_id, "status": "unknown"}))
         else:
             click.echo(f"{doc_id}: not found in {output} (neither kept nor rejected)")
         raise SystemExit(ExitCode.FAILED)
     if as_json:
-        click.echo(json.dumps(found, sort_keys=True, default=str))
-    elif found["status"] == "kept":
-        click.echo(f"{doc_id}: kept ({found['file']})")
-    else:
-        detail = f"removed by {found.get('_stage')}: {found.get('_reason')}"
-        if found.get("dup_of") is not None:
-            detail += f"; duplicate of {found['dup_of']} (similarity {found.get('similarity'):.4f})"
-        click.echo(f"{doc_id}: {detail}")
+        answer = found[0] if len(found) == 1 else {"id": doc_id, "status": "several", "rows": found}
+        click.echo(json.dumps(answer, sort_keys=True, default=str))
+        return
+    if len(found) > 1:
+        click.echo(f"{doc_id}: {len(found)} rows carry this id (ids should be unique)")
+    for item in found:
+        if item["status"] == "kept":
+            click.echo(f"{doc_id}: kept ({item['file']})")
+        else:
+            detail = f"removed by {item.get('_stage')}: {item.get('_reason')}"
+            if item.get("dup_of") is not None:
+                detail += f"; duplicate of {item['dup_of']} (similarity {item.get('similarity'):.4f})"
+            click.echo(f"{doc_id}: {detail}")

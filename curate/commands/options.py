@@ -121,6 +121,7 @@ def report(
         "seconds": manifest["seconds"],
         "quarantined": summary.quarantined,
         "already_done": summary.reused,
+        **({"duplicate_ids": manifest["duplicate_ids"]} if "duplicate_ids" in manifest else {}),
         **extra,
     }
     if params["as_json"]:
@@ -134,11 +135,20 @@ def report(
             f"({share:.2f}%), {clusters}{detail}{result['seconds']:.2f} s "
             f"-> {params['output']}{done}"
         )
-    if result["rows_in"] == 0:
+    if result["rows_in"] == 0 and summary.quarantined:
+        app.notice(f"curate: warning: no documents were read: {len(summary.quarantined)} shard(s) quarantined")
+    elif result["rows_in"] == 0:
         app.notice("curate: warning: the input holds no documents")
     elif result["rows_kept"] == 0:
         app.notice(
             f"curate: warning: every document was removed ({result['rows_in']} in, see {params['output']}/_rejects)"
+        )
+    duplicates = manifest.get("duplicate_ids", 0)
+    if duplicates:
+        example = manifest.get("duplicate_id_example", {})
+        app.notice(
+            f"curate: warning: {duplicates} row(s) share their id with an earlier row (e.g. {example.get('id')!r} "
+            f"at {' and '.join(example.get('rows', []))}): dup_of and explain are ambiguous for them"
         )
     for item in summary.quarantined:
         app.notice(f"curate: quarantined {item['path']}: {item['error']}")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import json
+import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow.fs as pafs
 
 from curate.errors import BadInputError, UsageError
+
+log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "_manifest.json"
 SUPPORTED_SUFFIXES = (
@@ -38,6 +42,9 @@ class InputShard:
     size: int
     mtime_ns: int
     filesystem: pafs.FileSystem
+    # Set when the shard is listed by a curate manifest: what it must still hold.
+    checksum: str | None = None
+    expected_bytes: int | None = None
 
     @property
     def format(self) -> str:
@@ -68,21 +75,67 @@ def _resolve_filesystem(location: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), os.path.abspath(local)
 
 
+def _is_glob(location: str) -> bool:
+    return any(ch in location for ch in "*?[")
+
+
+def _glob_root(path: str) -> str:
+    return os.path.dirname(path.split("*")[0].split("?")[0].split("[")[0].rstrip("/")) or "/"
+
+
+def is_directory_input(location: str) -> bool:
+    """A local directory (not a glob, not a file)."""
+    filesystem, path = _resolve_filesystem(location)
+    return not _is_glob(location) and isinstance(filesystem, pafs.LocalFileSystem) and os.path.isdir(path)
+
+
+def _segments_match(pattern: list[str], parts: list[str]) -> bool:
+    """glob semantics per path segment: ``**`` spans any number of segments."""
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_segments_match(pattern[1:], parts[i:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and _segments_match(pattern[1:], parts[1:])
+
+
+def glob_could_read(location: str, output: str) -> bool:
+    """Whether the glob ``location`` would match the shards curate writes in ``output``
+    (``part-*.parquet`` and ``_rejects/part-*.parquet``), were they there."""
+    _, pattern = _resolve_filesystem(location)
+    written = [os.path.join(output, "part-00000.parquet"), os.path.join(output, "_rejects", "part-00000.parquet")]
+    split = [part for part in pattern.split(os.sep) if part]
+    return any(_segments_match(split, [p for p in path.split(os.sep) if p]) for path in written)
+
+
+def input_root(location: str) -> str | None:
+    """The local directory below which a directory or glob input finds its files (None for
+    one file or a remote location): an output below it would be read by the next run."""
+    filesystem, path = _resolve_filesystem(location)
+    if not isinstance(filesystem, pafs.LocalFileSystem):
+        return None
+    if _is_glob(location):
+        return _glob_root(path)
+    return path if os.path.isdir(path) else None
+
+
 def discover_inputs(location: str) -> tuple[list[InputShard], dict[str, object] | None]:
     """List the input shards at ``location`` in a stable (sorted) order.
 
     A directory holding ``_manifest.json`` is a curate dataset: only the shards its
     manifest lists are read, and the manifest is returned too. A directory with curate's
     ``_work/`` but no manifest is an unfinished run and is refused. Otherwise every
-    supported file below the directory (names starting with ``_`` or ``.`` skipped),
+    supported file below the directory (files and folders whose name starts with ``_`` or
+    ``.`` are skipped, and listed at -v),
     a glob, or a single file. Raises UsageError when nothing is found.
     """
     filesystem, path = _resolve_filesystem(location)
-    if any(ch in location for ch in "*?["):
+    if _is_glob(location):
         if not isinstance(filesystem, pafs.LocalFileSystem):
             raise UsageError(f"globs are supported on local paths only: {location}")
-        found = sorted(p for p in glob.glob(path, recursive=True) if _is_data_file(p) and os.path.isfile(p))
-        root = os.path.dirname(path.split("*")[0].split("?")[0].split("[")[0].rstrip("/")) or "/"
+        matched = sorted(p for p in glob.glob(path, recursive=True) if os.path.isfile(p))
+        found = [p for p in matched if _is_data_file(p)]
+        root = _glob_root(path)
+        _note_skipped([p for p in matched if p.endswith(SUPPORTED_SUFFIXES) and not _is_data_file(p)], root)
         return _shards(filesystem, found, root), None
 
     info = filesystem.get_file_info(path)
@@ -98,29 +151,49 @@ def discover_inputs(location: str) -> tuple[list[InputShard], dict[str, object] 
         with filesystem.open_input_stream(manifest_path) as stream:
             try:
                 manifest = json.loads(stream.read())
-            except json.JSONDecodeError as exc:
+            except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
                 raise BadInputError(manifest_path, f"unreadable manifest: {exc}") from exc
-        names = [shard["name"] for shard in manifest.get("shards", [])]
+        shards_listed = manifest.get("shards") if isinstance(manifest, dict) else None
+        if not isinstance(shards_listed, list) or not all(
+            isinstance(entry, dict) and isinstance(entry.get("name"), str) for entry in shards_listed
+        ):
+            raise BadInputError(manifest_path, "not a curate manifest (want a JSON object with a list of named shards)")
+        names = [shard["name"] for shard in shards_listed]
         for name in names:
             if os.path.isabs(name) or ".." in Path(name).parts or "\x00" in name:
                 raise BadInputError(manifest_path, f"refusing shard name {name!r} (escapes the dataset)")
-        return _shards(filesystem, [f"{path.rstrip('/')}/{n}" for n in names], path), manifest
+        listed = _shards(filesystem, [f"{path.rstrip('/')}/{n}" for n in names], path)
+        shards = [
+            replace(shard, checksum=entry.get("xxh3_128"), expected_bytes=entry.get("bytes"))
+            for shard, entry in zip(listed, shards_listed, strict=True)
+        ]
+        return shards, manifest
     if filesystem.get_file_info(f"{path.rstrip('/')}/_work").type == pafs.FileType.Directory:
         raise UsageError(
             f"{location} is an unfinished curate output (it has _work/ but no {MANIFEST_NAME}); finish that run first"
         )
 
     selector = pafs.FileSelector(path, recursive=True)
-    found = sorted(
-        entry.path
-        for entry in filesystem.get_file_info(selector)
-        if entry.type == pafs.FileType.File
-        and _is_data_file(entry.path)
-        and not any(part.startswith(("_", ".")) for part in Path(entry.path).relative_to(path).parts[:-1])
-    )
+    found = []
+    skipped = []
+    for entry in filesystem.get_file_info(selector):
+        if entry.type != pafs.FileType.File or not entry.path.endswith(SUPPORTED_SUFFIXES):
+            continue
+        parts = Path(entry.path).relative_to(path).parts
+        (found if not any(part.startswith(("_", ".")) for part in parts) else skipped).append(entry.path)
+    found.sort()
+    _note_skipped(sorted(skipped), path)
     if not found:
         raise UsageError(f"no input files ({', '.join(SUPPORTED_SUFFIXES)}) found in {location}")
     return _shards(filesystem, found, path), None
+
+
+def _note_skipped(skipped: list[str], root: str) -> None:
+    """Say (at -v) which data files discovery left out because a name starts with _ or ."""
+    if skipped:
+        names = [os.path.relpath(p, root) for p in skipped]
+        shown = ", ".join(names[:5]) + (f", ... ({len(names) - 5} more)" if len(names) > 5 else "")
+        log.info("skipped %d input file(s) whose name or folder starts with '_' or '.': %s", len(names), shown)
 
 
 def _shards(filesystem: pafs.FileSystem, paths: list[str], root: str) -> list[InputShard]:

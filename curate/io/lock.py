@@ -1,14 +1,23 @@
 """One run per output directory: an OS advisory lock (``flock``), not a PID file, so a
-run killed with SIGKILL releases it and the next run needs no manual cleanup."""
+run killed with SIGKILL releases it and the next run needs no manual cleanup.
+
+The lock file is opened with ``O_NOFOLLOW``: a ``_curate.lock`` that is a symlink (which
+could point outside OUT) is refused like every other symlink curate would write through.
+A holder may remove the lock file (a run that undoes itself); whoever locks checks that the
+file it locked is still the one at the path, so two runs never hold two different files.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import os
+import stat
 from pathlib import Path
 from types import TracebackType
 
-from curate.errors import BusyError
+from curate.errors import BusyError, UnsafePathError
 
 LOCK_NAME = "_curate.lock"
 
@@ -18,21 +27,49 @@ class OutputLock:
         self.path = root / LOCK_NAME
         self._fd: int | None = None
 
+    def _open(self) -> int:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafePathError(f"refusing lock {self.path}: it is a symlink") from exc
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UnsafePathError(f"refusing lock {self.path}: not a regular file")
+        return fd
+
     def __enter__(self) -> OutputLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            os.close(fd)
-            raise BusyError(f"another curate run holds {self.path.parent} (lock {self.path}); try later") from exc
-        self._fd = fd
-        return self
+        while True:
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                os.close(fd)
+                raise BusyError(f"another curate run holds {self.path.parent} (lock {self.path}); try later") from exc
+            held = os.fstat(fd)
+            try:
+                current = os.lstat(self.path)
+            except FileNotFoundError:
+                current = None
+            if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
+                self._fd = fd
+                return self
+            os.close(fd)  # the file was removed by its previous holder: lock the new one
+
+    def release(self, *, remove: bool = False) -> None:
+        """Unlock; with ``remove``, delete the lock file first (while still holding it)."""
+        if self._fd is None:
+            return
+        if remove:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        self.release()

@@ -8,8 +8,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from curate.errors import BadInputError
 from curate.io.discovery import MANIFEST_NAME
-from curate.io.writers import fsync_dir, temporary_path
+from curate.io.paths import safe_join
+from curate.io.writers import fsync_dir, naming_failures, temporary_path
 
 
 def canonical_json(value: Any) -> str:
@@ -22,18 +24,21 @@ def fingerprint(value: Any) -> str:
 
 
 def write_json_atomically(root: Path, name: str, value: Any, *, durable: bool = True) -> None:
-    """Write JSON to a temporary file and rename it over ``root/name``. ``durable`` adds the
-    fsyncs that make it survive a power loss (the manifest); markers skip them."""
-    temporary = temporary_path(root, name)
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2, sort_keys=True, default=str)
-        handle.write("\n")
+    """Write JSON to a temporary file under ``root/_work/tmp`` and rename it over
+    ``root/name`` (``name`` may hold folders, checked to stay under root). ``durable`` adds
+    the fsyncs that make it survive a power loss (the manifest); markers skip them."""
+    final = safe_join(root, name)
+    with naming_failures(final):
+        temporary = temporary_path(root, name)
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(value, handle, indent=2, sort_keys=True, default=str)
+            handle.write("\n")
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temporary, final)
         if durable:
-            handle.flush()
-            os.fsync(handle.fileno())
-    os.replace(temporary, root / name)
-    if durable:
-        fsync_dir(root)
+            fsync_dir(final.parent)
 
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
@@ -41,9 +46,17 @@ def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
 
 
 def read_manifest(root: Path) -> dict[str, Any] | None:
+    """``root/_manifest.json``, or None when there is none. A manifest that is not a JSON
+    object (truncated, edited, garbage) is bad input (exit 3), never a traceback."""
     path = root / MANIFEST_NAME
     if not path.is_file():
         return None
-    with open(path, encoding="utf-8") as handle:
-        loaded: dict[str, Any] = json.load(handle)
-    return loaded
+    try:
+        with open(path, encoding="utf-8") as handle:
+            loaded = json.load(handle)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise BadInputError(str(path), f"unreadable manifest ({exc}); remove it or pass --overwrite") from exc
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("shards", []), list):
+        raise BadInputError(str(path), "not a curate manifest (want a JSON object with a list of shards)")
+    manifest: dict[str, Any] = loaded
+    return manifest

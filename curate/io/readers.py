@@ -27,6 +27,7 @@ import zstandard
 
 from curate.errors import BadInputError, UsageError
 from curate.io.discovery import InputShard
+from curate.io.integrity import verify_shard
 
 DEFAULT_BATCH_ROWS = 8192
 JSON_BLOCK_BYTES = 16 << 20
@@ -228,10 +229,12 @@ def read_batches(
     """Yield the shard's rows as record batches in file order, the text column canonical.
 
     ``columns`` restricts the Parquet columns read (the text column is always included
-    when present). Raises BadInputError naming the shard on any read or decode failure,
+    when present). A shard of a curate dataset is first checked against its manifest's
+    checksum. Raises BadInputError naming the shard on any read or decode failure,
     and UsageError when the text column is missing.
     """
     counters = counters if counters is not None else ReadCounters()
+    verify_shard(shard)
     if shard.size == 0:
         raise BadInputError(shard.path, "empty file (0 bytes)")
     if shard.format == "parquet":
@@ -258,7 +261,9 @@ def _parquet_batches(shard: InputShard, options: ReadOptions, columns: list[str]
         parquet = pq.ParquetFile(handle)
         if columns is not None:
             present = set(parquet.schema_arrow.names)
-            columns = [c for c in columns if c in present]
+            # Once each: a name asked for twice (--on text reads the text column twice)
+            # would give a zero-row shard's batch duplicate fields.
+            columns = [c for c in dict.fromkeys(columns) if c in present]
         empty = True
         for batch in parquet.iter_batches(batch_size=options.batch_rows, columns=columns):
             empty = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
+from curate.errors import WriteFailedError
 from curate.io.paths import ensure_dir, safe_join
 
 ROW_GROUP_BYTES = 96 << 20
@@ -44,6 +46,22 @@ def file_checksum(path: Path) -> str:
         while chunk := handle.read(8 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def os_problem(exc: OSError) -> str:
+    """The reason of an OS error in a few words ("No space left on device")."""
+    if exc.errno:
+        return os.strerror(exc.errno)
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+@contextlib.contextmanager
+def naming_failures(path: Path) -> Iterator[None]:
+    """Turn an OSError while writing ``path`` into a one-line error that names it."""
+    try:
+        yield
+    except OSError as exc:
+        raise WriteFailedError(str(path), os_problem(exc)) from exc
 
 
 def fsync_dir(path: Path) -> None:
@@ -139,8 +157,9 @@ class AtomicParquetWriter:
         if not self._pending:
             return
         table = pa.Table.from_batches(self._pending, schema=self._schema or self._pending[0].schema)
-        writer = self._open(table.schema)
-        writer.write_table(table, row_group_size=max(1, table.num_rows))
+        with naming_failures(self.root / self.name):
+            writer = self._open(table.schema)
+            writer.write_table(table, row_group_size=max(1, table.num_rows))
         self._pending = []
         self._pending_bytes = 0
 
@@ -150,18 +169,20 @@ class AtomicParquetWriter:
 
     def commit(self) -> PublishedShard:
         self._flush()
-        if self._writer is None:
-            if self._schema is None:
-                raise ValueError(f"cannot write zero-row shard {self.name} without a schema")
-            self._open(self._schema)
-        assert self._writer is not None
-        self._writer.close()
-        metadata = pq.read_metadata(self._temporary)
-        if metadata.num_rows != self.rows:
-            raise OSError(f"{self.name}: wrote {self.rows} rows but the file holds {metadata.num_rows}")
-        size = self._temporary.stat().st_size
-        checksum = file_checksum(self._temporary)
-        publish_file(self.root, self._temporary, self.name)
+        if self._writer is None and self._schema is None:
+            raise ValueError(f"cannot write zero-row shard {self.name} without a schema")
+        with naming_failures(self.root / self.name):
+            if self._writer is None:
+                assert self._schema is not None
+                self._open(self._schema)
+            assert self._writer is not None
+            self._writer.close()
+            metadata = pq.read_metadata(self._temporary)
+            if metadata.num_rows != self.rows:
+                raise OSError(f"wrote {self.rows} rows but the file holds {metadata.num_rows}")
+            size = self._temporary.stat().st_size
+            checksum = file_checksum(self._temporary)
+            publish_file(self.root, self._temporary, self.name)
         self.published = PublishedShard(self.name, self.rows, size, checksum)
         return self.published
 

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from curate.errors import CurateError, UsageError
+from curate.pipelines.worker_lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,12 @@ class LocalExecutor:
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="curate-worker")
             else:
                 # spawn, not fork: forking a process that runs Arrow/polars thread pools can deadlock.
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                self._pool = ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=die_with_parent,
+                    initargs=(os.getpid(),),
+                )
         return self._pool
 
     def map(self, fn: TaskFn, tasks: Sequence[Any], *, description: str) -> list[dict[str, Any]]:
@@ -147,9 +153,13 @@ class LocalExecutor:
                 for future in as_completed(futures):
                     ordered[futures[future]] = future.result()
                     bar.update()
-            except BaseException:
+            except BaseException as exc:
                 for future in futures:
                     future.cancel()
+                if isinstance(exc, KeyboardInterrupt):
+                    # Ctrl-C: do not wait for the running tasks (their writes are atomic).
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = None
                 raise
             return [r for r in ordered if r is not None]
         finally:

@@ -111,7 +111,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
             phase_stats: dict[str, dict[str, dict[str, Any]]] = {}
             if group.barrier is not None:
                 barrier = group.barrier.stage
-                barrier.check_input(schema)
+                barrier.check_input(schema, shards)
                 plan = barrier.make_plan(
                     {**base, "workspace": Workspace(root, run.fingerprint)}, sum(s.size for s in shards)
                 )

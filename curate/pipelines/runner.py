@@ -7,26 +7,39 @@ Outcomes of starting a run on ``OUT``:
 * a manifest or an unfinished run with another fingerprint: refused (UsageError) unless
   ``overwrite``, which removes curate's own files (never anything else) and starts over;
 * an unfinished run with the same fingerprint: resumed from its completion markers;
-* a non-empty ``OUT`` that is not a curate output: refused unless ``overwrite``.
+* a non-empty ``OUT`` that is not a curate output: refused unless ``overwrite``;
+* an ``OUT`` inside a directory or glob input: refused (the next run would read it).
+
+A run that fails before any work leaves ``OUT`` as it was (see ``_failed_before_work``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from curate import __version__
-from curate.errors import UsageError
-from curate.io.discovery import MANIFEST_NAME, InputShard, discover_inputs
+from curate.errors import CurateError, UsageError
+from curate.io.discovery import (
+    MANIFEST_NAME,
+    InputShard,
+    discover_inputs,
+    glob_could_read,
+    input_root,
+    is_directory_input,
+)
 from curate.io.lock import LOCK_NAME, OutputLock
 from curate.io.manifest import fingerprint, read_manifest, write_manifest
+from curate.io.writers import file_checksum
 from curate.pipelines.executors import Executor, make_executor
 from curate.pipelines.workspace import WORK_DIR, Workspace
 
@@ -43,6 +56,12 @@ def _peak_rss() -> str:
     except OSError:
         pass
     return "unknown"
+
+
+def _intact(path: Path, listed: dict[str, Any]) -> bool:
+    if not path.is_file() or path.stat().st_size != listed["bytes"]:
+        return False
+    return "xxh3_128" not in listed or file_checksum(path) == listed["xxh3_128"]
 
 
 @dataclass(frozen=True)
@@ -79,34 +98,89 @@ class StageRun:
     started_at: str = ""
     _lock: OutputLock | None = None
     _executor: Executor | None = None
+    # What this invocation created, so that an error before any work can undo it.
+    _fresh: bool = False
+    _output_existed: bool = True
+    _lock_existed: bool = True
 
     def __enter__(self) -> StageRun:
         self.started = time.monotonic()
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.shards, self.input_manifest = discover_inputs(self.input_location)
         self._refuse_output_inside_input()
+        self._output_existed = self._check_output_path()
+        self._lock_existed = os.path.lexists(self.output / LOCK_NAME)
         self.output.mkdir(parents=True, exist_ok=True)
         self._lock = OutputLock(self.output).__enter__()
         try:
             self._prepare()
-        except BaseException:
-            self._lock.__exit__(None, None, None)
+        except BaseException as exc:
+            self._release(undo=isinstance(exc, CurateError))
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._executor is not None:
-            self._executor.close()
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        try:
+            if self._executor is not None:
+                self._executor.close()
+        finally:
+            self._release(undo=self._failed_before_work(exc))
+
+    def _failed_before_work(self, exc: BaseException | None) -> bool:
+        """A run this invocation started afresh that stopped on one of curate's errors (a
+        wrong column, a schema conflict, a corrupt shard, a full disk) before any task
+        finished, or on a usage error at any point: there is no work worth resuming (a
+        corrected command has another fingerprint), so OUT goes back to how it was. Once a
+        task finished, a bad shard keeps the work: ``--on-error skip`` resumes it."""
+        if not isinstance(exc, CurateError) or not self._fresh or self.workspace is None:
+            return False
+        return isinstance(exc, UsageError) or not self.workspace.any_done()
+
+    def _release(self, *, undo: bool) -> None:
+        if undo and self._fresh:
+            self._remove_curate_files()
         if self._lock is not None:
-            self._lock.__exit__(None, None, None)
+            remove_lock = undo and not self._lock_existed
+            self._lock.release(remove=remove_lock)
+            self._lock = None
+            if remove_lock and not self._output_existed:
+                with contextlib.suppress(OSError):
+                    self.output.rmdir()  # only if empty: nothing of anyone else's is removed
+
+    def _check_output_path(self) -> bool:
+        """Whether OUT exists; refuses an OUT that cannot be a directory of ours."""
+        if self.output.is_symlink() and not self.output.exists():
+            raise UsageError(f"the output {self.output} is a symlink to a missing path ({os.readlink(self.output)})")
+        if self.output.exists() and not self.output.is_dir():
+            raise UsageError(f"the output {self.output} exists and is not a directory")
+        return self.output.exists()
 
     def _refuse_output_inside_input(self) -> None:
         if "://" in self.input_location:
             return
         out = os.path.realpath(self.output)
+        root = input_root(self.input_location) if self.input_manifest is None else None
+        if root is not None and self._input_would_read(root, out):
+            raise UsageError(
+                f"the output {self.output} is inside the input {self.input_location}, so a second run "
+                "would read its own output; choose a directory outside it (or one whose name starts "
+                "with '_', which input discovery skips)"
+            )
         for shard in self.shards:
             if os.path.realpath(shard.path).startswith(out + os.sep):
                 raise UsageError(f"the output {self.output} contains input files; choose a separate directory")
+
+    def _input_would_read(self, root: str, out: str) -> bool:
+        """Whether discovery of the input (a directory or glob below ``root``) would find the
+        shards this run writes in ``out``: then the next identical run would read them."""
+        real_root = os.path.realpath(root)
+        if out != real_root and not out.startswith(real_root + os.sep):
+            return False
+        if not is_directory_input(self.input_location):
+            return glob_could_read(self.input_location, out)
+        # Below a directory, discovery skips folders whose name starts with _ or .
+        inside = Path(os.path.relpath(out, real_root)).parts if out != real_root else ()
+        return not any(part.startswith(("_", ".")) for part in inside)
 
     def _prepare(self) -> None:
         identity = {
@@ -117,13 +191,13 @@ class StageRun:
         }
         self.fingerprint = fingerprint(identity)
         self.workspace = Workspace(self.output, self.fingerprint)
+        if self.options.overwrite:
+            self._clear()
+            return
         manifest = read_manifest(self.output)
         run = self.workspace.read_run()
         ours = {MANIFEST_NAME, LOCK_NAME, WORK_DIR, "_rejects"}
         strangers = [p.name for p in self.output.iterdir() if p.name not in ours and not p.name.startswith("part-")]
-        if self.options.overwrite:
-            self._clear()
-            return
         if manifest is not None:
             if manifest.get("fingerprint") == self.fingerprint:
                 damaged = self._damaged_outputs(manifest)
@@ -148,17 +222,25 @@ class StageRun:
             raise UsageError(f"{self.output} is not empty and not a curate output; pass --overwrite or choose another")
         if run is None:
             self.workspace.write_run({"fingerprint": self.fingerprint, "started_at": self.started_at})
+            self._fresh = True
 
     def _damaged_outputs(self, manifest: dict[str, Any]) -> list[str]:
-        damaged = []
-        for listed in (*manifest.get("shards", []), *manifest.get("rejects", [])):
-            path = self.output / listed["name"]
-            if not path.is_file() or path.stat().st_size != listed["bytes"]:
-                damaged.append(listed["name"])
-        return damaged
+        """Listed files that are missing or no longer hold the bytes the manifest recorded
+        (size, then xxh3-128: a flipped byte keeps the size)."""
+        listed = [*manifest.get("shards", []), *manifest.get("rejects", [])]
+        # xxh3 releases the GIL: the files are hashed in parallel (~5 GB/s per thread).
+        with ThreadPoolExecutor(max(1, min(len(listed), self.options.worker_count))) as pool:
+            intact = list(pool.map(lambda entry: _intact(self.output / entry["name"], entry), listed))
+        return [entry["name"] for entry, ok in zip(listed, intact, strict=True) if not ok]
 
     def _clear(self) -> None:
-        """Remove what curate wrote, nothing else (a user's stray file stays)."""
+        """Start afresh: remove what curate wrote, nothing else (a user's stray file stays)."""
+        self._remove_curate_files()
+        assert self.workspace is not None
+        self.workspace.write_run({"fingerprint": self.fingerprint, "started_at": self.started_at})
+        self._fresh = True
+
+    def _remove_curate_files(self) -> None:
         for path in self.output.iterdir():
             if path.name == LOCK_NAME:
                 continue
@@ -166,8 +248,6 @@ class StageRun:
                 shutil.rmtree(path)
             elif path.name == MANIFEST_NAME or (path.name.startswith("part-") and path.suffix == ".parquet"):
                 path.unlink()
-        assert self.workspace is not None
-        self.workspace.write_run({"fingerprint": self.fingerprint, "started_at": self.started_at})
 
     @property
     def executor(self) -> Executor:

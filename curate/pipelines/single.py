@@ -86,6 +86,7 @@ def run_global_phases(
         if phase.when is not None and not phase.when(plan):
             continue
         stats[phase.name] = run_phase(run, phase, plan, marker_phase=prefix + phase.name)
+        stage.after_phase(phase.name, stats[phase.name])
         if phase.quarantine:
             quarantined.update(quarantined_shards(stats[phase.name]))
             plan = plan.without(quarantined)
@@ -101,7 +102,7 @@ def run_global_stage(
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
         unified, quarantined = inspect_inputs(run.shards, read, options.skip_bad_shards)
-        stage.check_input(unified)
+        stage.check_input(unified, run.shards)
         base = base_fields(run, unified, quarantined, options.skip_bad_shards)
         plan = stage.make_plan(base, sum(s.size for s in run.shards))
         plan, stats = run_global_phases(run, stage, plan, quarantined)
@@ -120,7 +121,7 @@ def run_global_stage(
                 **body,
                 "counters": stage.counters(plan, stats, {"tally": tally, "body": body}),
                 "quarantined": quarantine_list({s.index: s.path for s in run.shards}, quarantined),
-                **stage.manifest_fields(),
+                **stage.manifest_fields(plan, stats),
             }
         )
         return StageSummary(manifest, reused=False)

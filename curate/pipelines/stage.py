@@ -247,8 +247,11 @@ class GlobalStage:
     def fingerprint_fields(self) -> dict[str, object]:
         raise NotImplementedError
 
-    def check_input(self, unified: pa.Schema | None) -> None:
+    def check_input(self, unified: pa.Schema | None, shards: list[InputShard]) -> None:
         """Refuse an input that lacks what this stage needs, before any work."""
+
+    def after_phase(self, name: str, stats: dict[str, dict[str, Any]]) -> None:
+        """Checks once a phase is done (its stats by task key); raise to stop the run."""
 
     def make_plan(self, base: dict[str, Any], input_bytes: int) -> Any:
         """The plan its tasks share, from the ShardPlan fields in ``base``."""
@@ -264,5 +267,6 @@ class GlobalStage:
         """The manifest's counters from every phase's stats and the apply stage's tally."""
         raise NotImplementedError
 
-    def manifest_fields(self) -> dict[str, Any]:
+    def manifest_fields(self, plan: Any, stats: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+        """Top-level manifest fields besides the counters."""
         return {}

@@ -14,6 +14,8 @@ from curate import kernel
 from curate.dedup.decisions import doc_keys
 from curate.dedup.exact.config import ExactPlan
 from curate.dedup.exact.urls import normalize_urls
+from curate.dedup.keep import KEEP_SEEN
+from curate.dedup.unique_ids import IdWriter
 from curate.errors import UsageError
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, batch_ids, read_batches
@@ -32,7 +34,8 @@ def hash_schema(key_type: pa.DataType) -> pa.Schema:
 def hash_task(plan: ExactPlan, shard_index: int) -> tuple[dict[str, Any], list[Path]]:
     root = plan.workspace.root
     stats = _hashes(plan, shard_index)
-    return stats, [root / hash_name(p, shard_index) for p in range(plan.partitions)]
+    outputs = [root / hash_name(p, shard_index) for p in range(plan.partitions)]
+    return stats, outputs + IdWriter(root, shard_index, plan.partitions).paths
 
 
 def _values(plan: ExactPlan, batch: pa.RecordBatch) -> pa.Array:
@@ -57,8 +60,9 @@ def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
     counters = ReadCounters()
     first_row = 0
     nulls = 0
+    keep_seen = False
     names = [hash_name(p, shard.index) for p in range(plan.partitions)]
-    with PartitionedWriter(root, names) as partitions:
+    with PartitionedWriter(root, names) as partitions, IdWriter(root, shard.index, plan.partitions) as id_rows:
         for batch in read_batches(shard, config.read, counters, columns=columns):
             n = batch.num_rows
             values = _values(plan, batch)
@@ -67,8 +71,10 @@ def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
             present = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
             nulls += int(n - present.sum())
             key = config.keep.values(batch, batch.column(config.read.text_column))
+            keep_seen = keep_seen or config.keep.seen_in(batch)
             docs = doc_keys(shard.index, first_row, n)
             ids = batch_ids(batch, shard, first_row, config.read)
+            id_rows.write(ids, docs)
             picked = np.flatnonzero(present)  # a null value is nobody's duplicate
             index = pa.array(picked)
             rows = pa.record_batch(
@@ -78,4 +84,10 @@ def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
             partitions.write(rows, lo[picked] % np.uint64(plan.partitions))
             first_row += n
         partitions.commit(empty_schema=hash_schema(pa.int64()))
-    return {"rows": counters.rows, "null_values": nulls, "invalid_utf8_rows": counters.invalid_utf8_rows}
+        id_rows.commit()
+    return {
+        "rows": counters.rows,
+        "null_values": nulls,
+        "invalid_utf8_rows": counters.invalid_utf8_rows,
+        KEEP_SEEN: keep_seen,
+    }

@@ -1,4 +1,5 @@
-"""``dedup exact`` as a global stage: hashes (map) → survivors (reduce) → apply decisions."""
+"""``dedup exact`` as a global stage: hashes (map) → duplicate ids (reduce) → survivors (reduce)
+→ apply decisions (a map stage)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from curate.dedup.exact.config import STAGE_NAME, ExactConfig, ExactPlan
 from curate.dedup.exact.hashing import hash_task
 from curate.dedup.exact.resolve import resolve_task
 from curate.dedup.filtering import DecisionsApply
+from curate.dedup.unique_ids import PHASE as ID_PHASE
+from curate.dedup.unique_ids import duplicate_ids_task
+from curate.dedup.unique_ids import summarize as summarize_ids
 from curate.errors import UsageError
+from curate.io.discovery import InputShard
 from curate.io.readers import ReadOptions
 from curate.pipelines.plan import partitions_for
 from curate.pipelines.runner import RunOptions
@@ -30,6 +35,7 @@ def _partitions(plan: ExactPlan) -> int:
 
 PHASES = [
     Phase("hashes", "map", hash_task, quarantine=True),
+    Phase(ID_PHASE, "reduce", duplicate_ids_task, count=_partitions, prefix="i"),
     Phase("resolve", "reduce", resolve_task, count=_partitions, prefix="q"),
 ]
 
@@ -52,12 +58,15 @@ class ExactStage(GlobalStage):
     def fingerprint_fields(self) -> dict[str, object]:
         return self.config.fingerprint_fields()
 
-    def check_input(self, unified: pa.Schema | None) -> None:
+    def check_input(self, unified: pa.Schema | None, shards: list[InputShard]) -> None:
         config = self.config
         if unified is not None and config.column not in unified.names:
             raise UsageError(f"--on {config.on}: no column {config.column!r} in the input (columns: {unified.names})")
-        if unified is not None and config.keep.column and config.keep.column not in unified.names:
-            raise UsageError(f"--keep {config.keep}: no column {config.keep.column!r} in the input")
+        config.keep.require_column(unified, all(s.format == "parquet" for s in shards))
+
+    def after_phase(self, name: str, stats: dict[str, dict[str, Any]]) -> None:
+        if name == "hashes":
+            self.config.keep.require_seen(stats)
 
     def make_plan(self, base: dict[str, Any], input_bytes: int) -> ExactPlan:
         return ExactPlan(**base, config=self.config, partitions=partitions_for(input_bytes, HASH_ROW_BYTES))
@@ -78,6 +87,9 @@ class ExactStage(GlobalStage):
             "null_values": sum(s.get("null_values", 0) for s in hashes),
             "invalid_utf8_rows": sum(s.get("invalid_utf8_rows", 0) for s in hashes),
         }
+
+    def manifest_fields(self, plan: ExactPlan, stats: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+        return summarize_ids(stats[ID_PHASE], plan.shards)
 
 
 def run_exact(config: ExactConfig, input_location: str, output: Path, options: RunOptions) -> StageSummary:

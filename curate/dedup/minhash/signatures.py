@@ -16,7 +16,9 @@ import pyarrow as pa
 
 from curate import kernel
 from curate.dedup.decisions import doc_keys
+from curate.dedup.keep import KEEP_SEEN
 from curate.dedup.minhash.config import MinHashPlan
+from curate.dedup.unique_ids import IdWriter
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, batch_ids, read_batches
 from curate.io.writers import AtomicParquetWriter
@@ -47,7 +49,7 @@ def signature_task(plan: MinHashPlan, shard_index: int) -> tuple[dict[str, Any],
     stats = _signatures(plan, shard_index)
     outputs = [root / sig_name(shard_index)]
     outputs += [root / band_name(p, shard_index) for p in range(plan.band_partitions)]
-    return stats, outputs
+    return stats, outputs + IdWriter(root, shard_index, plan.band_partitions).paths
 
 
 def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
@@ -64,7 +66,8 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
     sig_writer: AtomicParquetWriter | None = None
     first_row = 0
     empty_docs = 0
-    with PartitionedWriter(root, names, BAND_SCHEMA) as bands:
+    keep_seen = False
+    with PartitionedWriter(root, names, BAND_SCHEMA) as bands, IdWriter(root, shard.index, partitions) as id_rows:
         try:
             for batch in read_batches(shard, read, counters, columns=columns):
                 text = batch.column(read.text_column)
@@ -82,10 +85,12 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
                 nonempty = result.shingle_counts > 0
                 empty_docs += int(n - nonempty.sum())
                 key = config.keep.values(batch, text)
+                keep_seen = keep_seen or config.keep.seen_in(batch)
                 if sig_writer is None:
                     sig_writer = AtomicParquetWriter(root, sig_name(shard.index), schema=sig_schema(plan, key.type))
                 mask = pa.array(nonempty)
                 ids = batch_ids(batch, shard, first_row, read)
+                id_rows.write(ids, docs)
                 columns = [pa.array(docs[nonempty]), ids.filter(mask), key.filter(mask)]
                 if not config.verify:
                     signatures = np.ascontiguousarray(result.signatures[nonempty])
@@ -106,8 +111,14 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
                 sig_writer = AtomicParquetWriter(root, sig_name(shard.index), schema=sig_schema(plan, pa.int64()))
             sig_writer.commit()
             bands.commit()
+            id_rows.commit()
         except BaseException:
             if sig_writer is not None:
                 sig_writer.abort()
             raise
-    return {"rows": counters.rows, "empty_docs": empty_docs, "invalid_utf8_rows": counters.invalid_utf8_rows}
+    return {
+        "rows": counters.rows,
+        "empty_docs": empty_docs,
+        "invalid_utf8_rows": counters.invalid_utf8_rows,
+        KEEP_SEEN: keep_seen,
+    }

@@ -7,12 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from curate.dedup.filtering import DecisionsApply
 from curate.dedup.minhash.candidates import candidate_task
 from curate.dedup.minhash.clusters import gather_task, resolve_task
 from curate.dedup.minhash.components import components_task
 from curate.dedup.minhash.config import REASON, STAGE_NAME, MinHashConfig, MinHashPlan
 from curate.dedup.minhash.signatures import signature_task
+from curate.dedup.unique_ids import PHASE as ID_PHASE
+from curate.dedup.unique_ids import duplicate_ids_task
+from curate.dedup.unique_ids import summarize as summarize_ids
+from curate.io.discovery import InputShard
 from curate.io.readers import ReadOptions
 from curate.pipelines.plan import partitions_for
 from curate.pipelines.runner import RunOptions
@@ -36,6 +42,7 @@ def _clusters(plan: MinHashPlan) -> int:
 
 PHASES = [
     Phase("signatures", "map", signature_task, quarantine=True),
+    Phase(ID_PHASE, "reduce", duplicate_ids_task, count=_bands, prefix="i"),
     Phase("candidates", "reduce", candidate_task, count=_bands, prefix="p"),
     Phase("components", "single", components_task, key="all"),
     Phase("gather", "map", gather_task),
@@ -45,7 +52,7 @@ PHASES = [
 
 @dataclass(frozen=True)
 class MinHashStage(GlobalStage):
-    """signatures (map) → candidate edges (reduce per band partition) → connected components
+    """signatures (map) → duplicate ids (reduce) → candidate edges (reduce per band partition) → connected components
     (single) → gather clusters (map) → resolve survivors (reduce per cluster partition) →
     apply decisions (map stage)."""
 
@@ -64,6 +71,13 @@ class MinHashStage(GlobalStage):
 
     def fingerprint_fields(self) -> dict[str, object]:
         return self.config.fingerprint_fields()
+
+    def check_input(self, unified: pa.Schema | None, shards: list[InputShard]) -> None:
+        self.config.keep.require_column(unified, all(s.format == "parquet" for s in shards))
+
+    def after_phase(self, name: str, stats: dict[str, dict[str, Any]]) -> None:
+        if name == "signatures":
+            self.config.keep.require_seen(stats)
 
     def make_plan(self, base: dict[str, Any], input_bytes: int) -> MinHashPlan:
         partitions = partitions_for(input_bytes, self.config.bands * BAND_ROW_BYTES)
@@ -88,8 +102,9 @@ class MinHashStage(GlobalStage):
             "invalid_utf8_rows": sum(s.get("invalid_utf8_rows", 0) for s in signatures),
         }
 
-    def manifest_fields(self) -> dict[str, Any]:
-        return {"similarity": "exact_jaccard" if self.config.verify else "estimated_jaccard"}
+    def manifest_fields(self, plan: MinHashPlan, stats: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+        similarity = "exact_jaccard" if self.config.verify else "estimated_jaccard"
+        return {**summarize_ids(stats[ID_PHASE], plan.shards), "similarity": similarity}
 
 
 def run_minhash(config: MinHashConfig, input_location: str, output: Path, options: RunOptions) -> StageSummary:
