@@ -418,3 +418,23 @@ def test_setup_runs_once_per_worker_not_once_per_shard(tmp_path: Path) -> None:
 def test_setup_runs_once_per_ray_actor(tmp_path: Path, ray_cluster: None) -> None:
     calls = _setup_calls(tmp_path, "--executor", "ray", "--workers", "2")
     assert 1 <= len(calls) <= 2 and len(set(calls)) == len(calls)
+
+
+def test_a_shard_emptied_before_a_barrier(tmp_path: Path) -> None:
+    """A filter that drops every row of one shard leaves a zero-row shard for the dedup after it."""
+    from tests.conftest import write_shard
+
+    sentence = "The quick brown fox jumps over the lazy dog near the river bank today. "
+    write_shard(tmp_path / "in" / "a.parquet", [{"id": "a", "text": "short"}, {"id": "b", "text": "tiny"}])
+    write_shard(tmp_path / "in" / "b.parquet", [{"id": c, "text": sentence * 8} for c in "cde"])
+    chain = [
+        ("filter gopher-quality", ["--min-words", "3"], {"min-words": 3}),
+        ("dedup exact", [], {}),
+        ("dedup minhash", [], {}),
+    ]
+    chain_outs = shell_chain(tmp_path, tmp_path / "in", chain)
+    recipe = write_pipeline(tmp_path / "p.yaml", [(name, options) for name, _, options in chain])
+    result = invoke("run", str(recipe), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "p"))
+    assert result.exit_code == 0, result.stderr
+    assert_same_as_chain(tmp_path / "p", chain_outs)
+    assert pq.read_metadata(tmp_path / "p" / "part-00000.parquet").num_rows == 0

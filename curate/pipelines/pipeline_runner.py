@@ -91,6 +91,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
         groups = pipeline.groups()
         tallies: dict[int, StageTally] = {}
         barrier_counters: dict[int, dict[str, Any]] = {}
+        barrier_fields: dict[int, dict[str, Any]] = {}
         rejects: list[dict[str, Any]] = []
         kept: list[dict[str, Any]] = []
         rows_in = 0
@@ -159,6 +160,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
                 barrier_counters[group.barrier.position] = group.barrier.stage.counters(
                     plan, phase_stats, {"tally": tallies[group.barrier.position], "body": body}
                 )
+                barrier_fields[group.barrier.position] = group.barrier.stage.manifest_fields(plan, phase_stats)
             if last:
                 kept = group_kept
             else:
@@ -180,7 +182,10 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
                 "rows_out": rows_out,
                 "rows_rejected": rows_rejected,
                 "schema": schema_json(final_schema),
-                "stages": [_stage_report(item, tallies, barrier_counters) for item in pipeline.stages],
+                "stages": [
+                    {**_stage_report(item, tallies, barrier_counters), **barrier_fields.get(item.position, {})}
+                    for item in pipeline.stages
+                ],
                 "groups": [[item.position for item in group.members] for group in groups],
                 "counters": {"invalid_utf8_rows": invalid_utf8},
                 "quarantined": quarantine_list({s.index: s.path for s in run.shards}, quarantined),
