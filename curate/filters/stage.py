@@ -10,28 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 from curate.filters.base import TextFilter, TextStage
 from curate.io.readers import ReadOptions
-from curate.pipelines.fingerprint import file_digests
+from curate.pipelines.fingerprint import stage_fields
 from curate.pipelines.runner import RunOptions
 from curate.pipelines.single import filter_counters, run_map_stage
 from curate.pipelines.summary import StageSummary
-
-
-def text_stage_fields(stage: TextStage, read: ReadOptions) -> dict[str, Any]:
-    """What a text stage's manifest says of its configuration (and its fingerprint covers)."""
-    annotate = isinstance(stage, TextFilter) and stage.annotate
-    fields: dict[str, Any] = {
-        "stage": stage.name,
-        "config": stage.config(),
-        "annotate": annotate,
-        "text_column": read.text_column,
-    }
-    if stage.files():
-        fields["files"] = file_digests(stage.files())
-    return fields
 
 
 def run_text_stage(
@@ -42,7 +27,7 @@ def run_text_stage(
     return run_map_stage(
         stage,
         stage.stage_label,
-        text_stage_fields(stage, read),
+        stage_fields(stage, read),
         read,
         input_location,
         output,

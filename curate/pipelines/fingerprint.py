@@ -37,19 +37,27 @@ def read_identity(read: ReadOptions) -> dict[str, Any]:
     return {"text_column": read.text_column, "id_column": read.id_column, "id_column_explicit": read.id_column_explicit}
 
 
-def stage_identity(
-    name: str, algorithm_version: int, config: dict[str, Any], read: ReadOptions, files: Iterable[str] = ()
-) -> dict[str, Any]:
-    return {
-        "stage": name,
-        "algorithm_version": algorithm_version,
-        "config": config,
-        "read": read_identity(read),
-        "files": file_digests(files),
-    }
+def stage_fields(stage: Any, read: ReadOptions) -> dict[str, Any]:
+    """What a stage's manifest records of its configuration, and so what its fingerprint
+    covers: for a dedup stage its config with the algorithm version and read options
+    (``fingerprint_fields``); for a filter or modifier its name, config, annotate and text
+    column; for both, the SHA-256 of every file the stage reads. The single commands and
+    ``curate run`` (per stage) both use it."""
+    from curate.pipelines.stage import GlobalStage
+
+    if isinstance(stage, GlobalStage):
+        fields: dict[str, Any] = dict(stage.fingerprint_fields())
+    else:
+        fields = {
+            "stage": stage.name,
+            "config": stage.config(),
+            "annotate": bool(getattr(stage, "annotate", False)),
+            "text_column": read.text_column,
+        }
+    if stage.files():
+        fields["files"] = file_digests(stage.files())
+    return fields
 
 
-def stage_fingerprint(
-    name: str, algorithm_version: int, config: dict[str, Any], read: ReadOptions, files: Iterable[str] = ()
-) -> str:
-    return fingerprint(stage_identity(name, algorithm_version, config, read, files))
+def stage_fingerprint(stage: Any, read: ReadOptions) -> str:
+    return fingerprint(stage_fields(stage, read))

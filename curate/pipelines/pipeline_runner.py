@@ -32,14 +32,14 @@ from typing import Any
 
 from curate.io.discovery import discover_inputs
 from curate.io.manifest import write_manifest
-from curate.pipelines.fingerprint import file_digests, read_identity
+from curate.pipelines.fingerprint import read_identity, stage_fields
 from curate.pipelines.map_runner import ChainPlan, StageTally
 from curate.pipelines.phases import quarantined_shards, run_phase
 from curate.pipelines.pipeline import Group, Pipeline, PipelineStage
 from curate.pipelines.plan import inspect_inputs
 from curate.pipelines.runner import RunOptions, StageRun
 from curate.pipelines.single import chain_phase, filter_counters, run_global_phases
-from curate.pipelines.stage import GlobalStage, MapStage
+from curate.pipelines.stage import MapStage
 from curate.pipelines.summary import StageSummary, quarantine_list, schema_json
 from curate.pipelines.workspace import Workspace
 
@@ -47,19 +47,11 @@ STAGE_NAME = "pipeline"
 INTERMEDIATE_DIR = "_intermediate"
 
 
-def stage_identity(item: PipelineStage) -> dict[str, Any]:
-    """What of one stage decides the output: its path, config (with the algorithm version for
-    global stages), annotate, and the content of the files it reads."""
-    stage = item.stage
-    if isinstance(stage, GlobalStage):
-        config: Any = stage.fingerprint_fields()
-    else:
-        config = {"config": stage.config(), "annotate": bool(getattr(stage, "annotate", False))}
-    return {"stage": item.path, "config": config, "files": file_digests(stage.files())}
-
-
 def pipeline_fields(pipeline: Pipeline, keep_intermediate: bool) -> dict[str, Any]:
-    fields = {"read": read_identity(pipeline.read), "stages": [stage_identity(item) for item in pipeline.stages]}
+    """The run's identity: the read options and, per stage, its path and what its own command's
+    manifest would record (``fingerprint.stage_fields``: config, algorithm version, files)."""
+    stages = [{"path": item.path, **stage_fields(item.stage, pipeline.read)} for item in pipeline.stages]
+    fields: dict[str, Any] = {"read": read_identity(pipeline.read), "stages": stages}
     if keep_intermediate:  # it changes what the output holds
         fields["keep_intermediate"] = True
     return fields

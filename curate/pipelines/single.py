@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.io.readers import ReadOptions
+from curate.pipelines.fingerprint import stage_fields
 from curate.pipelines.map_runner import ChainPlan, StageTally, chain_task
 from curate.pipelines.phases import quarantined_shards, run_phase
 from curate.pipelines.plan import base_fields, inspect_inputs
@@ -97,7 +98,7 @@ def run_global_stage(
     stage: GlobalStage, read: ReadOptions, input_location: str, output: Path, options: RunOptions
 ) -> StageSummary:
     stage.check_installed()
-    with StageRun(stage.stage_label, input_location, output, stage.fingerprint_fields(), options) as run:
+    with StageRun(stage.stage_label, input_location, output, stage_fields(stage, read), options) as run:
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
