@@ -31,6 +31,7 @@ from curate.io.integrity import verify_shard
 
 DEFAULT_BATCH_ROWS = 8192
 JSON_BLOCK_BYTES = 16 << 20
+_JSON_READ = pajson.ReadOptions(use_threads=False, block_size=1 << 20)
 # A compressed shard may expand to this many times its size, and at least this many bytes.
 DECOMPRESSION_RATIO_CAP = 200
 DECOMPRESSION_FLOOR_BYTES = 1 << 30
@@ -202,7 +203,9 @@ def _parse_json_block(block: bytes, shard: InputShard, options: ReadOptions) -> 
     schema_fields = [pa.field(options.text_column, pa.large_string())]
     parse = pajson.ParseOptions(explicit_schema=pa.schema(schema_fields), unexpected_field_behavior="infer")
     try:
-        return pajson.read_json(io.BytesIO(block), parse_options=parse), 0
+        # One thread: with several, the order of the fields inferred for a struct column depends
+        # on which chunk finishes first, so the same file would not give the same bytes twice.
+        return pajson.read_json(io.BytesIO(block), read_options=_JSON_READ, parse_options=parse), 0
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if "encoding" not in message.lower() and "utf" not in message.lower() and "surrogate" not in message.lower():

@@ -11,6 +11,7 @@ the rows stage ``k`` dropped go to its own rejects directory with ``_stage`` and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from curate.io.readers import ReadCounters, ReadOptions, batch_ids, read_batches
 from curate.io.schema import conform
@@ -110,6 +112,19 @@ def schema_with(schema: pa.Schema, batch: pa.RecordBatch, names: list[str]) -> p
     return pa.schema(kept + [batch.schema.field(n) for n in names])
 
 
+@functools.lru_cache(maxsize=256)
+def as_read_back(schema: pa.Schema, text_column: str) -> pa.Schema:
+    """``schema`` as the next command of a shell chain would see it: written to Parquet and read
+    back (list items are named ``element``, ...), then unified as every stage's input is (text
+    column ``large_string``, no schema metadata). Found by a round trip of an empty table."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(schema.empty_table(), sink, store_schema=True)
+    back = pq.read_schema(pa.BufferReader(sink.getvalue()))
+    if text_column in back.names:
+        back = back.set(back.get_field_index(text_column), pa.field(text_column, pa.large_string()))
+    return back.remove_metadata()
+
+
 @dataclass
 class _Step:
     """One stage's result on one batch, applied."""
@@ -189,6 +204,7 @@ def chain_task(plan: ChainPlan, shard_index: int) -> tuple[dict[str, Any], list[
             for k, stage in enumerate(stages):
                 if k > 0:
                     # What the next stage would read back from this stage's output.
+                    schema = as_read_back(schema, read.text_column)
                     batch = conform(batch, schema)
                 context = BatchContext(shard, first_row, read, states[k], shard_states[k])
                 step = apply_result(stage, batch, schema, stage.apply(batch, context), tallies[k], read)
