@@ -80,7 +80,7 @@ def _map_shard(plan: TextStagePlan, shard_index: int) -> dict[str, Any]:
     rows_in = 0
     first_row = 0
     with ShardOutput(plan.workspace.root, shard.index) as output:
-        for batch in read_batches(shard, read, counters):
+        for batch in read_batches(shard, read, counters, schema=plan.read_schema(shard.index)):
             n = batch.num_rows
             if read.id_column not in batch.schema.names:
                 batch = batch.append_column(read.id_column, batch_ids(batch, shard, first_row, read))

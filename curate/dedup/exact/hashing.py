@@ -67,7 +67,7 @@ def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
     nulls = 0
     names = [hash_name(p, shard.index) for p in range(plan.partitions)]
     with PartitionedWriter(root, names) as partitions:
-        for batch in read_batches(shard, config.read, counters, columns=columns):
+        for batch in read_batches(shard, config.read, counters, columns=columns, schema=plan.read_schema(shard.index)):
             n = batch.num_rows
             values = _values(plan, batch)
             level = "none" if config.is_url else config.normalize

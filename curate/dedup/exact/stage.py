@@ -23,13 +23,14 @@ def run_exact(config: ExactConfig, input_location: str, output: Path, options: R
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
-        unified, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards)
+        inputs, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards)
+        unified = inputs.unified
         if unified is not None and config.column not in unified.names:
             raise UsageError(f"--on {config.on}: no column {config.column!r} in the input (columns: {unified.names})")
         if unified is not None and config.keep.column and config.keep.column not in unified.names:
             raise UsageError(f"--keep {config.keep}: no column {config.keep.column!r} in the input")
         plan = ExactPlan(
-            **base_fields(run, unified, quarantined, options.skip_bad_shards),
+            **base_fields(run, inputs, quarantined, options.skip_bad_shards),
             config=config,
             partitions=partitions_for(sum(s.size for s in run.shards), HASH_ROW_BYTES),
         )

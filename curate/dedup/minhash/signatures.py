@@ -74,7 +74,7 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
     empty_docs = 0
     with PartitionedWriter(root, names, BAND_SCHEMA) as bands:
         try:
-            for batch in read_batches(shard, read, counters, columns=columns):
+            for batch in read_batches(shard, read, counters, columns=columns, schema=plan.read_schema(shard.index)):
                 text = batch.column(read.text_column)
                 result = kernel.minhash_batch(
                     text,
