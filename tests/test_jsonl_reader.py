@@ -106,6 +106,15 @@ def test_plain_jsonl_cut_mid_line_says_it_may_be_truncated(tmp_path: Path) -> No
         read_all(path)
 
 
+def test_a_bad_line_deep_in_a_big_file_is_named_by_its_line_number(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl.zst"
+    lines = [json.dumps({"text": f"row {i} " + "filler words here " * 200}) for i in range(9000)]
+    lines[7776] = lines[7776][:-5]  # line 7777, in the second 16 MiB block
+    path.write_bytes(zstandard.ZstdCompressor().compress(("\n".join(lines) + "\n").encode()))
+    with pytest.raises(BadInputError, match=r"big.jsonl.zst: line 7777: invalid JSON"):
+        read_all(path)
+
+
 # 2. Invalid text: the text column is repaired and counted; other columns are never rewritten.
 
 
