@@ -184,14 +184,15 @@ def _invalid_text_at(path: str, value: object) -> str | None:
     return None
 
 
-def _record(line: bytes, number: int, block: Block, is_last: bool, shard: InputShard) -> dict[str, Any]:
+def _record(line: bytes, offset: int, block: Block, is_last: bool, shard: InputShard) -> dict[str, Any]:
     try:
         record = json.loads(line.decode("utf-8", "surrogateescape"), strict=False)
     except json.JSONDecodeError as exc:
         cut = " (the file ends inside this line: truncated?)" if block.unterminated and is_last else ""
+        number = block.first_line + offset
         raise BadInputError(shard.path, f"line {number}: invalid JSON ({exc.msg} at character {exc.pos}){cut}") from exc
     if not isinstance(record, dict):
-        raise BadInputError(shard.path, f"line {number}: not a JSON object")
+        raise BadInputError(shard.path, f"line {block.first_line + offset}: not a JSON object")
     return record
 
 
@@ -212,8 +213,8 @@ def _repair_lines(block: Block, shard: InputShard, text_column: str, *, every_li
             suspicious = True
         if not (suspicious or every_line):
             continue
-        number = block.first_line + offset
-        record = _record(line, number, block, offset == len(lines) - 1, shard)
+        # Line numbers are counted only for an error message (block.first_line reads the file again).
+        record = _record(line, offset, block, offset == len(lines) - 1, shard)
         if not suspicious:
             continue
         changed = False
@@ -227,8 +228,9 @@ def _repair_lines(block: Block, shard: InputShard, text_column: str, *, every_li
             if where is not None:
                 raise BadInputError(
                     shard.path,
-                    f"line {number}, column {where!r}: invalid UTF-8 or a lone surrogate escape; only the "
-                    f"text column ({text_column!r}) is repaired (U+FFFD), other columns are never rewritten",
+                    f"line {block.first_line + offset}, column {where!r}: invalid UTF-8 or a lone surrogate "
+                    f"escape; only the text column ({text_column!r}) is repaired (U+FFFD), other columns are "
+                    "never rewritten",
                 )
         if changed:
             lines[offset] = json.dumps(record, ensure_ascii=False).encode("utf-8")
