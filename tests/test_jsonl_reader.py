@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from curate.errors import BadInputError
 from curate.io.discovery import discover_inputs
 from curate.io.jsonl import JSON_BLOCK_BYTES
 from curate.io.readers import ReadCounters, ReadOptions, read_batches
-from curate.io.schema import check_input_schemas
+from curate.io.schema import SchemaCache, check_input_schemas
 from tests.conftest import invoke, write_shard
 
 
@@ -252,6 +253,25 @@ def test_a_timestamp_against_a_string_is_a_conflict_naming_the_column(tmp_path: 
     result = invoke("dedup", "exact", str(tmp_path / "in"), str(tmp_path / "out"))
     assert result.exit_code == 3, result.output
     assert "b.jsonl: column 'created' is string here but timestamp[ms]" in result.stderr
+
+
+def test_a_resumed_run_reuses_the_schema_pass_kept_in_work(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    shard = tmp_path / "in" / "a.jsonl"
+    shard.write_text(json.dumps({"text": "x", "n": 100}) + "\n")
+    result = invoke("dedup", "exact", str(tmp_path / "in"), str(tmp_path / "out"), "--keep-work")
+    assert result.exit_code == 0, result.output
+    kept = list((tmp_path / "out" / "_work" / "schemas").glob("*.arrow"))
+    assert len(kept) == 1
+    # Same size and mtime, other content: only the kept schema can say "n" is an integer.
+    stat = shard.stat()
+    shard.write_text(json.dumps({"text": "x", "n": 9.5}) + "\n")
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    shards, _ = discover_inputs(str(tmp_path / "in"))
+    fresh = check_input_schemas(shards, ReadOptions(), skip_bad=False)
+    cached = check_input_schemas(shards, ReadOptions(), skip_bad=False, cache=SchemaCache(kept[0].parent))
+    assert fresh.unified is not None and fresh.unified.field("n").type == pa.float64()
+    assert cached.unified is not None and cached.unified.field("n").type == pa.int64()
 
 
 # 7. Long lines.

@@ -149,7 +149,7 @@ def run_text_stage(
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
-        schema, quarantined = inspect_inputs(run.shards, read, options.skip_bad_shards)
+        schema, quarantined = inspect_inputs(run.shards, read, options.skip_bad_shards, run.workspace)
         plan = TextStagePlan(
             **base_fields(run, schema, quarantined, options.skip_bad_shards), stage=stage, read=read, annotate=annotate
         )

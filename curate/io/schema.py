@@ -3,10 +3,13 @@ write, and conforming batches to the one schema every output shard has."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -64,14 +67,46 @@ def read_footer_schema(shard: InputShard) -> pa.Schema:
     return schema
 
 
-def _shard_schema(shard: InputShard, options: ReadOptions, stop: threading.Event) -> pa.Schema | None:
+class SchemaCache:
+    """JSONL schema passes of one run, kept in its ``_work/`` so that a resumed run does not
+    read every file again: one Arrow IPC schema per file, keyed by path, size and mtime."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _file(self, shard: InputShard) -> Path:
+        key = json.dumps([shard.path, shard.size, shard.mtime_ns]).encode()
+        return self.directory / f"{hashlib.sha256(key).hexdigest()[:32]}.arrow"
+
+    def get(self, shard: InputShard) -> pa.Schema | None:
+        try:
+            return pa.ipc.read_schema(pa.py_buffer(self._file(shard).read_bytes()))
+        except (OSError, pa.ArrowException):
+            return None
+
+    def put(self, shard: InputShard, schema: pa.Schema) -> None:
+        target = self._file(shard)
+        temporary = target.with_suffix(f".tmp{threading.get_ident()}")
+        temporary.write_bytes(schema.serialize().to_pybytes())
+        os.replace(temporary, target)
+
+
+def _shard_schema(
+    shard: InputShard, options: ReadOptions, stop: threading.Event, cache: SchemaCache | None
+) -> pa.Schema | None:
     """A Parquet shard's footer schema, or a JSONL shard's schema over all its lines (None
     for a JSONL file without rows, or when ``stop`` was set: another shard failed)."""
     if shard.format == "parquet":
         return read_footer_schema(shard)
     if shard.size == 0:
         raise BadInputError(shard.path, "empty file (0 bytes)")
-    return jsonl.infer_schema(shard, options, stop=stop.is_set)
+    cached = cache.get(shard) if cache is not None else None
+    if cached is not None:
+        return cached
+    schema = jsonl.infer_schema(shard, options, stop=stop.is_set)
+    if schema is not None and cache is not None and not stop.is_set():
+        cache.put(shard, schema)
+    return schema
 
 
 def _checked(schema: pa.Schema, shard: InputShard, options: ReadOptions) -> pa.Schema:
@@ -89,19 +124,24 @@ def _checked(schema: pa.Schema, shard: InputShard, options: ReadOptions) -> pa.S
 
 
 def check_input_schemas(
-    shards: list[InputShard], options: ReadOptions, *, skip_bad: bool, workers: int = 0
+    shards: list[InputShard],
+    options: ReadOptions,
+    *,
+    skip_bad: bool,
+    workers: int = 0,
+    cache: SchemaCache | None = None,
 ) -> SchemaReport:
     """Read every Parquet footer and every JSONL file's schema (a pass over its lines, on
-    ``workers`` threads) before any write, and unify them with the promotion of
-    :mod:`curate.io.promotion`. Fails up front on a missing text column (UsageError) or a
-    column whose types cannot be unified (BadInputError naming both shards and the column);
-    with ``skip_bad`` an unreadable shard is listed in ``unreadable`` instead."""
+    ``workers`` threads, kept in ``cache``) before any write, and unify them with the
+    promotion of :mod:`curate.io.promotion`. Fails up front on a missing text column
+    (UsageError) or a column whose types cannot be unified (BadInputError naming both shards
+    and the column); with ``skip_bad`` an unreadable shard is listed in ``unreadable`` instead."""
     report = SchemaReport(unified=None)
     threads = workers if workers > 0 else min(8, os.cpu_count() or 1)
     found: dict[int, pa.Schema | None] = {}
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        futures = {shard.index: pool.submit(_shard_schema, shard, options, stop) for shard in shards}
+        futures = {shard.index: pool.submit(_shard_schema, shard, options, stop, cache) for shard in shards}
         try:
             for shard in shards:  # in shard order: the same error and schema on every run
                 try:

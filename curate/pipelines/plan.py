@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from curate.io.discovery import InputShard
 from curate.io.readers import ReadOptions
-from curate.io.schema import check_input_schemas
+from curate.io.schema import SchemaCache, check_input_schemas
 from curate.pipelines.workspace import Workspace
 
 PlanT = TypeVar("PlanT", bound="ShardPlan")
@@ -19,6 +19,7 @@ PlanT = TypeVar("PlanT", bound="ShardPlan")
 PARTITION_TARGET_BYTES = 256 << 20
 MAX_PARTITIONS = 4096
 ASSUMED_DOC_BYTES = 3000
+SCHEMA_DIR = "schemas"
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,14 @@ class InputSchemas:
     read_schemas: Mapping[int, pa.Schema]
 
 
-def inspect_inputs(shards: list[InputShard], read: ReadOptions, skip_bad: bool) -> tuple[InputSchemas, dict[int, str]]:
-    """The inputs' schemas (every Parquet footer and every JSONL file, before any write)
-    and the shards already quarantined because they could not be read."""
-    report = check_input_schemas(shards, read, skip_bad=skip_bad)
+def inspect_inputs(
+    shards: list[InputShard], read: ReadOptions, skip_bad: bool, workspace: Workspace | None = None
+) -> tuple[InputSchemas, dict[int, str]]:
+    """The inputs' schemas (every Parquet footer and every JSONL file, before any write;
+    JSONL passes kept in ``workspace`` for a resumed run) and the shards already
+    quarantined because they could not be read."""
+    cache = SchemaCache(workspace.directory(SCHEMA_DIR)) if workspace is not None else None
+    report = check_input_schemas(shards, read, skip_bad=skip_bad, cache=cache)
     return InputSchemas(report.unified, dict(report.read_schemas)), dict(report.unreadable)
 
 

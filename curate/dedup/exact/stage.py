@@ -23,7 +23,7 @@ def run_exact(config: ExactConfig, input_location: str, output: Path, options: R
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
-        inputs, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards)
+        inputs, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards, run.workspace)
         unified = inputs.unified
         if unified is not None and config.column not in unified.names:
             raise UsageError(f"--on {config.on}: no column {config.column!r} in the input (columns: {unified.names})")

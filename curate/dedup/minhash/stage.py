@@ -27,7 +27,7 @@ def run_minhash(config: MinHashConfig, input_location: str, output: Path, option
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
-        schema, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards)
+        schema, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards, run.workspace)
         partitions = partitions_for(sum(s.size for s in run.shards), config.bands * BAND_ROW_BYTES)
         plan = MinHashPlan(
             **base_fields(run, schema, quarantined, options.skip_bad_shards),
