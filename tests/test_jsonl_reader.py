@@ -242,6 +242,22 @@ def test_parquet_and_jsonl_unify_with_the_documented_promotion(tmp_path: Path) -
     assert sorted(frame.rows()) == [("a", "x", 1.0, None), ("b", "y", 2.5, "e")]
 
 
+def test_a_parquet_type_the_json_reader_cannot_produce_is_cast_on_write(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    write_shard(
+        tmp_path / "in" / "a.parquet",
+        [{"text": "x", "tags": ["p"], "ranks": [1, 2]}],
+        schema=pa.schema(
+            [("text", pa.string()), ("tags", pa.list_(pa.string())), ("ranks", pa.large_list(pa.int64()))]
+        ),
+    )
+    (tmp_path / "in" / "b.jsonl").write_text(json.dumps({"text": "y", "tags": ["j"], "ranks": [3]}) + "\n")
+    result = invoke("filter", "pii", str(tmp_path / "in"), str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    frame = pl.read_parquet(sorted((tmp_path / "out").glob("part-*.parquet")))
+    assert frame.sort("text").rows() == [("x", ["p"], [1, 2], "a.parquet#0"), ("y", ["j"], [3], "b.jsonl#0")]
+
+
 def test_a_timestamp_against_a_string_is_a_conflict_naming_the_column(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     write_shard(

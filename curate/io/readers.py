@@ -16,10 +16,12 @@ Policies applied here, for every stage:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from curate.errors import BadInputError, UsageError
@@ -135,12 +137,26 @@ def _parquet_batches(shard: InputShard, options: ReadOptions, columns: list[str]
         raise BadInputError(shard.path, f"not a readable Parquet file ({str(exc).splitlines()[0]})") from exc
 
 
+@functools.lru_cache(maxsize=256)
+def _json_can_parse(kind: pa.DataType) -> bool:
+    """Whether pyarrow's JSON reader converts to ``kind`` (not to dictionaries, maps,
+    large or fixed-size lists, which a Parquet shard may bring into the unified schema)."""
+    try:
+        pajson.read_json(
+            pa.BufferReader(b"{}\n"), parse_options=pajson.ParseOptions(explicit_schema=pa.schema([("x", kind)]))
+        )
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    return True
+
+
 def jsonl_read_schema(file_schema: pa.Schema, unified: pa.Schema | None, text_column: str) -> pa.Schema:
     """The types a JSONL file is parsed with: its own columns (so a column it lacks stays
-    absent, as in Parquet), with the run's unified types and the text column large_string."""
+    absent, as in Parquet), with the run's unified types (where the JSON reader can produce
+    them; else the file's own, cast on write) and the text column large_string."""
     fields = []
     for item in file_schema:
-        if unified is not None and item.name in unified.names:
+        if unified is not None and item.name in unified.names and _json_can_parse(unified.field(item.name).type):
             item = unified.field(item.name)
         if item.name == text_column:
             item = pa.field(text_column, pa.large_string())
