@@ -39,6 +39,8 @@ class FilterPlan(Protocol):
     shards: tuple[InputShard, ...]
     output_schema: pa.Schema | None
 
+    def read_schema(self, shard_index: int) -> pa.Schema | None: ...
+
     @property
     def config(self) -> DedupOutputConfig: ...
 
@@ -83,7 +85,7 @@ def filter_task(args: tuple[FilterPlan, int]) -> dict[str, Any]:
     rows_in = 0
     first_row = 0
     with ShardOutput(root, shard.index) as output:
-        for batch in read_batches(shard, read):
+        for batch in read_batches(shard, read, schema=plan.read_schema(shard.index)):
             n = batch.num_rows
             lo, hi = np.searchsorted(decided_rows, [first_row, first_row + n])
             lookup = np.full(n, -1, dtype=np.int64)

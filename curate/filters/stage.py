@@ -80,7 +80,7 @@ def _map_shard(plan: TextStagePlan, shard_index: int) -> dict[str, Any]:
     rows_in = 0
     first_row = 0
     with ShardOutput(plan.workspace.root, shard.index) as output:
-        for batch in read_batches(shard, read, counters):
+        for batch in read_batches(shard, read, counters, schema=plan.read_schema(shard.index)):
             n = batch.num_rows
             if read.id_column not in batch.schema.names:
                 batch = batch.append_column(read.id_column, batch_ids(batch, shard, first_row, read))
@@ -149,7 +149,7 @@ def run_text_stage(
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
-        schema, quarantined = inspect_inputs(run.shards, read, options.skip_bad_shards)
+        schema, quarantined = inspect_inputs(run.shards, read, options.skip_bad_shards, run.workspace)
         plan = TextStagePlan(
             **base_fields(run, schema, quarantined, options.skip_bad_shards), stage=stage, read=read, annotate=annotate
         )

@@ -26,17 +26,17 @@ def run_exact(config: ExactConfig, input_location: str, output: Path, options: R
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
-        unified, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards)
+        inputs, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards, run.workspace)
+        unified = inputs.unified
         if unified is not None and config.column not in unified.names:
             raise UsageError(f"--on {config.on}: no column {config.column!r} in the input (columns: {unified.names})")
-        config.keep.require_column(unified, all(s.format == "parquet" for s in run.shards))
+        config.keep.require_column(unified)
         plan = ExactPlan(
-            **base_fields(run, unified, quarantined, options.skip_bad_shards),
+            **base_fields(run, inputs, quarantined, options.skip_bad_shards),
             config=config,
             partitions=partitions_for(sum(s.size for s in run.shards), HASH_ROW_BYTES),
         )
         hash_stats = run.run_phase("hashes", hash_task, plan.shard_tasks())
-        config.keep.require_seen(hash_stats)
         quarantined.update(quarantined_shards(hash_stats))
         plan = plan.without(quarantined)
         id_stats = run.run_phase(ID_PHASE, duplicate_ids_task, plan.partition_tasks(plan.partitions, "i"))

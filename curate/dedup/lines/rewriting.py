@@ -63,7 +63,7 @@ def rewrite_task(args: tuple[LinesPlan, int]) -> dict[str, Any]:
     stats = {"rows_in": 0, "segments_removed": 0, "chars_removed": 0}
     first_row = 0
     with ShardOutput(root, shard.index) as output:
-        for batch in read_batches(shard, read):
+        for batch in read_batches(shard, read, schema=plan.read_schema(shard.index)):
             # A second pass over an earlier output replaces its counts rather than duplicating them.
             batch = batch.drop_columns([c for c in count_names if c in batch.schema.names])
             n = batch.num_rows

@@ -23,7 +23,7 @@ def run_lines(config: LinesConfig, input_location: str, output: Path, options: R
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
-        schema, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards)
+        schema, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards, run.workspace)
         plan = LinesPlan(
             **base_fields(run, schema, quarantined, options.skip_bad_shards),
             config=config,

@@ -30,8 +30,8 @@ def run_minhash(config: MinHashConfig, input_location: str, output: Path, option
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
-        schema, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards)
-        config.keep.require_column(schema, all(s.format == "parquet" for s in run.shards))
+        schema, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards, run.workspace)
+        config.keep.require_column(schema.unified)
         partitions = partitions_for(sum(s.size for s in run.shards), config.bands * BAND_ROW_BYTES)
         plan = MinHashPlan(
             **base_fields(run, schema, quarantined, options.skip_bad_shards),
@@ -41,7 +41,6 @@ def run_minhash(config: MinHashConfig, input_location: str, output: Path, option
         )
 
         signature_stats = run.run_phase("signatures", signature_task, plan.shard_tasks())
-        config.keep.require_seen(signature_stats)
         quarantined.update(quarantined_shards(signature_stats))
         plan = plan.without(quarantined)
         id_stats = run.run_phase(ID_PHASE, duplicate_ids_task, plan.partition_tasks(plan.band_partitions, "i"))
