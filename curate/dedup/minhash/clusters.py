@@ -39,7 +39,7 @@ def _member_texts(plan: MinHashPlan, shard_index: int, docs: np.ndarray) -> pa.A
     pieces: list[pa.Array] = []
     first_row = 0
     column = plan.config.read.text_column
-    for batch in read_batches(shard, plan.config.read, columns=[column]):
+    for batch in read_batches(shard, plan.config.read, columns=[column], schema=plan.read_schema(shard.index)):
         end = first_row + batch.num_rows
         lo, hi = np.searchsorted(rows, [first_row, end])
         if hi > lo:
