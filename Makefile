@@ -15,8 +15,9 @@ setup: $(PY)  ## create .venv and install curate (builds the Rust extension) wit
 build: $(PY)  ## rebuild the Rust extension in place after changing rust_ext/
 	$(PY) -m pip install --quiet --no-deps -e .
 
-sample:  ## run the main job on the bundled sample
+sample:  ## run the main job and the FineWeb-like recipe on the bundled sample
 	$(VENV)/bin/curate dedup minhash examples/sample $(SAMPLE_OUT) --overwrite
+	$(VENV)/bin/curate run examples/fineweb.yaml --output $(SAMPLE_OUT)-fineweb --overwrite
 
 lint:
 	$(VENV)/bin/ruff check .

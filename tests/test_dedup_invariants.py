@@ -48,8 +48,7 @@ def test_workers_and_pools_give_byte_identical_shards(tmp_path: Path, monkeypatc
     src = shard_out(docs, tmp_path / "in", 3)
     dedup(src, tmp_path / "one", "--workers", "1")
     dedup(src, tmp_path / "two", "--workers", "2")
-    monkeypatch.setenv("CURATE_LOCAL_POOL", "process")
-    dedup(src, tmp_path / "procs", "--workers", "2")
+    dedup(src, tmp_path / "procs", "--workers", "2", "--pool", "process")
     names = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("part-*.parquet"))
     assert len(names) >= 4  # three kept shards and at least one rejects shard
     for name in names:

@@ -345,9 +345,8 @@ def _alive(pid: int) -> bool:
 def test_process_pool_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     src = _slow_input(tmp_path / "in", shards=4, megabytes=40)
     out = tmp_path / "out"
-    env = {**os.environ, "CURATE_LOCAL_POOL": "process"}
     command = [sys.executable, "-m", "curate", "-q", "filter", "pii", str(src), str(out), "--workers", "2"]
-    parent = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    parent = subprocess.Popen([*command, "--pool", "process"], stderr=subprocess.DEVNULL)
     workers: list[int] = []
     try:
         # Kill once the first of four tasks is done: both workers are then inside a task

@@ -53,24 +53,6 @@ def input_arguments(fn: F) -> F:
     return fn
 
 
-def survivor_options(fn: F) -> F:
-    """--keep and --cluster-columns, shared by the dedup commands."""
-    for decorator in reversed(
-        [
-            _option(
-                "--keep",
-                default="first",
-                show_default=True,
-                help="Survivor of each group of duplicates: first, longest, shortest, max:COL, min:COL "
-                "(ties broken by id).",
-            ),
-            _option("--cluster-columns", is_flag=True, help="Add dup_cluster / dup_cluster_size columns to kept rows."),
-        ]
-    ):
-        fn = decorator(fn)
-    return fn
-
-
 def execution_options(fn: F) -> F:
     for decorator in reversed(
         [
@@ -79,7 +61,15 @@ def execution_options(fn: F) -> F:
                 type=click.Choice(["local", "ray"]),
                 default="local",
                 show_default=True,
-                help="local: a process pool on this machine; ray: a Ray cluster (or a local Ray instance).",
+                help="local: worker threads in this process (see --pool); ray: a Ray cluster (or a local Ray "
+                "instance).",
+            ),
+            _option(
+                "--pool",
+                type=click.Choice(["thread", "process"]),
+                default="thread",
+                show_default=True,
+                help="Local workers: threads (every hot path releases the GIL) or spawned processes.",
             ),
             _option("--workers", type=click.IntRange(min=0), default=0, help="Parallel workers (0 = CPU count)."),
             _option("--ray-address", default=None, help="Ray cluster address (else RAY_ADDRESS, else local Ray)."),
@@ -115,6 +105,7 @@ def run_options(params: dict[str, Any], app: App) -> RunOptions:
 
     return RunOptions(
         executor=params["executor"],
+        pool=params["pool"],
         workers=params["workers"],
         ray_address=params["ray_address"],
         overwrite=params["overwrite"],

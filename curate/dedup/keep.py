@@ -8,16 +8,29 @@ deterministic: ties are broken by the document id, then by input position.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.errors import UsageError
-
-# The first-phase stats key saying whether a shard had the keep rule's column.
+from curate.pipelines.options import option
 
 # pyarrow 25 moved null placement into each sort key (the global option is deprecated).
 _PER_KEY_NULL_PLACEMENT = int(pa.__version__.split(".")[0]) >= 25
+
+
+def keep_option() -> Any:
+    """``--keep``, one definition for every dedup stage."""
+    return option(
+        default_factory=lambda: KeepRule("first"),
+        help="Survivor of each group of duplicates: first, longest, shortest, max:COL, min:COL (ties broken by id).",
+        parse=KeepRule.parse,
+    )
+
+
+def cluster_columns_option() -> Any:
+    return option(False, "Add dup_cluster / dup_cluster_size columns to kept rows.", flag=True)
 
 
 @dataclass(frozen=True)

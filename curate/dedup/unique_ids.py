@@ -67,9 +67,8 @@ class IdWriter:
             self._writer.abort()
 
 
-def duplicate_ids_task(args: tuple[ShardPlan, int]) -> dict[str, Any]:
+def duplicate_ids_task(plan: ShardPlan, partition: int) -> tuple[dict[str, Any], list[Path]]:
     """Reduce one id partition: rows whose id an earlier row has, and the first such id."""
-    plan, partition = args
     root = plan.workspace.root
     tables = [pq.read_table(root / id_name(partition, shard.index)) for shard in plan.active_shards]
     table = pa.concat_tables(tables) if tables else ID_SCHEMA.empty_table()
@@ -91,8 +90,7 @@ def duplicate_ids_task(args: tuple[ShardPlan, int]) -> dict[str, Any]:
                 "id": table.column("id")[second].as_py(),
                 "docs": [int(docs[first]), int(docs[second])],
             }
-    plan.workspace.mark_done(PHASE, f"i{partition:04d}", stats, [])
-    return stats
+    return stats, []
 
 
 def summarize(stats: dict[str, dict[str, Any]], shards: tuple[InputShard, ...]) -> dict[str, Any]:

@@ -5,6 +5,10 @@ machine-readable reason (``gopher_quality:mean_word_length``); it may also retur
 statistics it measured as columns, which ``--annotate`` adds to the output instead of
 dropping anything (so thresholds can be chosen afterwards, as dolma does).
 
+Both are map stages of the one stage contract (``curate.pipelines.stage``): ``apply`` turns
+a verdict or a modification into a :class:`~curate.pipelines.stage.MapResult`. Whether a
+filter drops or annotates is its ``annotate`` field.
+
 A **modifier** returns a rewritten text column and per-row counts of what it changed (PII
 redaction); it never drops a row.
 
@@ -21,6 +25,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
+
+from curate.pipelines.stage import BatchContext, MapResult, MapStage, reasons_from_rules
 
 
 @dataclass(frozen=True)
@@ -52,13 +58,14 @@ class Verdict:
     ) -> Verdict:
         """Combine rules given in order as (reason code, fails-per-row mask): a row is dropped
         with the code of the first rule it fails."""
-        reason_index = np.full(n, -1, dtype=np.int64)
-        for i, (_, fails) in enumerate(rules):
-            first = (reason_index < 0) & np.asarray(fails, dtype=bool)
-            reason_index[first] = i
-        codes = pa.array([code for code, _ in rules] or [""], pa.string())
-        reasons = codes.take(pa.array(reason_index, mask=reason_index < 0)) if n else pa.array([], pa.string())
-        return Verdict(keep=reason_index < 0, reasons=reasons, stats=stats or {}, texts=texts, counters=counters or {})
+        keep, reasons = reasons_from_rules(rules, n)
+        return Verdict(keep=keep, reasons=reasons, stats=stats or {}, texts=texts, counters=counters or {})
+
+    def as_result(self, *, annotate: bool) -> MapResult:
+        """The map-stage result: with ``annotate``, nothing dropped and the statistics added."""
+        if annotate:
+            return MapResult(reasons=self.reasons, columns=self.stats, counters=self.counters)
+        return MapResult(keep=self.keep, reasons=self.reasons, texts=self.texts, counters=self.counters)
 
 
 @dataclass(frozen=True)
@@ -69,9 +76,23 @@ class Modification:
     counts: dict[str, np.ndarray]
     columns: dict[str, pa.Array] = field(default_factory=dict)
 
+    def as_result(self) -> MapResult:
+        changes = {kind: int(np.asarray(per_row).sum()) for kind, per_row in self.counts.items()}
+        return MapResult(texts=self.texts, columns=self.columns, changes=changes)
+
+
+# A field that says how the stage runs rather than what it computes: not an option of the
+# generic option loop, and not in the stage's config.
+RUN_FIELD = {"run_field": True}
+
+
+def config_fields(cls: type) -> list[dataclasses.Field[Any]]:
+    """The fields of a stage's dataclass that are its options."""
+    return [f for f in dataclasses.fields(cls) if not f.metadata.get("run_field")]
+
 
 @dataclass(frozen=True)
-class TextStage:
+class TextStage(MapStage):
     """Base of filters and modifiers. Subclasses are frozen dataclasses; ``name`` is the
     command name (``gopher-quality``), ``reason_prefix`` prefixes reason codes."""
 
@@ -84,14 +105,23 @@ class TextStage:
     def reason_prefix(self) -> str:
         return self.name.replace("-", "_")
 
+    @property
+    def stage_label(self) -> str:
+        return f"{self.kind}_{self.reason_prefix}"
+
     def config(self) -> dict[str, Any]:
-        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: _jsonable(getattr(self, f.name)) for f in config_fields(type(self))}
 
 
 @dataclass(frozen=True)
 class TextFilter(TextStage):
+    annotate: bool = field(default=False, kw_only=True, metadata=RUN_FIELD)
+
     def evaluate(self, texts: pa.LargeStringArray, batch: pa.RecordBatch) -> Verdict:
         raise NotImplementedError
+
+    def apply(self, batch: pa.RecordBatch, context: BatchContext) -> MapResult:
+        return self.evaluate(batch.column(context.read.text_column), batch).as_result(annotate=self.annotate)
 
 
 @dataclass(frozen=True)
@@ -100,6 +130,9 @@ class TextModifier(TextStage):
 
     def modify(self, texts: pa.LargeStringArray, batch: pa.RecordBatch) -> Modification:
         raise NotImplementedError
+
+    def apply(self, batch: pa.RecordBatch, context: BatchContext) -> MapResult:
+        return self.modify(batch.column(context.read.text_column), batch).as_result()
 
 
 def _jsonable(value: object) -> object:

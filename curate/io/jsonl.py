@@ -132,6 +132,12 @@ def blocks(shard: InputShard, options: ReadOptions) -> Iterator[Block]:
         stream.close()
 
 
+def _read_options(block_size: int, *, inferring: bool) -> pajson.ReadOptions:
+    # Inferring on one thread: with several, the order of the fields inferred for a struct column
+    # depends on which parse block finishes first, so one file would not give one schema.
+    return pajson.ReadOptions(block_size=block_size, use_threads=not inferring)
+
+
 def _arrow_parse(data: bytes, schema: pa.Schema | None, only_listed: bool) -> pa.Table:
     if schema is None:
         parse = pajson.ParseOptions(unexpected_field_behavior="infer")
@@ -143,7 +149,9 @@ def _arrow_parse(data: bytes, schema: pa.Schema | None, only_listed: bool) -> pa
     while True:
         try:
             return pajson.read_json(
-                pa.BufferReader(data), read_options=pajson.ReadOptions(block_size=block_size), parse_options=parse
+                pa.BufferReader(data),
+                read_options=_read_options(block_size, inferring=schema is None),
+                parse_options=parse,
             )
         except pa.ArrowInvalid as exc:
             # A line longer than the parse block "straddles" two block boundaries.

@@ -1,6 +1,10 @@
-"""The two files a map over one input shard publishes: ``part-NNNNN.parquet`` (kept rows)
+"""The files a map over one input shard publishes: ``part-NNNNN.parquet`` (kept rows)
 and, if anything was dropped, ``_rejects/part-NNNNN.parquet`` (dropped rows with
-``_stage`` and ``_reason``). Both atomic; neither is published if the shard fails."""
+``_stage`` and ``_reason``). All atomic; none is published if the shard fails.
+
+A fused pass of several map stages (``curate run``) writes one rejects file per stage that
+dropped something, each under its own directory (``_rejects/NN-<stage>/``), and may write
+its kept rows to another root than its rejects (an intermediate dataset under ``_work/``)."""
 
 from __future__ import annotations
 
@@ -20,8 +24,8 @@ def part_name(shard_index: int) -> str:
     return f"part-{shard_index:05d}.parquet"
 
 
-def reject_name(shard_index: int) -> str:
-    return f"_rejects/part-{shard_index:05d}.parquet"
+def reject_name(shard_index: int, directory: str = "_rejects") -> str:
+    return f"{directory}/part-{shard_index:05d}.parquet"
 
 
 def with_reject_columns(batch: pa.RecordBatch, stage: str, reasons: pa.Array | str) -> pa.RecordBatch:
@@ -42,40 +46,56 @@ def reject_schema(kept_schema: pa.Schema, extra: list[pa.Field] | None = None) -
 
 
 class ShardOutput:
-    """Writers of one shard's kept and rejected rows, opened on first use."""
+    """Writers of one shard's kept and rejected rows, opened on first use.
 
-    def __init__(self, root: Path, shard_index: int) -> None:
+    Kept rows go to ``kept_root`` (default ``root``), the rejects of stage ``k`` to
+    ``root/reject_dirs[k]``. Published names are relative to ``root``.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        shard_index: int,
+        *,
+        kept_root: Path | None = None,
+        reject_dirs: tuple[str, ...] = ("_rejects",),
+    ) -> None:
         self.root = root
+        self.kept_root = kept_root if kept_root is not None else root
         self.shard_index = shard_index
+        self.reject_dirs = reject_dirs
         self._kept: AtomicParquetWriter | None = None
-        self._rejected: AtomicParquetWriter | None = None
+        self._rejected: list[AtomicParquetWriter | None] = [None] * len(reject_dirs)
         self.kept_rows = 0
         self.rejected_rows = 0
 
     def keep(self, batch: pa.RecordBatch, schema: pa.Schema) -> None:
         if self._kept is None:
-            self._kept = AtomicParquetWriter(self.root, part_name(self.shard_index), schema=schema)
+            self._kept = AtomicParquetWriter(self.kept_root, part_name(self.shard_index), schema=schema)
         self._kept.write(conform(batch, schema))
         self.kept_rows += batch.num_rows
 
-    def reject(self, batch: pa.RecordBatch, schema: pa.Schema) -> None:
+    def reject(self, batch: pa.RecordBatch, schema: pa.Schema, stage: int = 0) -> None:
         if batch.num_rows == 0:
             return
-        if self._rejected is None:
-            self._rejected = AtomicParquetWriter(self.root, reject_name(self.shard_index), schema=schema)
-        self._rejected.write(conform(batch, schema))
+        writer = self._rejected[stage]
+        if writer is None:
+            name = reject_name(self.shard_index, self.reject_dirs[stage])
+            writer = self._rejected[stage] = AtomicParquetWriter(self.root, name, schema=schema)
+        writer.write(conform(batch, schema))
         self.rejected_rows += batch.num_rows
 
     def commit(self) -> list[PublishedShard]:
         if self._kept is None:
             raise ValueError(f"shard {self.shard_index}: nothing was read, so the output schema is unknown")
-        published = [self._kept.commit()]
-        if self._rejected is not None:
-            published.append(self._rejected.commit())
-        return published
+        kept = self._kept.commit()
+        if self.kept_root != self.root:
+            relative = (self.kept_root / kept.name).relative_to(self.root).as_posix()
+            kept = PublishedShard(relative, kept.rows, kept.bytes, kept.xxh3_128)
+        return [kept, *(writer.commit() for writer in self._rejected if writer is not None)]
 
     def abort(self) -> None:
-        for writer in (self._kept, self._rejected):
+        for writer in (self._kept, *self._rejected):
             if writer is not None:
                 writer.abort()
 

@@ -1,12 +1,21 @@
-"""Executors run the tasks of a phase: ``local`` (a process pool, nothing to start) or ``ray``.
+"""Executors run the tasks of a phase: ``local`` (threads of this process by default, or a
+process pool with ``--pool process``; nothing to start) or ``ray``.
 
 A task is a top-level function and one picklable argument; it writes its own outputs and
-completion marker and returns a small stats dict. Both executors return results in task
-order, so the runner's output never depends on completion order or worker count.
+returns a small stats dict (the phase wrapper writes its marker). Both executors return
+results in task order, so the runner's output never depends on completion order or worker
+count.
+
+On Ray, a phase's plan (shared by all its tasks) goes to the object store once, not pickled
+into every task; tasks are retried when their worker is lost (a system failure), never when
+they raise (a data error would fail again); a phase whose map stages have a ``setup()`` runs
+on a pool of actors, one per worker, so heavy state loads once per actor; the stages'
+resources (``num_gpus``, ``num_cpus``) are passed to Ray.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -18,7 +27,7 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from curate.errors import UsageError
+from curate.errors import CurateError, UsageError
 from curate.pipelines.worker_lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
@@ -36,6 +45,48 @@ def run_task(fn: TaskFn, task: Any) -> dict[str, Any]:
         import pyarrow as pa
 
         pa.default_memory_pool().release_unused()
+
+
+# A task whose worker died (node lost, out of memory) is resubmitted this many times; a task
+# that raised is not (a deterministic data error would only fail again).
+TRANSIENT_RETRIES = 3
+
+
+def run_task_with_plan(fn: TaskFn, plan: Any, task: Any) -> dict[str, Any]:
+    """A task whose plan travelled separately (once, through Ray's object store)."""
+    return run_task(fn, dataclasses.replace(task, plan=plan))
+
+
+class TaskActor:
+    """A long-lived Ray worker: the stages' per-worker state (``setup()``) lives as long as it."""
+
+    def run(self, fn: TaskFn, plan: Any, task: Any) -> dict[str, Any]:
+        return run_task_with_plan(fn, plan, task)
+
+
+def _shared_plan(tasks: Sequence[Any]) -> Any:
+    """The one plan every task of the phase carries (phases.PhaseTask), or None."""
+    if not tasks or not all(dataclasses.is_dataclass(t) and hasattr(t, "plan") for t in tasks):
+        return None
+    plan = tasks[0].plan
+    return plan if all(t.plan is plan for t in tasks) else None
+
+
+def _map_stages(plan: Any) -> tuple[Any, ...]:
+    return tuple(getattr(plan, "stages", ()))
+
+
+def _has_setup(plan: Any) -> bool:
+    from curate.pipelines.stage import MapStage
+
+    return any(type(stage).setup is not MapStage.setup for stage in _map_stages(plan))
+
+
+def _resources(plan: Any) -> tuple[float, float]:
+    stages = _map_stages(plan)
+    gpus = max((stage.resources.gpus for stage in stages), default=0.0)
+    cpus = max((stage.resources.cpus for stage in stages), default=1.0)
+    return gpus, cpus
 
 
 def progress_enabled(quiet: bool) -> bool:
@@ -137,7 +188,11 @@ class RayExecutor:
         address = address or os.environ.get("RAY_ADDRESS") or None
         if not ray.is_initialized():
             if address:
-                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+                try:
+                    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+                except Exception as exc:  # Ray raises ConnectionError, AuthenticationError, RuntimeError...
+                    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    raise CurateError(f"cannot join the Ray cluster at {address}: {message}") from exc
             else:
                 ray.init(
                     num_cpus=max(1, workers),
@@ -147,15 +202,41 @@ class RayExecutor:
                     configure_logging=False,
                 )
                 self._started_here = True
-        self._remote_cache: dict[TaskFn, Any] = {}
+        self.workers = max(1, workers)
+        self._actors: list[Any] = []
+
+    def _submit(self, fn: TaskFn, tasks: Sequence[Any]) -> list[Any]:
+        """One object reference per task, in task order."""
+        ray = self._ray
+        plan = _shared_plan(tasks)
+        if plan is None:
+            remote = ray.remote(max_retries=TRANSIENT_RETRIES, retry_exceptions=False)(run_task)
+            return [remote.remote(fn, task) for task in tasks]
+        plan_ref = ray.put(plan)
+        bare = [dataclasses.replace(task, plan=None) for task in tasks]
+        gpus, cpus = _resources(plan)
+        if _has_setup(plan):
+            return self._submit_to_actors(fn, plan_ref, bare, gpus, cpus)
+        options = {"max_retries": TRANSIENT_RETRIES, "retry_exceptions": False, "num_cpus": cpus}
+        if gpus:
+            options["num_gpus"] = gpus
+        remote = ray.remote(**options)(run_task_with_plan)
+        return [remote.remote(fn, plan_ref, task) for task in bare]
+
+    def _submit_to_actors(self, fn: TaskFn, plan_ref: Any, tasks: list[Any], gpus: float, cpus: float) -> list[Any]:
+        ray = self._ray
+        options: dict[str, Any] = {"max_restarts": TRANSIENT_RETRIES, "max_task_retries": TRANSIENT_RETRIES}
+        options["num_cpus"] = cpus
+        if gpus:
+            options["num_gpus"] = gpus
+        actor_class = ray.remote(**options)(TaskActor)
+        actors = [actor_class.remote() for _ in range(max(1, min(self.workers, len(tasks))))]
+        self._actors = actors  # kept alive until the results are in
+        return [actors[i % len(actors)].run.remote(fn, plan_ref, task) for i, task in enumerate(tasks)]
 
     def map(self, fn: TaskFn, tasks: Sequence[Any], *, description: str) -> list[dict[str, Any]]:
         ray = self._ray
-        remote = self._remote_cache.get(fn)
-        if remote is None:
-            remote = ray.remote(max_retries=0)(run_task)
-            self._remote_cache[fn] = remote
-        refs = [remote.remote(fn, task) for task in tasks]
+        refs = self._submit(fn, tasks)
         bar = tqdm(total=len(refs), desc=description, disable=not progress_enabled(self.quiet), leave=False)
         try:
             pending = list(refs)
@@ -170,15 +251,18 @@ class RayExecutor:
             raise (getattr(exc, "cause", None) or cause) from None
         finally:
             bar.close()
+            for actor in self._actors:
+                ray.kill(actor)
+            self._actors = []
 
     def close(self) -> None:
         if self._started_here and self._ray.is_initialized():
             self._ray.shutdown()
 
 
-def make_executor(name: str, workers: int, ray_address: str | None, *, quiet: bool) -> Executor:
+def make_executor(name: str, workers: int, ray_address: str | None, *, quiet: bool, pool: str = "thread") -> Executor:
     if name == "local":
-        return LocalExecutor(workers, quiet=quiet, pool=os.environ.get("CURATE_LOCAL_POOL", "thread"))
+        return LocalExecutor(workers, quiet=quiet, pool=pool)
     if name == "ray":
         return RayExecutor(workers, ray_address, quiet=quiet)
     raise UsageError(f"unknown executor {name!r} (local, ray)")

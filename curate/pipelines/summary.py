@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from curate.errors import BadInputError
-from curate.pipelines.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -23,30 +19,6 @@ class StageSummary:
     def quarantined(self) -> list[dict[str, str]]:
         found: list[dict[str, str]] = self.manifest.get("quarantined", [])
         return found
-
-
-def run_or_quarantine(
-    workspace: Workspace,
-    phase: str,
-    shard_index: int,
-    skip_bad: bool,
-    work: Callable[[], tuple[dict[str, Any], list[Path]]],
-) -> dict[str, Any]:
-    """Run a shard's first read; with ``skip_bad`` a bad shard is recorded as quarantined
-    (and marked done, so a resumed run does not retry it) instead of failing the run."""
-    try:
-        stats, outputs = work()
-    except BadInputError as exc:
-        if not skip_bad:
-            raise
-        stats, outputs = {"quarantined": str(exc)}, []
-    workspace.mark_done(phase, f"s{shard_index:05d}", stats, outputs)
-    return stats
-
-
-def quarantined_shards(stats_by_task: dict[str, dict[str, Any]]) -> dict[int, str]:
-    """Shard index -> error, from the stats of a phase keyed ``sNNNNN``."""
-    return {int(key[1:]): stats["quarantined"] for key, stats in stats_by_task.items() if "quarantined" in stats}
 
 
 def output_body(output: Path, filter_stats: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from curate.dedup.keep import KeepRule
-from curate.errors import UsageError
+from curate.dedup.keep import KeepRule, cluster_columns_option, keep_option
 from curate.io.readers import ReadOptions
+from curate.pipelines.options import check_ranges, option
 from curate.pipelines.plan import ShardPlan
 
 STAGE_NAME = "dedup_exact"
@@ -16,11 +16,20 @@ LEVELS = ("none", "basic", "aggressive")
 
 @dataclass(frozen=True)
 class ExactConfig:
+    """The options of ``curate dedup exact``."""
+
     read: ReadOptions = field(default_factory=ReadOptions)
-    on: str = "text"
-    normalize: str = "basic"
-    keep: KeepRule = field(default_factory=lambda: KeepRule("first"))
-    cluster_columns: bool = False
+    on: str = option(
+        "text", "What must be identical: 'text' (the text column), 'url' (normalised URLs) or any column name."
+    )
+    normalize: str = option(
+        "basic",
+        "none: bytes as they are; basic: NFC, CRLF->LF, trailing whitespace; aggressive: NFKC, case folding, "
+        "punctuation and whitespace folded (as minhash).",
+        choices=LEVELS,
+    )
+    keep: KeepRule = keep_option()  # noqa: RUF009 (a field() shared by the dedup configs)
+    cluster_columns: bool = cluster_columns_option()
 
     @property
     def column(self) -> str:
@@ -32,8 +41,7 @@ class ExactConfig:
         return self.on == "url"
 
     def validate(self) -> None:
-        if self.normalize not in LEVELS:
-            raise UsageError(f"--normalize must be one of {', '.join(LEVELS)}, got {self.normalize!r}")
+        check_ranges(self)
 
     def fingerprint_fields(self) -> dict[str, object]:
         return {

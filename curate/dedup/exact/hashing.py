@@ -18,9 +18,6 @@ from curate.dedup.unique_ids import IdWriter
 from curate.errors import UsageError
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, batch_ids, read_batches
-from curate.pipelines.summary import run_or_quarantine
-
-PHASE = "hashes"
 
 
 def hash_name(partition: int, shard_index: int) -> str:
@@ -33,16 +30,11 @@ def hash_schema(key_type: pa.DataType) -> pa.Schema:
     )
 
 
-def hash_task(args: tuple[ExactPlan, int]) -> dict[str, Any]:
-    plan, shard_index = args
+def hash_task(plan: ExactPlan, shard_index: int) -> tuple[dict[str, Any], list[Path]]:
     root = plan.workspace.root
-
-    def work() -> tuple[dict[str, Any], list[Path]]:
-        stats = _hashes(plan, shard_index)
-        outputs = [root / hash_name(p, shard_index) for p in range(plan.partitions)]
-        return stats, outputs + IdWriter(root, shard_index, plan.partitions).paths
-
-    return run_or_quarantine(plan.workspace, PHASE, shard_index, plan.skip_bad_shards, work)
+    stats = _hashes(plan, shard_index)
+    outputs = [root / hash_name(p, shard_index) for p in range(plan.partitions)]
+    return stats, outputs + IdWriter(root, shard_index, plan.partitions).paths
 
 
 def _values(plan: ExactPlan, batch: pa.RecordBatch) -> pa.Array:

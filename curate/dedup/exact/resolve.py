@@ -3,6 +3,7 @@ keep rule's best row survives and the others are its duplicates (similarity 1.0)
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,11 +15,8 @@ from curate.dedup.decisions import DECISION_SCHEMA, decisions_from_leaders, writ
 from curate.dedup.exact.config import ExactPlan
 from curate.dedup.exact.hashing import hash_name
 
-PHASE = "resolve"
 
-
-def resolve_task(args: tuple[ExactPlan, int]) -> dict[str, Any]:
-    plan, partition = args
+def resolve_task(plan: ExactPlan, partition: int) -> tuple[dict[str, Any], list[Path]]:
     root = plan.workspace.root
     tables = [pq.read_table(root / hash_name(partition, shard.index)) for shard in plan.active_shards]
     table = pa.concat_tables(tables, promote_options="permissive") if tables else None
@@ -40,6 +38,4 @@ def resolve_task(args: tuple[ExactPlan, int]) -> dict[str, Any]:
     outputs = write_decisions_by_shard(root, decisions, partition, plan.active_shards)
     removed = int(np.count_nonzero(decisions.column("removed").to_numpy(zero_copy_only=False)))
     groups = len(pc.unique(decisions.column("dup_cluster").drop_null())) if decisions.num_rows else 0
-    stats = {"removed": removed, "clusters": groups}
-    plan.workspace.mark_done(PHASE, f"q{partition:04d}", stats, outputs)
-    return stats
+    return {"removed": removed, "clusters": groups}, outputs

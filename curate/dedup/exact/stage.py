@@ -1,59 +1,93 @@
-"""Running ``curate dedup exact``: plan, phases, manifest."""
+"""``dedup exact`` as a global stage: hashes (map) → duplicate ids (reduce) → survivors (reduce)
+→ apply decisions (a map stage)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
 
 from curate.dedup.exact.config import STAGE_NAME, ExactConfig, ExactPlan
 from curate.dedup.exact.hashing import hash_task
 from curate.dedup.exact.resolve import resolve_task
-from curate.dedup.filtering import filter_task
+from curate.dedup.filtering import DecisionsApply
 from curate.dedup.unique_ids import PHASE as ID_PHASE
 from curate.dedup.unique_ids import duplicate_ids_task
 from curate.dedup.unique_ids import summarize as summarize_ids
 from curate.errors import UsageError
-from curate.pipelines.plan import base_fields, inspect_inputs, partitions_for
-from curate.pipelines.runner import RunOptions, StageRun
-from curate.pipelines.summary import StageSummary, output_body, quarantine_list, quarantined_shards
+from curate.io.discovery import InputShard
+from curate.io.readers import ReadOptions
+from curate.pipelines.plan import partitions_for
+from curate.pipelines.runner import RunOptions
+from curate.pipelines.single import run_global_stage
+from curate.pipelines.stage import GlobalStage, MapStage, Phase
+from curate.pipelines.summary import StageSummary
 
 # Hash rows are ~48 bytes per document.
 HASH_ROW_BYTES = 48
 
 
-def run_exact(config: ExactConfig, input_location: str, output: Path, options: RunOptions) -> StageSummary:
-    config.validate()
-    with StageRun(STAGE_NAME, input_location, output, config.fingerprint_fields(), options) as run:
-        if run.previous_manifest is not None:
-            return StageSummary(run.previous_manifest, reused=True)
-        assert run.workspace is not None
-        inputs, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards, run.workspace)
-        unified = inputs.unified
+def _partitions(plan: ExactPlan) -> int:
+    return plan.partitions
+
+
+PHASES = [
+    Phase("hashes", "map", hash_task, quarantine=True),
+    Phase(ID_PHASE, "reduce", duplicate_ids_task, count=_partitions, prefix="i"),
+    Phase("resolve", "reduce", resolve_task, count=_partitions, prefix="q"),
+]
+
+
+@dataclass(frozen=True)
+class ExactStage(GlobalStage):
+    config: ExactConfig
+
+    name = "exact"
+    summary = "Exact duplicate removal by a 128-bit hash of the normalised text, URL or column."
+
+    @property
+    def stage_label(self) -> str:
+        return STAGE_NAME
+
+    def reads(self, read: ReadOptions) -> tuple[str, ...]:
+        keep = (self.config.keep.column,) if self.config.keep.column else ()
+        return (read.text_column, self.config.column, *keep)
+
+    def fingerprint_fields(self) -> dict[str, object]:
+        return self.config.fingerprint_fields()
+
+    def check_input(self, unified: pa.Schema | None, shards: list[InputShard]) -> None:
+        config = self.config
         if unified is not None and config.column not in unified.names:
             raise UsageError(f"--on {config.on}: no column {config.column!r} in the input (columns: {unified.names})")
         config.keep.require_column(unified)
-        plan = ExactPlan(
-            **base_fields(run, inputs, quarantined, options.skip_bad_shards),
-            config=config,
-            partitions=partitions_for(sum(s.size for s in run.shards), HASH_ROW_BYTES),
-        )
-        hash_stats = run.run_phase("hashes", hash_task, plan.shard_tasks())
-        quarantined.update(quarantined_shards(hash_stats))
-        plan = plan.without(quarantined)
-        id_stats = run.run_phase(ID_PHASE, duplicate_ids_task, plan.partition_tasks(plan.partitions, "i"))
-        resolve_stats = run.run_phase("resolve", resolve_task, plan.partition_tasks(plan.partitions))
-        filter_stats = run.run_phase("filter", filter_task, plan.shard_tasks())
-        body = output_body(output, filter_stats)
-        manifest = run.finish(
-            {
-                **body,
-                "counters": {
-                    f"removed:{plan.reason}": body["rows_rejected"],
-                    "clusters": sum(s["clusters"] for s in resolve_stats.values()),
-                    "null_values": sum(s.get("null_values", 0) for s in hash_stats.values()),
-                    "invalid_utf8_rows": sum(s.get("invalid_utf8_rows", 0) for s in hash_stats.values()),
-                },
-                **summarize_ids(id_stats, plan.shards),
-                "quarantined": quarantine_list({s.index: s.path for s in run.shards}, quarantined),
-            }
-        )
-        return StageSummary(manifest, reused=False)
+
+    def make_plan(self, base: dict[str, Any], input_bytes: int) -> ExactPlan:
+        return ExactPlan(**base, config=self.config, partitions=partitions_for(input_bytes, HASH_ROW_BYTES))
+
+    def phases(self) -> list[Phase]:
+        return PHASES
+
+    def apply_stage(self, plan: ExactPlan) -> MapStage:
+        return DecisionsApply(plan)
+
+    def counters(
+        self, plan: ExactPlan, stats: dict[str, dict[str, dict[str, Any]]], apply: dict[str, Any]
+    ) -> dict[str, Any]:
+        hashes = stats["hashes"].values()
+        return {
+            f"removed:{plan.reason}": apply["body"]["rows_rejected"],
+            "clusters": sum(s["clusters"] for s in stats["resolve"].values()),
+            "null_values": sum(s.get("null_values", 0) for s in hashes),
+            "invalid_utf8_rows": sum(s.get("invalid_utf8_rows", 0) for s in hashes),
+        }
+
+    def manifest_fields(self, plan: ExactPlan, stats: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+        return summarize_ids(stats[ID_PHASE], plan.shards)
+
+
+def run_exact(config: ExactConfig, input_location: str, output: Path, options: RunOptions) -> StageSummary:
+    config.validate()
+    return run_global_stage(ExactStage(config), config.read, input_location, output, options)

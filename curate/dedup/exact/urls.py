@@ -7,13 +7,19 @@ or a trailing slash of the path. The query string is kept: it often selects the 
 
 from __future__ import annotations
 
-import polars as pl
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SCHEME = r"^[A-Za-z][A-Za-z0-9+.\-]*://"
 
 
 def normalize_url_expr(column: pl.Expr) -> pl.Expr:
+    import polars as pl
+
     url = column.str.strip_chars().str.replace(r"#.*$", "")
     scheme = url.str.extract(r"^([A-Za-z][A-Za-z0-9+.\-]*)://", 1).str.to_lowercase()
     rest = url.str.replace(SCHEME, "")
@@ -31,6 +37,8 @@ def normalize_url_expr(column: pl.Expr) -> pl.Expr:
 
 def normalize_urls(values: pa.Array) -> pa.Array:
     """Normalised URLs; nulls stay null (a null URL is never anyone's duplicate)."""
+    import polars as pl
+
     frame = pl.from_arrow(pa.table({"url": values.cast(pa.large_string())}))
     assert isinstance(frame, pl.DataFrame)
     return frame.select(normalize_url_expr(pl.col("url"))).to_series().to_arrow()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from curate.errors import UsageError
 from curate.io.readers import ReadOptions
+from curate.pipelines.options import check_ranges, option
 from curate.pipelines.plan import ShardPlan
 
 STAGE_NAME = "dedup_lines"
@@ -40,27 +41,35 @@ class SketchShape:
 
 @dataclass(frozen=True)
 class LinesConfig:
+    """The options of ``curate dedup lines``."""
+
     read: ReadOptions = field(default_factory=ReadOptions)
-    unit: str = "line"
-    min_count: int = 3
-    keep_first: bool = False
-    min_words: int = 1
-    approx: bool = False
-    sketch: SketchShape = field(default_factory=lambda: SketchShape(width=1 << 22, depth=4))
+    min_count: int = option(
+        3, "Remove every occurrence of a line (paragraph) seen at least this many times in the dataset.", min=2
+    )
+    unit: str = option(
+        "line",
+        "What repeats: lines, paragraphs, or (C4) spans of three sentences, removed sentence by sentence.",
+        choices=tuple(REMOVED_COLUMNS),
+    )
+    keep_first: bool = option(False, "Keep each frequent line's first occurrence (input order).", flag=True)
+    min_words: int = option(
+        1, "A document left with fewer words after removal goes to _rejects (lines:too_short).", min=0
+    )
+    approx: bool = option(False, "Count with a count-min sketch (bounded memory, may overcount).", flag=True)
+    sketch_width: int = option(1 << 22, "Counters per sketch row (power of 2).")
+    sketch_depth: int = option(4, "Sketch rows.", min=1, max=16)
+
+    @property
+    def sketch(self) -> SketchShape:
+        return SketchShape(width=self.sketch_width, depth=self.sketch_depth)
 
     def validate(self) -> None:
-        if self.unit not in REMOVED_COLUMNS:
-            raise UsageError(f"--unit must be one of {', '.join(REMOVED_COLUMNS)}, got {self.unit!r}")
-        if self.min_count < 2:
-            raise UsageError(f"--min-count must be at least 2, got {self.min_count}")
-        if self.min_words < 0:
-            raise UsageError(f"--min-words must be at least 0, got {self.min_words}")
+        check_ranges(self)
         if self.approx and self.keep_first:
             raise UsageError("--keep-first needs exact counts (where each line first occurs); drop --approx")
         if self.sketch.width < 1024 or self.sketch.width & (self.sketch.width - 1):
             raise UsageError(f"--sketch-width must be a power of two >= 1024, got {self.sketch.width}")
-        if not 1 <= self.sketch.depth <= 16:
-            raise UsageError(f"--sketch-depth must be in 1..16, got {self.sketch.depth}")
 
     def fingerprint_fields(self) -> dict[str, object]:
         fields: dict[str, object] = {

@@ -5,10 +5,9 @@ With ``approx`` the map phase fills a count-min sketch instead and one task sums
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 
 from curate import kernel
@@ -18,10 +17,10 @@ from curate.dedup.lines.config import LinesPlan
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, read_batches
 from curate.io.writers import write_table_atomically
-from curate.pipelines.summary import run_or_quarantine
 
-COUNT_PHASE = "count"
-FREQUENT_PHASE = "frequent"
+if TYPE_CHECKING:
+    pass
+
 COUNT_SCHEMA = pa.schema(
     [("hash", pa.uint64()), ("count", pa.uint64()), ("first_doc", pa.uint64()), ("first_seg", pa.uint32())]
 )
@@ -52,16 +51,9 @@ def segment_positions(rows: np.ndarray) -> np.ndarray:
     return (np.arange(len(rows)) - first_of_row).astype(np.uint32)
 
 
-def count_task(args: tuple[LinesPlan, int]) -> dict[str, Any]:
-    plan, shard_index = args
+def count_task(plan: LinesPlan, shard_index: int) -> tuple[dict[str, Any], list[Path]]:
+    import polars as pl
 
-    def work() -> tuple[dict[str, Any], list[Path]]:
-        return _count(plan, shard_index)
-
-    return run_or_quarantine(plan.workspace, COUNT_PHASE, shard_index, plan.skip_bad_shards, work)
-
-
-def _count(plan: LinesPlan, shard_index: int) -> tuple[dict[str, Any], list[Path]]:
     shard = plan.shards[shard_index]
     config = plan.config
     root = plan.workspace.root
@@ -103,8 +95,9 @@ def _count(plan: LinesPlan, shard_index: int) -> tuple[dict[str, Any], list[Path
     return stats, outputs
 
 
-def frequent_task(args: tuple[LinesPlan, int]) -> dict[str, Any]:
-    plan, partition = args
+def frequent_task(plan: LinesPlan, partition: int) -> tuple[dict[str, Any], list[Path]]:
+    import polars as pl
+
     root = plan.workspace.root
     files = [str(root / count_name(partition, s.index)) for s in plan.active_shards]
     if files:
@@ -122,18 +115,13 @@ def frequent_task(args: tuple[LinesPlan, int]) -> dict[str, Any]:
         distinct = 0
         table = FREQUENT_SCHEMA.empty_table()
     write_table_atomically(root, frequent_name(partition), table)
-    stats = {"distinct": int(distinct), "frequent": table.num_rows}
-    plan.workspace.mark_done(FREQUENT_PHASE, f"p{partition:04d}", stats, [root / frequent_name(partition)])
-    return stats
+    return {"distinct": int(distinct), "frequent": table.num_rows}, [root / frequent_name(partition)]
 
 
-def sum_sketches_task(args: tuple[LinesPlan, int]) -> dict[str, Any]:
-    plan, _ = args
+def sum_sketches_task(plan: LinesPlan, _: int) -> tuple[dict[str, Any], list[Path]]:
     root = plan.workspace.root
     total = sketch.empty(plan.config.sketch)
     for shard in plan.active_shards:
         total += sketch.load(root / sketch_name(shard.index))
     path = sketch.save(root, TOTAL_SKETCH, total)
-    stats = {"segments": int(total[0].sum(dtype=np.uint64))}
-    plan.workspace.mark_done(FREQUENT_PHASE, "sketch", stats, [path])
-    return stats
+    return {"segments": int(total[0].sum(dtype=np.uint64))}, [path]

@@ -1,13 +1,12 @@
-"""Phase 3 of line dedup (map over input shards): remove the frequent segments from each text;
+"""Phase 3 of line dedup (a map stage over input shards): remove the frequent segments from each text;
 a document left with fewer than ``min_words`` words goes to ``_rejects/`` as it was, with
 ``_reason`` ``lines:too_short``. Kept documents get ``<unit>s_removed`` and ``chars_removed``."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import kernel
@@ -15,10 +14,7 @@ from curate.dedup.decisions import doc_keys
 from curate.dedup.lines import sketch
 from curate.dedup.lines.config import STAGE_NAME, TOO_SHORT, LinesPlan
 from curate.dedup.lines.counting import TOTAL_SKETCH, frequent_name, segment_positions
-from curate.io.readers import batch_ids, read_batches
-from curate.io.shard_output import ShardOutput, reject_schema, with_reject_columns
-
-PHASE = "rewrite"
+from curate.pipelines.stage import BatchContext, MapResult, MapStage
 
 
 class FrequentSegments:
@@ -51,64 +47,52 @@ class FrequentSegments:
         return frequent
 
 
-def rewrite_task(args: tuple[LinesPlan, int]) -> dict[str, Any]:
-    plan, shard_index = args
-    shard = plan.shards[shard_index]
-    config = plan.config
-    root = plan.workspace.root
-    read = config.read
-    frequent = FrequentSegments(plan)
-    count_fields = [pa.field(plan.removed_column, pa.int32()), pa.field("chars_removed", pa.int64())]
-    count_names = [f.name for f in count_fields]
-    stats = {"rows_in": 0, "segments_removed": 0, "chars_removed": 0}
-    first_row = 0
-    with ShardOutput(root, shard.index) as output:
-        for batch in read_batches(shard, read, schema=plan.read_schema(shard.index)):
-            # A second pass over an earlier output replaces its counts rather than duplicating them.
-            batch = batch.drop_columns([c for c in count_names if c in batch.schema.names])
-            n = batch.num_rows
-            text = batch.column(read.text_column)
-            rows, hashes = kernel.segment_hashes(text, unit=config.unit)  # type: ignore[arg-type]
-            docs = doc_keys(shard.index, first_row, n)[rows]
-            drop = frequent.drop_mask(hashes, docs, segment_positions(rows))
-            result = kernel.remove_segments(text, drop, unit=config.unit)  # type: ignore[arg-type]
-            too_short = (result.segments_removed > 0) & (result.words_left < config.min_words)
-            if read.id_column not in batch.schema.names:
-                batch = batch.append_column(read.id_column, batch_ids(batch, shard, first_row, read))
-            counts = [
-                pa.array(result.segments_removed.astype(np.int32)),
-                pa.array(result.chars_removed.astype(np.int64)),
-            ]
-            position = batch.schema.get_field_index(read.text_column)
-            rewritten = batch.set_column(position, batch.schema.field(position), result.texts)
-            original = batch
-            for item, column in zip(count_fields, counts, strict=True):
-                rewritten = rewritten.append_column(item, column)
-                original = original.append_column(item, column)
-            kept_schema = _kept_schema(plan, batch.schema, count_fields)
-            output.keep(rewritten.filter(pa.array(~too_short)), kept_schema)
-            # A rejected document goes out as it came in, with the counts that condemned it.
-            short = with_reject_columns(original.filter(pa.array(too_short)), STAGE_NAME, TOO_SHORT)
-            output.reject(short, reject_schema(kept_schema))
-            stats["rows_in"] += n
-            stats["segments_removed"] += int(result.segments_removed.sum())
-            stats["chars_removed"] += int(result.chars_removed.sum())
-            first_row += n
-        published = output.commit()
-    result_stats: dict[str, Any] = {
-        **stats,
-        "kept": output.kept_rows,
-        "removed": output.rejected_rows,
-        "shards": [p.as_json() for p in published],
-    }
-    plan.workspace.mark_done(PHASE, f"s{shard.index:05d}", result_stats, [root / p.name for p in published])
-    return result_stats
+class LineRewrite(MapStage):
+    """The apply phase of line dedup as a map stage: positional (segment keys name the row of
+    the shard), first of its fused group. The frequent segments are loaded by ``setup``,
+    once per worker, and shared by every shard it rewrites."""
 
+    group = "dedup"
+    positional = True
 
-def _kept_schema(plan: LinesPlan, batch_schema: pa.Schema, count_fields: list[pa.Field]) -> pa.Schema:
-    read = plan.config.read
-    base = plan.output_schema if plan.output_schema is not None else batch_schema
-    if read.id_column not in base.names:
-        base = base.append(pa.field(read.id_column, pa.string()))
-    names = {f.name for f in count_fields}
-    return pa.schema([f for f in base if f.name not in names] + count_fields)
+    def __init__(self, plan: LinesPlan) -> None:
+        self.plan = plan
+
+    @property
+    def stage_label(self) -> str:
+        return STAGE_NAME
+
+    def setup_key(self) -> str:
+        return f"{STAGE_NAME}:{self.plan.workspace.root}:{self.plan.workspace.fingerprint}"
+
+    def setup(self) -> FrequentSegments:
+        return FrequentSegments(self.plan)
+
+    def apply(self, batch: pa.RecordBatch, context: BatchContext) -> MapResult:
+        config = self.plan.config
+        frequent: FrequentSegments = context.state
+        n = batch.num_rows
+        text = batch.column(config.read.text_column)
+        rows, hashes = kernel.segment_hashes(text, unit=config.unit)  # type: ignore[arg-type]
+        docs = doc_keys(context.shard.index, context.first_row, n)[rows]
+        drop = frequent.drop_mask(hashes, docs, segment_positions(rows))
+        result = kernel.remove_segments(text, drop, unit=config.unit)  # type: ignore[arg-type]
+        too_short = (result.segments_removed > 0) & (result.words_left < config.min_words)
+        # Kept and rejected rows both get the counts; a rejected document keeps its text as it
+        # came in, with the counts that condemned it.
+        counts = {
+            self.plan.removed_column: pa.array(result.segments_removed.astype(np.int32)),
+            "chars_removed": pa.array(result.chars_removed.astype(np.int64)),
+        }
+        reasons = pc.if_else(pa.array(too_short), pa.scalar(TOO_SHORT), pa.scalar(None, pa.string()))
+        return MapResult(
+            keep=~too_short,
+            reasons=reasons,
+            texts=result.texts,
+            columns=counts,
+            reject_columns=counts,
+            counters={
+                "segments_removed": int(result.segments_removed.sum()),
+                "chars_removed": int(result.chars_removed.sum()),
+            },
+        )

@@ -7,6 +7,7 @@ its size. Memory is bounded by one partition.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,6 @@ from curate.dedup.minhash.config import MinHashPlan
 from curate.dedup.minhash.signatures import BAND_SCHEMA, band_name
 from curate.io.writers import write_table_atomically
 
-PHASE = "candidates"
 EDGE_SCHEMA = pa.schema([("a", pa.uint64()), ("b", pa.uint64())])
 
 
@@ -40,8 +40,7 @@ def star_edges(buckets: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.nd
     return a[fresh], b[fresh]
 
 
-def candidate_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
-    plan, partition = args
+def candidate_task(plan: MinHashPlan, partition: int) -> tuple[dict[str, Any], list[Path]]:
     root = plan.workspace.root
     tables = [pq.read_table(root / band_name(partition, shard.index)) for shard in plan.active_shards]
     bands = pa.concat_tables(tables) if tables else BAND_SCHEMA.empty_table()
@@ -49,6 +48,4 @@ def candidate_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
     del bands, tables
     table = pa.table({"a": a, "b": b}, schema=EDGE_SCHEMA)
     published = write_table_atomically(root, edge_name(partition), table)
-    stats = {"edges": published.rows}
-    plan.workspace.mark_done(PHASE, f"p{partition:04d}", stats, [root / edge_name(partition)])
-    return stats
+    return {"edges": published.rows}, [root / edge_name(partition)]

@@ -11,6 +11,7 @@ and ``dup_of`` always names a kept document, never an intermediate.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,6 @@ from curate.dedup.minhash.config import MinHashPlan
 from curate.dedup.minhash.signatures import sig_name
 from curate.io.readers import read_batches
 from curate.io.writers import write_table_atomically
-
-GATHER_PHASE = "gather"
-RESOLVE_PHASE = "resolve"
 
 
 def cluster_name(partition: int, shard_index: int) -> str:
@@ -54,8 +52,7 @@ def _member_texts(plan: MinHashPlan, shard_index: int, docs: np.ndarray) -> pa.A
     return pa.concat_arrays(pieces)
 
 
-def gather_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
-    plan, shard_index = args
+def gather_task(plan: MinHashPlan, shard_index: int) -> tuple[dict[str, Any], list[Path]]:
     root = plan.workspace.root
     members = pq.read_table(root / member_name(shard_index))
     signatures = pq.read_table(root / sig_name(shard_index))
@@ -70,9 +67,7 @@ def gather_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
         picked = np.flatnonzero(partition_of == np.uint64(partition))
         write_table_atomically(root, cluster_name(partition, shard_index), joined.take(pa.array(picked)))
         outputs.append(root / cluster_name(partition, shard_index))
-    stats = {"members": joined.num_rows}
-    plan.workspace.mark_done(GATHER_PHASE, f"s{shard_index:05d}", stats, outputs)
-    return stats
+    return {"members": joined.num_rows}, outputs
 
 
 def _group_offsets(sorted_roots: np.ndarray) -> np.ndarray:
@@ -93,8 +88,7 @@ def _estimated_similarity(signatures: pa.Array, leader_rows: np.ndarray, num_per
     return similarity
 
 
-def resolve_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
-    plan, partition = args
+def resolve_task(plan: MinHashPlan, partition: int) -> tuple[dict[str, Any], list[Path]]:
     config = plan.config
     root = plan.workspace.root
     tables = [pq.read_table(root / cluster_name(partition, shard.index)) for shard in plan.active_shards]
@@ -121,6 +115,4 @@ def resolve_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
     outputs = write_decisions_by_shard(root, decisions, partition, plan.active_shards)
     removed = int(np.count_nonzero(decisions.column("removed").to_numpy(zero_copy_only=False)))
     clusters = len(pc.unique(decisions.column("dup_cluster").drop_null())) if decisions.num_rows else 0
-    stats = {"removed": removed, "clusters": clusters}
-    plan.workspace.mark_done(RESOLVE_PHASE, f"q{partition:04d}", stats, outputs)
-    return stats
+    return {"removed": removed, "clusters": clusters}, outputs

@@ -8,6 +8,7 @@ the following phases stay bounded by one shard or one partition.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,6 @@ from curate.dedup.minhash.candidates import edge_name
 from curate.dedup.minhash.config import MinHashPlan
 from curate.io.writers import write_table_atomically
 
-PHASE = "components"
 MEMBER_SCHEMA = pa.schema([("doc", pa.uint64()), ("root", pa.uint64())])
 
 
@@ -28,8 +28,7 @@ def member_name(shard_index: int) -> str:
     return f"_work/members/s{shard_index:05d}.parquet"
 
 
-def components_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
-    plan, _ = args
+def components_task(plan: MinHashPlan, _: int) -> tuple[dict[str, Any], list[Path]]:
     root = plan.workspace.root
     a_parts, b_parts = [], []
     for partition in range(plan.band_partitions):
@@ -46,6 +45,4 @@ def components_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
         table = pa.table({"doc": nodes[picked], "root": roots[picked]}, schema=MEMBER_SCHEMA)
         write_table_atomically(root, member_name(shard.index), table)
         outputs.append(root / member_name(shard.index))
-    stats = {"clustered_docs": len(nodes), "components": len(np.unique(roots))}
-    plan.workspace.mark_done(PHASE, "all", stats, outputs)
-    return stats
+    return {"clustered_docs": len(nodes), "components": len(np.unique(roots))}, outputs

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 
-from curate.dedup.keep import KeepRule
+from curate.dedup.keep import KeepRule, cluster_columns_option, keep_option
 from curate.errors import UsageError
 from curate.io.readers import ReadOptions
+from curate.pipelines.options import check_ranges, option
 from curate.pipelines.plan import ShardPlan
 
 STAGE_NAME = "dedup_minhash"
@@ -17,28 +19,46 @@ REASON = "minhash:near_duplicate"
 
 @dataclass(frozen=True)
 class MinHashConfig:
+    """The options of ``curate dedup minhash`` (their order is the order of ``--help``)."""
+
     read: ReadOptions = field(default_factory=ReadOptions)
-    threshold: float = 0.8
-    num_perm: int = 128
-    ngram: int = 5
-    shingle: str = "word"
-    bands: int = 0
-    rows: int = 0
-    seed: int = 1
-    keep: KeepRule = field(default_factory=lambda: KeepRule("first"))
-    verify: bool = True
-    cluster_columns: bool = False
-    max_leaders: int = 64
+    threshold: float = option(
+        0.8,
+        "Jaccard similarity at or above which documents are duplicates.",
+        min=0,
+        max=1,
+        min_open=True,
+        max_open=True,
+    )
+    num_perm: int = option(128, "MinHash permutations.", min=1, max=1024)
+    ngram: int = option(5, "Shingle size (words or chars).", min=1)
+    shingle: str = option("word", "Shingle unit.", choices=("word", "char"))
+    bands: int = option(0, "LSH bands (default: chosen from --threshold).", min=1, auto=0)
+    rows: int = option(0, "Rows per band (default: chosen from --threshold).", min=1, auto=0)
+    seed: int = option(1, "Seed of the MinHash permutations.")
+    keep: KeepRule = keep_option()  # noqa: RUF009 (a field() shared by the dedup configs)
+    cluster_columns: bool = cluster_columns_option()
+    verify: bool = option(True, "Check each member's exact Jaccard against its cluster's survivor before removing it.")
+    max_leaders: int = option(64, cli=False)
+
+    def resolved(self, notice: Callable[[str], None]) -> MinHashConfig:
+        """With --bands and --rows chosen from --threshold when neither was given."""
+        if (self.bands == 0) != (self.rows == 0):
+            raise UsageError("give both --bands and --rows, or neither (then they are chosen from --threshold)")
+        if self.bands:
+            return self
+        from curate.dedup.lsh_params import UNVERIFIED_WEIGHTS, VERIFIED_WEIGHTS, optimal_bands
+
+        weights = VERIFIED_WEIGHTS if self.verify else UNVERIFIED_WEIGHTS
+        choice = optimal_bands(self.threshold, self.num_perm, *weights)
+        notice(
+            f"curate: LSH {choice.bands} bands x {choice.rows} rows for threshold {self.threshold} "
+            f"(P(candidate | J={self.threshold}) = {choice.candidate_probability(self.threshold):.3f})"
+        )
+        return replace(self, bands=choice.bands, rows=choice.rows)
 
     def validate(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
-            raise UsageError(f"--threshold must be between 0 and 1 (exclusive), got {self.threshold}")
-        if self.num_perm < 1 or self.num_perm > 1024:
-            raise UsageError(f"--num-perm must be in 1..1024, got {self.num_perm}")
-        if self.ngram < 1:
-            raise UsageError(f"--ngram must be at least 1, got {self.ngram}")
-        if self.shingle not in ("word", "char"):
-            raise UsageError(f"--shingle must be word or char, got {self.shingle!r}")
+        check_ranges(self)
         if self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm:
             raise UsageError(
                 f"--bands × --rows must be at most --num-perm ({self.bands} × {self.rows} > {self.num_perm})"

@@ -21,9 +21,6 @@ from curate.dedup.unique_ids import IdWriter
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, batch_ids, read_batches
 from curate.io.writers import AtomicParquetWriter
-from curate.pipelines.summary import run_or_quarantine
-
-PHASE = "signatures"
 
 
 def sig_name(shard_index: int) -> str:
@@ -46,17 +43,12 @@ def sig_schema(plan: MinHashPlan, key_type: pa.DataType) -> pa.Schema:
     return pa.schema(fields)
 
 
-def signature_task(args: tuple[MinHashPlan, int]) -> dict[str, Any]:
-    plan, shard_index = args
+def signature_task(plan: MinHashPlan, shard_index: int) -> tuple[dict[str, Any], list[Path]]:
     root = plan.workspace.root
-
-    def work() -> tuple[dict[str, Any], list[Path]]:
-        stats = _signatures(plan, shard_index)
-        outputs = [root / sig_name(shard_index)]
-        outputs += [root / band_name(p, shard_index) for p in range(plan.band_partitions)]
-        return stats, outputs + IdWriter(root, shard_index, plan.band_partitions).paths
-
-    return run_or_quarantine(plan.workspace, PHASE, shard_index, plan.skip_bad_shards, work)
+    stats = _signatures(plan, shard_index)
+    outputs = [root / sig_name(shard_index)]
+    outputs += [root / band_name(p, shard_index) for p in range(plan.band_partitions)]
+    return stats, outputs + IdWriter(root, shard_index, plan.band_partitions).paths
 
 
 def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:

@@ -1,22 +1,30 @@
-"""Running ``curate dedup minhash``: plan the phases, run them, write the manifest."""
+"""``dedup minhash`` as a global stage: its phases as data, then the shared decisions apply."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from curate.dedup.filtering import filter_task
+import pyarrow as pa
+
+from curate.dedup.filtering import DecisionsApply
 from curate.dedup.minhash.candidates import candidate_task
 from curate.dedup.minhash.clusters import gather_task, resolve_task
 from curate.dedup.minhash.components import components_task
-from curate.dedup.minhash.config import STAGE_NAME, MinHashConfig, MinHashPlan
+from curate.dedup.minhash.config import REASON, STAGE_NAME, MinHashConfig, MinHashPlan
 from curate.dedup.minhash.signatures import signature_task
 from curate.dedup.unique_ids import PHASE as ID_PHASE
 from curate.dedup.unique_ids import duplicate_ids_task
 from curate.dedup.unique_ids import summarize as summarize_ids
-from curate.pipelines.plan import base_fields, inspect_inputs, partitions_for
-from curate.pipelines.runner import RunOptions, StageRun
-from curate.pipelines.summary import StageSummary, output_body, quarantine_list, quarantined_shards
+from curate.io.discovery import InputShard
+from curate.io.readers import ReadOptions
+from curate.pipelines.plan import partitions_for
+from curate.pipelines.runner import RunOptions
+from curate.pipelines.single import run_global_stage
+from curate.pipelines.stage import GlobalStage, MapStage, Phase
+from curate.pipelines.summary import StageSummary
 
 log = logging.getLogger(__name__)
 
@@ -24,47 +32,77 @@ log = logging.getLogger(__name__)
 BAND_ROW_BYTES = 16
 
 
+def _bands(plan: MinHashPlan) -> int:
+    return plan.band_partitions
+
+
+def _clusters(plan: MinHashPlan) -> int:
+    return plan.cluster_partitions
+
+
+PHASES = [
+    Phase("signatures", "map", signature_task, quarantine=True),
+    Phase(ID_PHASE, "reduce", duplicate_ids_task, count=_bands, prefix="i"),
+    Phase("candidates", "reduce", candidate_task, count=_bands, prefix="p"),
+    Phase("components", "single", components_task, key="all"),
+    Phase("gather", "map", gather_task),
+    Phase("resolve", "reduce", resolve_task, count=_clusters, prefix="q"),
+]
+
+
+@dataclass(frozen=True)
+class MinHashStage(GlobalStage):
+    """signatures (map) → duplicate ids (reduce) → candidate edges (reduce per band partition) → connected components
+    (single) → gather clusters (map) → resolve survivors (reduce per cluster partition) →
+    apply decisions (map stage)."""
+
+    config: MinHashConfig
+
+    name = "minhash"
+    summary = "MinHash-LSH near-duplicate removal."
+
+    @property
+    def stage_label(self) -> str:
+        return STAGE_NAME
+
+    def reads(self, read: ReadOptions) -> tuple[str, ...]:
+        keep = (self.config.keep.column,) if self.config.keep.column else ()
+        return (read.text_column, *keep)
+
+    def fingerprint_fields(self) -> dict[str, object]:
+        return self.config.fingerprint_fields()
+
+    def check_input(self, unified: pa.Schema | None, shards: list[InputShard]) -> None:
+        self.config.keep.require_column(unified)
+
+    def make_plan(self, base: dict[str, Any], input_bytes: int) -> MinHashPlan:
+        partitions = partitions_for(input_bytes, self.config.bands * BAND_ROW_BYTES)
+        return MinHashPlan(**base, config=self.config, band_partitions=partitions, cluster_partitions=partitions)
+
+    def phases(self) -> list[Phase]:
+        return PHASES
+
+    def apply_stage(self, plan: MinHashPlan) -> MapStage:
+        return DecisionsApply(plan)
+
+    def counters(
+        self, plan: MinHashPlan, stats: dict[str, dict[str, dict[str, Any]]], apply: dict[str, Any]
+    ) -> dict[str, Any]:
+        signatures = stats["signatures"].values()
+        return {
+            f"removed:{REASON}": apply["body"]["rows_rejected"],
+            "clusters": sum(s["clusters"] for s in stats["resolve"].values()),
+            "candidate_edges": sum(s["edges"] for s in stats["candidates"].values()),
+            "clustered_docs": stats["components"]["all"]["clustered_docs"],
+            "empty_docs": sum(s.get("empty_docs", 0) for s in signatures),
+            "invalid_utf8_rows": sum(s.get("invalid_utf8_rows", 0) for s in signatures),
+        }
+
+    def manifest_fields(self, plan: MinHashPlan, stats: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+        similarity = "exact_jaccard" if self.config.verify else "estimated_jaccard"
+        return {**summarize_ids(stats[ID_PHASE], plan.shards), "similarity": similarity}
+
+
 def run_minhash(config: MinHashConfig, input_location: str, output: Path, options: RunOptions) -> StageSummary:
     config.validate()
-    with StageRun(STAGE_NAME, input_location, output, config.fingerprint_fields(), options) as run:
-        if run.previous_manifest is not None:
-            return StageSummary(run.previous_manifest, reused=True)
-        assert run.workspace is not None
-        schema, quarantined = inspect_inputs(run.shards, config.read, options.skip_bad_shards, run.workspace)
-        config.keep.require_column(schema.unified)
-        partitions = partitions_for(sum(s.size for s in run.shards), config.bands * BAND_ROW_BYTES)
-        plan = MinHashPlan(
-            **base_fields(run, schema, quarantined, options.skip_bad_shards),
-            config=config,
-            band_partitions=partitions,
-            cluster_partitions=partitions,
-        )
-
-        signature_stats = run.run_phase("signatures", signature_task, plan.shard_tasks())
-        quarantined.update(quarantined_shards(signature_stats))
-        plan = plan.without(quarantined)
-        id_stats = run.run_phase(ID_PHASE, duplicate_ids_task, plan.partition_tasks(plan.band_partitions, "i"))
-
-        edge_stats = run.run_phase("candidates", candidate_task, plan.partition_tasks(plan.band_partitions, "p"))
-        component_stats = run.run_phase("components", components_task, [("all", (plan, 0))])["all"]
-        run.run_phase("gather", gather_task, plan.shard_tasks())
-        resolve_stats = run.run_phase("resolve", resolve_task, plan.partition_tasks(plan.cluster_partitions))
-        filter_stats = run.run_phase("filter", filter_task, plan.shard_tasks())
-
-        body = output_body(output, filter_stats)
-        manifest_body = {
-            **body,
-            "counters": {
-                "removed:minhash:near_duplicate": body["rows_rejected"],
-                "clusters": sum(s["clusters"] for s in resolve_stats.values()),
-                "candidate_edges": sum(s["edges"] for s in edge_stats.values()),
-                "clustered_docs": component_stats["clustered_docs"],
-                "empty_docs": sum(s.get("empty_docs", 0) for s in signature_stats.values()),
-                "invalid_utf8_rows": sum(s.get("invalid_utf8_rows", 0) for s in signature_stats.values()),
-            },
-            **summarize_ids(id_stats, plan.shards),
-            "quarantined": quarantine_list({s.index: s.path for s in run.shards}, quarantined),
-            "similarity": "exact_jaccard" if config.verify else "estimated_jaccard",
-        }
-        manifest = run.finish(manifest_body)
-        return StageSummary(manifest, reused=False)
+    return run_global_stage(MinHashStage(config), config.read, input_location, output, options)

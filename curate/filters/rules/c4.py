@@ -59,7 +59,8 @@ Devanagari prose whose sentences end with ``.`` is treated like English; lines e
 Otherwise Bad Words" (LDNOOBW). That list is not bundled: ``curate/filters/data/c4_badwords_en.txt`` is a
 short placeholder of unambiguous English obscenities. For C4's behaviour, pass LDNOOBW's ``en`` file with
 ``--bad-words-file`` (one entry per line; blank lines and lines starting with ``#`` are ignored). The
-config fingerprint records the file's path, not its content. ``--no-bad-words`` turns the rule off.
+fingerprint covers the file's content (the manifest's ``files``): after the list is edited, a re-run
+into the same output is refused until ``--overwrite``. ``--no-bad-words`` turns the rule off.
 
 **Line removal.** C4 also rewrites every page it keeps to its kept lines (stripped, citations deleted,
 joined by ``\\n``), and so does ``c4`` by default (``--no-remove-lines`` keeps the text unchanged; the
@@ -75,6 +76,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import importlib.resources
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,8 +184,17 @@ class C4(C4LineOptions, TextFilter):
         self.check_line_options()
         if self.min_sentences < 0:
             raise UsageError(f"--min-sentences must not be negative, got {self.min_sentences}")
+        # The list's digest keys the cached pattern: an edited file is re-read, even in a long-lived worker.
+        digest = _digest(self.bad_words_file) if self.bad_words else ""
+        object.__setattr__(self, "_bad_words_digest", digest)
         if self.bad_words:
-            bad_words_pattern(self.bad_words_file)  # reads and checks the list now: a usage error, not a crash later
+            self.pattern()  # reads and checks the list now: a usage error, not a crash later
+
+    def pattern(self) -> str:
+        return bad_words_pattern(self.bad_words_file, self.__dict__["_bad_words_digest"])
+
+    def files(self) -> tuple[str, ...]:
+        return (self.bad_words_file,) if self.bad_words and self.bad_words_file else ()
 
     def evaluate(self, texts: pa.LargeStringArray, batch: pa.RecordBatch) -> Verdict:
         rules = self.line_rules(
@@ -199,7 +210,7 @@ class C4(C4LineOptions, TextFilter):
         bad: NDArray[np.bool_] = np.zeros(n, dtype=bool)
         bad_column = pa.nulls(n, pa.bool_())
         if self.bad_words and rules.texts is not None:
-            pattern = bad_words_pattern(self.bad_words_file)
+            pattern = self.pattern()
             found = pc.fill_null(pc.match_substring_regex(pc.utf8_lower(rules.texts), pattern), False)
             bad = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
             bad_column = pa.array(bad, pa.bool_())
@@ -271,8 +282,17 @@ def read_bad_words(path: str | None) -> list[str]:
     return words
 
 
+def _digest(path: str | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise UsageError(f"--bad-words-file {path}: cannot read it ({exc})") from exc
+
+
 @functools.lru_cache(maxsize=8)
-def bad_words_pattern(path: str | None) -> str:
+def bad_words_pattern(path: str | None, digest: str = "") -> str:
     """An RE2 pattern matching any bad word flanked by non-word characters or the ends of the text."""
     escaped = ("".join("\\" + c if c in _RE2_SPECIAL else c for c in word) for word in read_bad_words(path))
     return f"(?:^|{_NON_WORD})(?:{'|'.join(escaped)})(?:{_NON_WORD}|$)"

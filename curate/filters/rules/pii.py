@@ -54,15 +54,18 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.errors import UsageError
 from curate.filters.base import Modification, TextModifier
 from curate.filters.registry import register
+
+if TYPE_CHECKING:
+    import polars as pl
 
 KINDS = ("email", "ip", "phone")
 
@@ -203,6 +206,8 @@ class PiiRedactor(TextModifier):
         return {"email": self.email_token, "ip": self.ip_token, "phone": self.phone_token}[kind]
 
     def modify(self, texts: pa.LargeStringArray, batch: pa.RecordBatch) -> Modification:
+        import polars as pl
+
         n = len(texts)
         kinds = self.selected_kinds()
         counts = {kind: np.zeros(n, dtype=np.int64) for kind in kinds}
@@ -222,6 +227,8 @@ class _Rewritten:
     is put together once at the end."""
 
     def __init__(self, original: pl.Series) -> None:
+        import polars as pl
+
         self.original = original
         self.touched = np.zeros(len(original), dtype=bool)
         self.rows = np.zeros(0, dtype=np.int64)
@@ -229,6 +236,8 @@ class _Rewritten:
 
     def candidates(self, pattern: _Pattern) -> tuple[np.ndarray, pl.Series]:
         """Rows whose current text contains the prefilter, and those texts."""
+        import polars as pl
+
         in_original = self.original.str.contains(pattern.prefilter, literal=pattern.literal_prefilter)
         fresh = np.flatnonzero(in_original.fill_null(False).to_numpy() & ~self.touched)
         in_rewritten = self.values.str.contains(pattern.prefilter, literal=pattern.literal_prefilter).to_numpy()
@@ -236,6 +245,8 @@ class _Rewritten:
         return rows, pl.concat([self.original.gather(fresh), self.values.filter(pl.Series(in_rewritten))])
 
     def update(self, rows: np.ndarray, values: pl.Series) -> None:
+        import polars as pl
+
         kept = ~np.isin(self.rows, rows)
         self.rows = np.concatenate([self.rows[kept], rows])
         self.values = pl.concat([self.values.filter(pl.Series(kept)), values])
@@ -243,6 +254,8 @@ class _Rewritten:
 
     def redact(self, pattern: _Pattern, token: str, counts: np.ndarray) -> None:
         """Replace every match of ``pattern`` by ``token``; add the replacements per row to ``counts``."""
+        import polars as pl
+
         rows, values = self.candidates(pattern)
         # `$` starts a group reference in a replacement; a literal one is written `$$`.
         escaped = token.replace("$", "$$")
@@ -273,6 +286,8 @@ class _Rewritten:
 
 def _kind_lists(counts: dict[str, np.ndarray], n: int) -> pa.Array:
     """list<string> per row: each kind repeated as many times as it was redacted there."""
+    import polars as pl
+
     if n == 0:
         return pa.array([], pa.list_(pa.string()))
     frame = pl.DataFrame({kind: counts[kind] for kind in counts})

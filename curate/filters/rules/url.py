@@ -33,16 +33,19 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 
 from curate.errors import UsageError
 from curate.filters.base import TextFilter, Verdict
 from curate.filters.registry import register
 from curate.io.discovery import _resolve_filesystem
+from curate.io.readers import ReadOptions
+
+if TYPE_CHECKING:
+    import polars as pl
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ _MAX_HOST = 253  # the longest DNS name
 
 def host_expression(url: pl.Expr) -> pl.Expr:
     """The normalised host of each URL in ``url`` (a string expression); "" when it has none."""
+    import polars as pl
+
     lowered = url.str.strip_chars().str.to_lowercase()
     after_scheme = lowered.str.replace(r"^[a-z][a-z0-9+.\-]*://", "").str.replace(r"^//", "")
     authority = after_scheme.str.extract(r"^([^/?#\\]*)", 1)
@@ -82,6 +87,8 @@ def _read_bytes(path: str, option: str) -> bytes:
 def parse_domains(data: bytes) -> tuple[pl.Series, int]:
     """The distinct normalised domains of a blocklist file's bytes (UT1 format, see above),
     and the number of entries skipped because they name a page (``example.com/ads``)."""
+    import polars as pl
+
     # utf-8-sig: a byte-order mark is not part of the first domain.
     lines = pl.Series("domain", data.decode("utf-8-sig", errors="replace").splitlines(), dtype=pl.String)
     entries = lines.str.replace(r"(^|\s)#.*$", "").str.extract(r"(\S+)\s*$", 1).str.to_lowercase().drop_nulls()
@@ -95,6 +102,8 @@ def parse_domains(data: bytes) -> tuple[pl.Series, int]:
 def _blocklist(files: tuple[tuple[str, str], ...]) -> tuple[pl.Series, tuple[int, ...]]:
     """The union of the domains of ``files`` (path, sha256), read once per process, and the
     entries skipped in each file."""
+    import polars as pl
+
     parsed = [parse_domains(_read_bytes(path, "--blocklist")) for path, _ in files]
     domains = pl.concat([d for d, _ in parsed]).unique() if parsed else pl.Series("domain", [], dtype=pl.String)
     return domains, tuple(skipped for _, skipped in parsed)
@@ -167,12 +176,15 @@ class UrlFilter(TextFilter):
         digests: dict[str, str] = self.__dict__["_digests"]
         return _blocklist(tuple((path, digests[path]) for path in self.blocklist))
 
-    def config(self) -> dict[str, Any]:
-        config = super().config()
-        config["sha256"] = dict(self.__dict__["_digests"])
-        return config
+    def files(self) -> tuple[str, ...]:
+        return (*self.blocklist, *self.banned_substrings_file)
+
+    def reads(self, read: ReadOptions) -> tuple[str, ...]:
+        return (read.text_column, self.url_column)
 
     def evaluate(self, texts: pa.LargeStringArray, batch: pa.RecordBatch) -> Verdict:
+        import polars as pl
+
         if self.url_column not in batch.schema.names:
             raise UsageError(
                 f"--url-column {self.url_column!r}: no such column (columns: {', '.join(batch.schema.names)})"
@@ -223,6 +235,8 @@ class UrlFilter(TextFilter):
 
 def _blocked(hosts: pl.Series, valid: np.ndarray, domains: pl.Series) -> np.ndarray:
     """Per row: whether the host or one of its parent domains is in ``domains``."""
+    import polars as pl
+
     blocked = np.zeros(len(hosts), dtype=bool)
     if len(domains) == 0 or not valid.any():
         return blocked

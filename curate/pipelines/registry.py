@@ -1,0 +1,195 @@
+"""Every stage curate can run, by command path (``filter c4``, ``dedup minhash``).
+
+An entry holds the frozen config dataclass whose fields are the stage's options and how
+to build the stage from their values. From it come the CLI command (``curate GROUP NAME``),
+the ``curate run`` stage of the same name with the same keys, defaults, types and ranges,
+and the listing of ``curate stages``. Filters and modifiers register themselves
+(``curate.filters.registry``); the dedup stages are listed here. Nothing heavy is imported
+until an entry is used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from curate.pipelines.options import field_default, field_values, option_fields
+
+Notice = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StageEntry:
+    group: str
+    name: str
+    kind: str  # "map" or "global"
+    config_cls: type
+    build: Callable[[dict[str, Any], Any, Notice], Any]  # (field values, ReadOptions, notice) -> stage
+    summary: str
+    help: str
+    # Options the command has besides the config's fields (a filter's --annotate).
+    annotate: bool = False
+
+    @property
+    def path(self) -> str:
+        return f"{self.group} {self.name}"
+
+    def build_stage(self, params: dict[str, Any], read: Any, notice: Notice) -> Any:
+        """The stage from parsed option values (``params`` loses the options it used)."""
+        values = field_values(self.config_cls, params)
+        if self.annotate:
+            values["annotate"] = bool(params.pop("annotate", False))
+        return self.build(values, read, notice)
+
+    def option_names(self) -> list[str]:
+        names = [f.name for f in option_fields(self.config_cls)]
+        return [*names, "annotate"] if self.annotate else names
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(option, default, help) of every option, for ``curate stages``."""
+        rows = []
+        for item in option_fields(self.config_cls):
+            default = field_default(item)
+            automatic = item.metadata.get("auto", dataclasses.MISSING) is not dataclasses.MISSING
+            shown = "auto" if automatic else default
+            rows.append((item.name.replace("_", "-"), _show(shown), item.metadata.get("help", "")))
+        if self.annotate:
+            rows.append(("annotate", "False", "Drop nothing; add the measured statistics as columns."))
+        return rows
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _minhash(values: dict[str, Any], read: Any, notice: Notice) -> Any:
+    from curate.dedup.minhash.config import MinHashConfig
+    from curate.dedup.minhash.stage import MinHashStage
+
+    config = MinHashConfig(read=read, **values).resolved(notice)
+    config.validate()
+    return MinHashStage(config)
+
+
+def _exact(values: dict[str, Any], read: Any, notice: Notice) -> Any:
+    from curate.dedup.exact.config import ExactConfig
+    from curate.dedup.exact.stage import ExactStage
+
+    config = ExactConfig(read=read, **values)
+    config.validate()
+    return ExactStage(config)
+
+
+def _lines(values: dict[str, Any], read: Any, notice: Notice) -> Any:
+    from curate.dedup.lines.config import LinesConfig
+    from curate.dedup.lines.stage import LinesStage
+
+    config = LinesConfig(read=read, **values)
+    config.validate()
+    if config.approx:
+        shape = config.sketch
+        notice(
+            f"curate: count-min sketch {shape.depth} x {shape.width} ({shape.bytes / 2**20:.2f} MiB): counts exceed "
+            f"the truth by more than {shape.epsilon:.2e} x (lines in the dataset) with probability <= {shape.delta:.3f}"
+        )
+    return LinesStage(config)
+
+
+MINHASH_HELP = """MinHash-LSH near-duplicate removal: IN (shard directory, glob or file) to OUT.
+
+    Kept rows go to OUT/part-*.parquet unchanged; removed rows go to
+    OUT/_rejects/part-*.parquet with dup_of (the id of the kept survivor), similarity,
+    _stage and _reason. Prints a one-line summary (or JSON with --json).
+    """
+
+EXACT_HELP = """Exact duplicate removal by a 128-bit hash (xxh3-128) of the normalised text, URL or column.
+
+    Same output contract as minhash: kept rows in OUT/part-*.parquet, removed rows in
+    OUT/_rejects/ with dup_of (the kept survivor's id) and _reason exact:duplicate_<on>.
+    """
+
+LINES_HELP = """Remove lines (or paragraphs) repeated across the dataset: navigation, banners, footers.
+
+    Counts every normalised line over all shards (exactly, through hash partitions, or with
+    --approx in a count-min sketch), removes those seen --min-count times or more from each
+    text, and adds <unit>s_removed / chars_removed columns. Documents left too short go to
+    OUT/_rejects/ unchanged with _reason lines:too_short.
+    """
+
+# name -> (config class as module:attribute, builder, summary, command help)
+DEDUP_STAGES = {
+    "minhash": (
+        "curate.dedup.minhash.config:MinHashConfig",
+        _minhash,
+        "MinHash-LSH near-duplicate removal.",
+        MINHASH_HELP,
+    ),
+    "exact": (
+        "curate.dedup.exact.config:ExactConfig",
+        _exact,
+        "Exact duplicate removal by a 128-bit hash of the normalised text, URL or column.",
+        EXACT_HELP,
+    ),
+    "lines": (
+        "curate.dedup.lines.config:LinesConfig",
+        _lines,
+        "Remove lines (or paragraphs) repeated across the dataset.",
+        LINES_HELP,
+    ),
+}
+
+
+def _load(target: str) -> Any:
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def dedup_entry(name: str) -> StageEntry:
+    target, build, summary, help_text = DEDUP_STAGES[name]
+    return StageEntry("dedup", name, "global", _load(target), build, summary, help_text)
+
+
+def filter_entry(cls: type) -> StageEntry:
+    from curate.filters.base import TextFilter
+
+    def build(values: dict[str, Any], read: Any, notice: Notice) -> Any:
+        return cls(**values)
+
+    doc = (cls.__doc__ or cls.summary).strip()
+    annotate = issubclass(cls, TextFilter)
+    return StageEntry("filter", cls.name, "map", cls, build, cls.summary, doc, annotate=annotate)  # type: ignore[attr-defined]
+
+
+def group_names(group: str) -> list[str]:
+    if group == "dedup":
+        return list(DEDUP_STAGES)
+    from curate.filters.registry import load_all
+
+    return list(load_all())
+
+
+def entry(group: str, name: str) -> StageEntry | None:
+    if group == "dedup":
+        return dedup_entry(name) if name in DEDUP_STAGES else None
+    if group == "filter":
+        from curate.filters.registry import load_all
+
+        stages = load_all()
+        return filter_entry(stages[name]) if name in stages else None
+    return None
+
+
+def all_entries() -> dict[str, StageEntry]:
+    """Every stage by path, dedup first then filters (each group sorted as its command lists it)."""
+    found: dict[str, StageEntry] = {}
+    for group in ("dedup", "filter"):
+        for name in group_names(group):
+            item = entry(group, name)
+            if item is not None:
+                found[item.path] = item
+    return found
