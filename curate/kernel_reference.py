@@ -166,6 +166,126 @@ def leader_clusters(
     return leader, similarity
 
 
+# Candidate pairs of a large group's LSH buckets (rust_ext/src/survivors.rs): all pairs of a bucket of at
+# most BUCKET_ALL_PAIRS members, else each member with the bucket's first BUCKET_HUBS and its next BUCKET_WINDOW.
+BUCKET_ALL_PAIRS = 16
+BUCKET_HUBS = 8
+BUCKET_WINDOW = 8
+
+
+def greedy_cover(size: int, edges: dict[tuple[int, int], float]) -> tuple[list[int], list[float]]:
+    """Repeatedly pick the uncovered node covering the most uncovered nodes (itself and its uncovered
+    neighbours), ties to the lowest index; the nodes it covers point at it with their edge's similarity."""
+    neighbours: dict[int, dict[int, float]] = {v: {} for v in range(size)}
+    for (a, b), sim in edges.items():
+        neighbours[a][b] = sim
+        neighbours[b][a] = sim
+    owner: list[int | None] = [None] * size
+    similarity = [1.0] * size
+    while None in owner:
+        uncovered = [v for v in range(size) if owner[v] is None]
+        best = max(uncovered, key=lambda v: (1 + sum(owner[u] is None for u in neighbours[v]), -v))
+        owner[best] = best
+        for u, sim in neighbours[best].items():
+            if owner[u] is None:
+                owner[u], similarity[u] = best, sim
+    return [v for v in owner if v is not None], similarity
+
+
+def bucket_pairs(bucket: Sequence[int]) -> set[tuple[int, int]]:
+    """Candidate pairs of one LSH bucket (members in rank order)."""
+    pairs: set[tuple[int, int]] = set()
+    for pos, x in enumerate(bucket):
+        if len(bucket) <= BUCKET_ALL_PAIRS:
+            later = bucket[pos + 1 :]
+        else:
+            pairs.update((hub, x) for hub in bucket[: min(pos, BUCKET_HUBS)])
+            later = bucket[pos + 1 : pos + 1 + BUCKET_WINDOW]
+        pairs.update((x, y) for y in later)
+    return pairs
+
+
+def cover_survivors(
+    texts: Sequence[str | None],
+    group_offsets: Sequence[int],
+    *,
+    threshold: float,
+    kind: Kind,
+    ngram: int,
+    num_perm: int,
+    seed: int,
+    bands: int,
+    rows: int,
+    exact_pairs_max: int,
+) -> tuple[list[int], list[float]]:
+    """Survivors covering each group of consecutive rows (rank order): see ``curate.kernel.cover_survivors``."""
+    sets = [set() if t is None else set(shingle_hashes(t, kind, ngram)) for t in texts]
+    survivor = list(range(len(texts)))
+    similarity = [1.0] * len(texts)
+    for start, end in itertools.pairwise(group_offsets):
+        size = end - start
+        if size < 2:
+            continue
+        group = sets[start:end]
+        if size <= exact_pairs_max:
+            edges = {}
+            for a, b in itertools.combinations(range(size), 2):
+                sim = jaccard(group[a], group[b])
+                if sim >= threshold:
+                    edges[(a, b)] = sim
+            owner, sims = greedy_cover(size, edges)
+        else:
+            owner, sims = _estimated_cover(group, threshold, num_perm, seed, bands, rows)
+        for i in range(size):
+            survivor[start + i], similarity[start + i] = start + owner[i], sims[i]
+    return survivor, similarity
+
+
+def _estimated_cover(
+    group: list[set[int]], threshold: float, num_perm: int, seed: int, bands: int, rows: int
+) -> tuple[list[int], list[float]]:
+    size = len(group)
+    sigs = [signature(sorted(s), num_perm, seed) for s in group]
+    keys = [band_hashes(sig, bands, rows, len(s)) for sig, s in zip(sigs, group, strict=True)]
+    pairs: set[tuple[int, int]] = set()
+    for band in range(bands):
+        buckets: dict[int, list[int]] = {}
+        for i in range(size):
+            if group[i]:
+                buckets.setdefault(keys[i][band], []).append(i)
+        for bucket in buckets.values():
+            pairs |= bucket_pairs(bucket)
+
+    def estimate(a: int, b: int) -> float:
+        return sum(x == y for x, y in zip(sigs[a], sigs[b], strict=True)) / num_perm
+
+    edges = {pair: estimate(*pair) for pair in sorted(pairs)}
+    edges = {pair: sim for pair, sim in edges.items() if sim >= threshold}
+    owner, sims = greedy_cover(size, edges)
+    failed = []
+    for i in range(size):
+        if owner[i] != i:
+            exact = jaccard(group[i], group[owner[i]])
+            if exact >= threshold:
+                sims[i] = exact
+            else:
+                failed.append(i)
+    for i in failed:
+        original = owner[i]
+        targets = []
+        for (a, b), est in edges.items():
+            other = b if a == i else a if b == i else None
+            if other is not None and other != original and owner[other] == other:
+                targets.append((-est, other))
+        owner[i], sims[i] = i, 1.0
+        for _, other in sorted(targets):
+            exact = jaccard(group[i], group[other])
+            if exact >= threshold:
+                owner[i], sims[i] = other, exact
+                break
+    return owner, sims
+
+
 def connected_components(a: Sequence[int], b: Sequence[int]) -> tuple[list[int], list[int]]:
     """Nodes sorted ascending and the smallest node of each one's component."""
     parent: dict[int, int] = {}

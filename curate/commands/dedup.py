@@ -52,6 +52,16 @@ def dedup() -> None:
 @_option("--seed", type=int, default=1, show_default=True, help="Seed of the MinHash permutations.")
 @survivor_options
 @_option(
+    "--survivors",
+    type=click.Choice(["cover", "keep-rule"]),
+    default="cover",
+    show_default=True,
+    help="cover: keep as few documents as a greedy cover of each cluster's similarity graph finds "
+    "(--keep only breaks ties in coverage, so the survivor is the cluster's centre); keep-rule: the member "
+    "--keep ranks best always survives and the others join the first survivor they match (keeps more "
+    "documents; prefer it when ranking by e.g. --keep max:quality_score matters more than count).",
+)
+@_option(
     "--verify/--no-verify",
     default=True,
     show_default=True,
@@ -96,6 +106,7 @@ def minhash(app: Any, **params: Any) -> None:
         keep=KeepRule.parse(params["keep"]),
         verify=params["verify"],
         cluster_columns=params["cluster_columns"],
+        survivors=params["survivors"],
     )
     summary = run_minhash(config, params["input_location"], Path(params["output"]), run_options(params, app))
     report(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from curate.dedup.keep import KeepRule
+from curate.dedup.survivors import check_mode
 from curate.errors import UsageError
 from curate.io.readers import ReadOptions
 from curate.pipelines.plan import ShardPlan
@@ -28,9 +29,12 @@ class MinHashConfig:
     keep: KeepRule = field(default_factory=lambda: KeepRule("first"))
     verify: bool = True
     cluster_columns: bool = False
+    survivors: str = "cover"
+    # keep-rule mode only: the survivors a member is compared with (cover has no such cap).
     max_leaders: int = 64
 
     def validate(self) -> None:
+        check_mode(self.survivors)
         if not 0.0 < self.threshold < 1.0:
             raise UsageError(f"--threshold must be between 0 and 1 (exclusive), got {self.threshold}")
         if self.num_perm < 1 or self.num_perm > 1024:
