@@ -171,6 +171,10 @@ def leader_clusters(
 BUCKET_ALL_PAIRS = 16
 BUCKET_HUBS = 8
 BUCKET_WINDOW = 8
+# Estimated pairs down to threshold - ESTIMATE_MARGIN are second chances for a member left without a verified
+# survivor (a failed exact check, or a survivor covering nobody); it tries at most ATTACH_TRIES of them.
+ESTIMATE_MARGIN = 0.1
+ATTACH_TRIES = 8
 
 
 def greedy_cover(size: int, edges: dict[tuple[int, int], float]) -> tuple[list[int], list[float]]:
@@ -259,29 +263,32 @@ def _estimated_cover(
     def estimate(a: int, b: int) -> float:
         return sum(x == y for x, y in zip(sigs[a], sigs[b], strict=True)) / num_perm
 
-    edges = {pair: estimate(*pair) for pair in sorted(pairs)}
-    edges = {pair: sim for pair, sim in edges.items() if sim >= threshold}
-    owner, sims = greedy_cover(size, edges)
-    failed = []
+    wide = {pair: estimate(*pair) for pair in sorted(pairs)}
+    wide = {pair: sim for pair, sim in wide.items() if sim >= threshold - ESTIMATE_MARGIN}
+    owner, sims = greedy_cover(size, {pair: sim for pair, sim in wide.items() if sim >= threshold})
+    failed_from: list[int | None] = [None] * size
+    members = [0] * size
     for i in range(size):
         if owner[i] != i:
             exact = jaccard(group[i], group[owner[i]])
             if exact >= threshold:
                 sims[i] = exact
+                members[owner[i]] += 1
             else:
-                failed.append(i)
-    for i in failed:
-        original = owner[i]
+                failed_from[i], owner[i], sims[i] = owner[i], i, 1.0
+    for i in range(size):
+        if owner[i] != i or members[i] > 0:
+            continue
         targets = []
-        for (a, b), est in edges.items():
+        for (a, b), est in wide.items():
             other = b if a == i else a if b == i else None
-            if other is not None and other != original and owner[other] == other:
+            if other is not None and other != failed_from[i] and owner[other] == other:
                 targets.append((-est, other))
-        owner[i], sims[i] = i, 1.0
-        for _, other in sorted(targets):
+        for _, other in sorted(targets)[:ATTACH_TRIES]:
             exact = jaccard(group[i], group[other])
             if exact >= threshold:
                 owner[i], sims[i] = other, exact
+                members[other] += 1
                 break
     return owner, sims
 
