@@ -175,6 +175,7 @@ BUCKET_WINDOW = 8
 # survivor (a failed exact check, or a survivor covering nobody); it tries at most ATTACH_TRIES of them.
 ESTIMATE_MARGIN = 0.1
 ATTACH_TRIES = 8
+MERGE_MEMBERS = 8
 
 
 def greedy_cover(size: int, edges: dict[tuple[int, int], float]) -> tuple[list[int], list[float]]:
@@ -251,20 +252,24 @@ def _estimated_cover(
     size = len(group)
     sigs = [signature(sorted(s), num_perm, seed) for s in group]
     keys = [band_hashes(sig, bands, rows, len(s)) for sig, s in zip(sigs, group, strict=True)]
-    pairs: set[tuple[int, int]] = set()
-    for band in range(bands):
-        buckets: dict[int, list[int]] = {}
-        for i in range(size):
-            if group[i]:
-                buckets.setdefault(keys[i][band], []).append(i)
-        for bucket in buckets.values():
-            pairs |= bucket_pairs(bucket)
 
     def estimate(a: int, b: int) -> float:
         return sum(x == y for x, y in zip(sigs[a], sigs[b], strict=True)) / num_perm
 
-    wide = {pair: estimate(*pair) for pair in sorted(pairs)}
-    wide = {pair: sim for pair, sim in wide.items() if sim >= threshold - ESTIMATE_MARGIN}
+    def candidates(members: list[int]) -> dict[tuple[int, int], float]:
+        """Pairs of ``members`` sharing a bucket, with their estimate, when >= threshold - ESTIMATE_MARGIN."""
+        pairs: set[tuple[int, int]] = set()
+        for band in range(bands):
+            buckets: dict[int, list[int]] = {}
+            for i in members:
+                buckets.setdefault(keys[i][band], []).append(i)
+            for bucket in buckets.values():
+                pairs |= bucket_pairs(bucket)
+        estimated = {pair: estimate(*pair) for pair in sorted(pairs)}
+        return {pair: sim for pair, sim in estimated.items() if sim >= threshold - ESTIMATE_MARGIN}
+
+    with_shingles = [i for i in range(size) if group[i]]
+    wide = candidates(with_shingles)
     owner, sims = greedy_cover(size, {pair: sim for pair, sim in wide.items() if sim >= threshold})
     failed_from: list[int | None] = [None] * size
     members = [0] * size
@@ -276,19 +281,44 @@ def _estimated_cover(
                 members[owner[i]] += 1
             else:
                 failed_from[i], owner[i], sims[i] = owner[i], i, 1.0
+
+    def targets(edges: dict[tuple[int, int], float], v: int) -> list[int]:
+        found = []
+        for (a, b), est in edges.items():
+            other = b if a == v else a if b == v else None
+            if other is not None and other != failed_from[v] and owner[other] == other:
+                found.append((-est, other))
+        return [other for _, other in sorted(found)[:ATTACH_TRIES]]
+
     for i in range(size):
         if owner[i] != i or members[i] > 0:
             continue
-        targets = []
-        for (a, b), est in wide.items():
-            other = b if a == i else a if b == i else None
-            if other is not None and other != failed_from[i] and owner[other] == other:
-                targets.append((-est, other))
-        for _, other in sorted(targets)[:ATTACH_TRIES]:
+        for other in targets(wide, i):
             exact = jaccard(group[i], group[other])
             if exact >= threshold:
                 owner[i], sims[i] = other, exact
                 members[other] += 1
+                break
+    # Second round over the survivors' own buckets: a survivor with at most MERGE_MEMBERS members moves with
+    # all of them to the first adjacent survivor every one of them is exactly >= threshold to.
+    graph = candidates([i for i in with_shingles if owner[i] == i])
+    cluster: dict[int, list[int]] = {v: [] for v in range(size)}
+    for i in range(size):
+        if owner[i] != i and members[owner[i]] <= MERGE_MEMBERS:
+            cluster[owner[i]].append(i)
+    for v in range(size):
+        if owner[v] != v or members[v] > MERGE_MEMBERS:
+            continue
+        for other in targets(graph, v):
+            moving = [v, *cluster[v]]
+            exact = [jaccard(group[m], group[other]) for m in moving]
+            if all(x >= threshold for x in exact):
+                for m, x in zip(moving, exact, strict=True):
+                    owner[m], sims[m] = other, x
+                members[other] += len(moving)
+                members[v] = 0
+                cluster[other].extend(moving)
+                cluster[v] = []
                 break
     return owner, sims
 

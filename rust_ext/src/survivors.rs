@@ -30,6 +30,8 @@ pub const BUCKET_WINDOW: usize = 8;
 pub const ESTIMATE_MARGIN: f64 = 0.1;
 /// Exact comparisons a member without a verified survivor makes, at most.
 pub const ATTACH_TRIES: usize = 8;
+/// A survivor with at most this many members may move, with them, to a similar survivor (second round).
+pub const MERGE_MEMBERS: usize = 8;
 /// Candidate pairs held before they are sorted and deduplicated.
 const EDGE_FLUSH: usize = 1 << 22;
 
@@ -41,18 +43,20 @@ pub struct Banding<'p> {
     pub rows: usize,
 }
 
-/// An undirected graph over `0..n` as adjacency lists (CSR); neighbours ascending, each with a similarity.
+/// An undirected graph over `0..n` as adjacency lists (CSR); neighbours ascending, each with a weight (the
+/// exact similarity, or the number of equal signature values).
 struct Graph {
     start: Vec<usize>,
-    node: Vec<usize>,
-    sim: Vec<f64>,
+    node: Vec<u32>,
+    weight: Vec<f64>,
 }
 
 impl Graph {
-    /// `edges` are `(a, b, similarity)` with `a < b < n`, each pair once.
-    fn from_edges(n: usize, edges: &[(usize, usize, f64)]) -> Self {
+    /// `edges()` yields `(a, b, weight)` with `a < b < n`, each pair once, sorted by `(a, b)` (so that every
+    /// list fills in ascending order); it is called twice, to count and to fill.
+    fn build<I: Iterator<Item = (usize, usize, f64)>>(n: usize, edges: impl Fn() -> I) -> Self {
         let mut start = vec![0usize; n + 1];
-        for &(a, b, _) in edges {
+        for (a, b, _) in edges() {
             start[a + 1] += 1;
             start[b + 1] += 1;
         }
@@ -60,65 +64,66 @@ impl Graph {
             start[i + 1] += start[i];
         }
         let mut fill = start.clone();
-        let mut node = vec![0usize; start[n]];
-        let mut sim = vec![0.0f64; start[n]];
-        // Sorted edges fill every list in ascending order: (a, v) with a < v come before (v, b).
-        let mut sorted: Vec<&(usize, usize, f64)> = edges.iter().collect();
-        sorted.sort_unstable_by_key(|&&(a, b, _)| (a, b));
-        for &&(a, b, s) in &sorted {
-            node[fill[a]] = b;
-            sim[fill[a]] = s;
+        let mut node = vec![0u32; start[n]];
+        let mut weight = vec![0.0f64; start[n]];
+        for (a, b, w) in edges() {
+            node[fill[a]] = b as u32;
+            weight[fill[a]] = w;
             fill[a] += 1;
-            node[fill[b]] = a;
-            sim[fill[b]] = s;
+            node[fill[b]] = a as u32;
+            weight[fill[b]] = w;
             fill[b] += 1;
         }
-        Self { start, node, sim }
-    }
-
-    fn degree(&self, v: usize) -> usize {
-        self.start[v + 1] - self.start[v]
+        Self {
+            start,
+            node,
+            weight,
+        }
     }
 
     fn neighbours(&self, v: usize) -> impl Iterator<Item = (usize, f64)> + '_ {
         let range = self.start[v]..self.start[v + 1];
         self.node[range.clone()]
             .iter()
-            .copied()
-            .zip(self.sim[range].iter().copied())
+            .map(|&u| u as usize)
+            .zip(self.weight[range].iter().copied())
     }
 }
 
 const UNCOVERED: usize = usize::MAX;
 
-/// Greedy cover: repeatedly pick the *uncovered* node that covers the most uncovered nodes (itself and its
-/// uncovered neighbours), ties to the lowest index (best rank); it survives and the nodes it covers point at
-/// it, with the similarity of their edge. Survivors are therefore pairwise non-adjacent.
+/// Greedy cover over the edges whose weight passes `is_edge`: repeatedly pick the *uncovered* node that
+/// covers the most uncovered nodes (itself and its uncovered neighbours), ties to the lowest index (best
+/// rank); it survives and the nodes it covers point at it, with their edge's weight. Survivors are therefore
+/// pairwise non-adjacent.
 ///
 /// Lazy evaluation: a node's stored coverage only overestimates its current one (coverage never grows), so a
 /// popped node whose stored value is still current beats every node below it in the heap.
-fn greedy_cover(graph: &Graph, n: usize) -> (Vec<usize>, Vec<f64>) {
+fn greedy_cover(graph: &Graph, n: usize, is_edge: impl Fn(f64) -> bool) -> (Vec<usize>, Vec<f64>) {
     let mut owner = vec![UNCOVERED; n];
     let mut sim = vec![1.0f64; n];
+    let coverage = |v: usize, owner: &[usize]| {
+        1 + graph
+            .neighbours(v)
+            .filter(|&(u, w)| owner[u] == UNCOVERED && is_edge(w))
+            .count()
+    };
     let mut heap: BinaryHeap<(usize, Reverse<usize>)> =
-        (0..n).map(|v| (1 + graph.degree(v), Reverse(v))).collect();
+        (0..n).map(|v| (coverage(v, &owner), Reverse(v))).collect();
     while let Some((stored, Reverse(v))) = heap.pop() {
         if owner[v] != UNCOVERED {
             continue;
         }
-        let current = 1 + graph
-            .neighbours(v)
-            .filter(|&(u, _)| owner[u] == UNCOVERED)
-            .count();
+        let current = coverage(v, &owner);
         if current != stored {
             heap.push((current, Reverse(v)));
             continue;
         }
         owner[v] = v;
-        for (u, s) in graph.neighbours(v) {
-            if owner[u] == UNCOVERED {
+        for (u, w) in graph.neighbours(v) {
+            if owner[u] == UNCOVERED && is_edge(w) {
                 owner[u] = v;
-                sim[u] = s;
+                sim[u] = w;
             }
         }
     }
@@ -208,7 +213,8 @@ fn exact_group(
             }
         }
     }
-    Ok(greedy_cover(&Graph::from_edges(size, &edges), size))
+    let graph = Graph::build(size, || edges.iter().copied());
+    Ok(greedy_cover(&graph, size, |_| true))
 }
 
 /// Candidate pairs from the group's own LSH buckets, pruned on the signature estimate; the cover of that
@@ -243,66 +249,72 @@ fn estimated_group(
         has_shingles[i] = hasher.count() > 0;
     }
     let signature = |i: usize| &signatures[i * num_perm..(i + 1) * num_perm];
-    let estimate = |a: usize, b: usize| {
-        let equal = signature(a)
+    // The estimate is (equal signature values) / num_perm; graphs carry the count itself.
+    let equal_values = |a: usize, b: usize| {
+        signature(a)
             .iter()
             .zip(signature(b))
             .filter(|(x, y)| x == y)
-            .count();
-        equal as f64 / num_perm as f64
+            .count() as f64
     };
-
-    let mut pairs: Vec<u64> = Vec::new();
-    let mut order: Vec<usize> = (0..size).filter(|&i| has_shingles[i]).collect();
-    for band in 0..bands {
-        order.sort_unstable_by_key(|&i| (band_hashes[i * bands + band], i));
-        let mut lo = 0;
-        while lo < order.len() {
-            let key = band_hashes[order[lo] * bands + band];
-            let mut hi = lo + 1;
-            while hi < order.len() && band_hashes[order[hi] * bands + band] == key {
-                hi += 1;
-            }
-            let bucket = &order[lo..hi];
-            for (pos, &x) in bucket.iter().enumerate() {
-                let later = if bucket.len() <= BUCKET_ALL_PAIRS {
-                    &bucket[pos + 1..]
-                } else {
-                    for &hub in &bucket[..pos.min(BUCKET_HUBS)] {
-                        pairs.push(((hub as u64) << 32) | x as u64);
-                    }
-                    &bucket[pos + 1..(pos + 1 + BUCKET_WINDOW).min(bucket.len())]
-                };
-                for &y in later {
-                    pairs.push(((x as u64) << 32) | y as u64);
-                }
-            }
-            lo = hi;
-        }
-        if pairs.len() >= EDGE_FLUSH {
-            pairs.sort_unstable();
-            pairs.dedup();
-        }
-    }
-    pairs.sort_unstable();
-    pairs.dedup();
+    let estimate = |count: f64| count / num_perm as f64;
     // Pairs estimated at or above the threshold are the cover's edges; those a little below it are kept as
     // second chances, checked exactly afterwards (the estimate's standard deviation at J = 0.8 and 128
     // permutations is 0.035).
-    let wide: Vec<(usize, usize, f64)> = pairs
-        .iter()
-        .filter_map(|&pair| {
-            let (a, b) = ((pair >> 32) as usize, (pair & 0xFFFF_FFFF) as usize);
-            let s = estimate(a, b);
-            (s >= threshold - ESTIMATE_MARGIN).then_some((a, b, s))
+    let is_wide = |count: f64| estimate(count) >= threshold - ESTIMATE_MARGIN;
+    let is_edge = |count: f64| estimate(count) >= threshold;
+
+    // Candidate pairs among `members` (ascending): those sharing a bucket, kept when widely similar.
+    let candidates = |members: &[usize]| {
+        let mut pairs: Vec<u64> = Vec::new();
+        let keep_pair = |x: usize, y: usize, pairs: &mut Vec<u64>| {
+            if is_wide(equal_values(x, y)) {
+                pairs.push(((x as u64) << 32) | y as u64);
+            }
+        };
+        let mut order = members.to_vec();
+        for band in 0..bands {
+            order.sort_unstable_by_key(|&i| (band_hashes[i * bands + band], i));
+            let mut lo = 0;
+            while lo < order.len() {
+                let key = band_hashes[order[lo] * bands + band];
+                let mut hi = lo + 1;
+                while hi < order.len() && band_hashes[order[hi] * bands + band] == key {
+                    hi += 1;
+                }
+                let bucket = &order[lo..hi];
+                for (pos, &x) in bucket.iter().enumerate() {
+                    let later = if bucket.len() <= BUCKET_ALL_PAIRS {
+                        &bucket[pos + 1..]
+                    } else {
+                        for &hub in &bucket[..pos.min(BUCKET_HUBS)] {
+                            keep_pair(hub, x, &mut pairs);
+                        }
+                        &bucket[pos + 1..(pos + 1 + BUCKET_WINDOW).min(bucket.len())]
+                    };
+                    for &y in later {
+                        keep_pair(x, y, &mut pairs);
+                    }
+                }
+                lo = hi;
+            }
+            if pairs.len() >= EDGE_FLUSH {
+                pairs.sort_unstable();
+                pairs.dedup();
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        Graph::build(size, || {
+            pairs.iter().map(|&pair| {
+                let (a, b) = ((pair >> 32) as usize, (pair & 0xFFFF_FFFF) as usize);
+                (a, b, equal_values(a, b))
+            })
         })
-        .collect();
-    drop(pairs);
-    let cover_edges: Vec<(usize, usize, f64)> =
-        wide.iter().copied().filter(|e| e.2 >= threshold).collect();
-    let (mut owner, mut sim) = greedy_cover(&Graph::from_edges(size, &cover_edges), size);
-    drop(cover_edges);
-    let wide = Graph::from_edges(size, &wide);
+    };
+    let with_shingles: Vec<usize> = (0..size).filter(|&i| has_shingles[i]).collect();
+    let wide = candidates(&with_shingles);
+    let (mut owner, mut sim) = greedy_cover(&wide, size, is_edge);
 
     // Exact Jaccard for every member -> survivor pair, one survivor set at a time.
     let mut removed: Vec<usize> = (0..size).filter(|&i| owner[i] != i).collect();
@@ -329,23 +341,18 @@ fn estimated_group(
     }
     // Second chances, best rank first: a member whose estimate misled, or a survivor that covers nobody,
     // joins the first of its (widely) adjacent survivors, highest estimate first, that is exactly at or
-    // above the threshold; at most ATTACH_TRIES are tried. A survivor that has members never moves.
+    // above the threshold; at most ATTACH_TRIES are tried.
     let mut other_set = Vec::new();
     for i in 0..size {
         if owner[i] != i || members[i] > 0 {
             continue;
         }
-        let mut targets: Vec<(f64, usize)> = wide
-            .neighbours(i)
-            .filter(|&(u, _)| u != failed_from[i] && owner[u] == u)
-            .map(|(u, s)| (s, u))
-            .collect();
+        let targets = attach_targets(&wide, i, failed_from[i], &owner);
         if targets.is_empty() {
             continue;
         }
-        targets.sort_unstable_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
         shingle_row(texts, start + i, shingler, &mut member_set)?;
-        for &(_, u) in targets.iter().take(ATTACH_TRIES) {
+        for u in targets {
             shingle_row(texts, start + u, shingler, &mut other_set)?;
             let exact = jaccard_sorted(&member_set, &other_set);
             if exact >= threshold {
@@ -356,7 +363,75 @@ fn estimated_group(
             }
         }
     }
+    drop(wide);
+    // Then the buckets of the survivors alone, far smaller, so that the caps on large buckets that kept two
+    // similar survivors apart rarely bind: a survivor with at most MERGE_MEMBERS members moves, with all
+    // of them, to the first adjacent survivor that every one of them is exactly at or above the threshold to.
+    let survivors: Vec<usize> = with_shingles
+        .iter()
+        .copied()
+        .filter(|&i| owner[i] == i)
+        .collect();
+    let graph = candidates(&survivors);
+    let mut cluster: Vec<Vec<usize>> = vec![Vec::new(); size];
+    for i in 0..size {
+        if owner[i] != i && members[owner[i]] <= MERGE_MEMBERS {
+            cluster[owner[i]].push(i);
+        }
+    }
+    let mut moved_sim = Vec::new();
+    for v in 0..size {
+        if owner[v] != v || members[v] > MERGE_MEMBERS {
+            continue;
+        }
+        let targets = attach_targets(&graph, v, failed_from[v], &owner);
+        if targets.is_empty() {
+            continue;
+        }
+        shingle_row(texts, start + v, shingler, &mut member_set)?;
+        for u in targets {
+            shingle_row(texts, start + u, shingler, &mut other_set)?;
+            moved_sim.clear();
+            moved_sim.push(jaccard_sorted(&member_set, &other_set));
+            for &m in &cluster[v] {
+                if moved_sim.last().is_some_and(|&x| x < threshold) {
+                    break;
+                }
+                shingle_row(texts, start + m, shingler, &mut survivor_set)?;
+                moved_sim.push(jaccard_sorted(&survivor_set, &other_set));
+            }
+            if moved_sim.len() == 1 + cluster[v].len() && moved_sim.iter().all(|&x| x >= threshold)
+            {
+                let moving = std::mem::take(&mut cluster[v]);
+                for (&m, &x) in std::iter::once(&v).chain(&moving).zip(&moved_sim) {
+                    owner[m] = u;
+                    sim[m] = x;
+                }
+                members[u] += 1 + moving.len();
+                members[v] = 0;
+                cluster[u].push(v);
+                cluster[u].extend(moving);
+                break;
+            }
+        }
+    }
     Ok((owner, sim))
+}
+
+/// The survivors adjacent to `v` in `graph` (other than `v` and `excluded`), highest weight first, then
+/// best rank: the at most ATTACH_TRIES that `v` is checked against exactly.
+fn attach_targets(graph: &Graph, v: usize, excluded: usize, owner: &[usize]) -> Vec<usize> {
+    let mut targets: Vec<(f64, usize)> = graph
+        .neighbours(v)
+        .filter(|&(u, _)| u != v && u != excluded && owner[u] == u)
+        .map(|(u, w)| (w, u))
+        .collect();
+    targets.sort_unstable_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+    targets
+        .into_iter()
+        .take(ATTACH_TRIES)
+        .map(|(_, u)| u)
+        .collect()
 }
 
 #[cfg(test)]
@@ -366,8 +441,9 @@ mod tests {
     #[test]
     fn cover_prefers_the_centre_of_a_star() {
         // 0-1, 1-2, 1-3: node 1 covers all four.
-        let graph = Graph::from_edges(4, &[(0, 1, 0.9), (1, 2, 0.85), (1, 3, 0.8)]);
-        let (owner, sim) = greedy_cover(&graph, 4);
+        let edges = [(0, 1, 0.9), (1, 2, 0.85), (1, 3, 0.8)];
+        let graph = Graph::build(4, || edges.iter().copied());
+        let (owner, sim) = greedy_cover(&graph, 4, |_| true);
         assert_eq!(owner, vec![1, 1, 1, 1]);
         assert_eq!(sim, vec![0.9, 1.0, 0.85, 0.8]);
     }
@@ -376,7 +452,8 @@ mod tests {
     fn survivors_are_never_adjacent() {
         // A path 0-1-2-3-4: 1 covers {0,1,2} first (ties to the lowest index), then 3 covers {3,4}.
         let edges = [(0, 1, 0.9), (1, 2, 0.9), (2, 3, 0.9), (3, 4, 0.9)];
-        let (owner, _) = greedy_cover(&Graph::from_edges(5, &edges), 5);
+        let graph = Graph::build(5, || edges.iter().copied());
+        let (owner, _) = greedy_cover(&graph, 5, |_| true);
         assert_eq!(owner, vec![1, 1, 1, 3, 3]);
     }
 }
