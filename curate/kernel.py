@@ -333,8 +333,12 @@ def cover_survivors(
     as candidates the pairs sharing a bucket of its own LSH banding (``num_perm``, ``seed``, ``bands``,
     ``rows``: those of the LSH phase): all pairs of a bucket of at most 16 rows, else each row with the
     bucket's first 8 rows and its next 8; edges are the candidates whose MinHash estimate is >= ``threshold``.
-    After the cover, every removed row's exact Jaccard to its survivor is computed; one below the threshold
-    tries its other adjacent survivors (highest estimate first, then rank), or else survives itself.
+    Candidates estimated down to ``threshold - 0.1`` are kept as second chances. After the cover, every
+    removed row's exact Jaccard to its survivor is computed; a row below the threshold, and a survivor that
+    covers nobody, try at most 8 adjacent survivors exactly (highest estimate first, then rank), or else
+    survive. Last, the survivors alone are banded the same way, and a survivor with at most 8 members
+    moves with all of them to the first of at most 8 adjacent survivors every one of them is exactly >=
+    ``threshold`` to. ``curate/kernel_reference.py`` spells out every step.
 
     Returns, per row, the row index of its survivor (its own for survivors) and its exact Jaccard
     similarity to it (1.0 for survivors). Raises ``ValueError`` for malformed offsets, ``threshold`` outside

@@ -25,9 +25,11 @@ Cost of ``cover`` per group of k members: a group of at most ``EXACT_PAIRS_MAX``
 k(k-1)/2 pairs on exact Jaccard with the shingle sets of the group in memory. A larger group (crawl
 boilerplate) holds one MinHash signature (4·num_perm bytes) and band hashes (8·bands bytes) per member,
 evaluates at most ``16 · bands`` candidate pairs per member on the signature estimate (pairs sharing an LSH
-bucket, see ``curate.kernel.cover_survivors``), keeps the graph of estimated edges (≤ 16 bytes per edge),
-covers it in O(E log k), and shingles each member twice (signature, then the exact check against its
-survivor): O(k · (shingling + bands · 16 · num_perm)) time and O(k · (4·num_perm + 8·bands) + E) memory.
+bucket, see ``curate.kernel.cover_survivors``), keeps the graph of estimated edges,
+covers it in O(E log k), shingles each member twice (signature, then the exact check against its
+survivor), gives members left without a verified survivor up to 8 exact second chances, and lets small
+clusters move to a similar survivor found in the survivors' own buckets: O(k · (shingling + bands · 16 ·
+num_perm)) time and O(k · (4·num_perm + 8·bands) + 20·E) memory. See docs/dedup-minhash.md.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ pub const ESTIMATE_MARGIN: f64 = 0.1;
 pub const ATTACH_TRIES: usize = 8;
 /// A survivor with at most this many members may move, with them, to a similar survivor (second round).
 pub const MERGE_MEMBERS: usize = 8;
-/// Candidate pairs held before they are sorted and deduplicated.
+/// Candidate pairs held before they are sorted and deduplicated (then again whenever as many more came).
 const EDGE_FLUSH: usize = 1 << 22;
 
 /// The MinHash parameters a large group is estimated with (those of the LSH phase, so that its buckets are
@@ -250,12 +250,13 @@ fn estimated_group(
     }
     let signature = |i: usize| &signatures[i * num_perm..(i + 1) * num_perm];
     // The estimate is (equal signature values) / num_perm; graphs carry the count itself.
+    // A branch-free sum, which the compiler vectorises.
     let equal_values = |a: usize, b: usize| {
         signature(a)
             .iter()
             .zip(signature(b))
-            .filter(|(x, y)| x == y)
-            .count() as f64
+            .map(|(x, y)| u32::from(x == y))
+            .sum::<u32>() as f64
     };
     let estimate = |count: f64| count / num_perm as f64;
     // Pairs estimated at or above the threshold are the cover's edges; those a little below it are kept as
@@ -267,11 +268,7 @@ fn estimated_group(
     // Candidate pairs among `members` (ascending): those sharing a bucket, kept when widely similar.
     let candidates = |members: &[usize]| {
         let mut pairs: Vec<u64> = Vec::new();
-        let keep_pair = |x: usize, y: usize, pairs: &mut Vec<u64>| {
-            if is_wide(equal_values(x, y)) {
-                pairs.push(((x as u64) << 32) | y as u64);
-            }
-        };
+        let mut flush_at = EDGE_FLUSH;
         let mut order = members.to_vec();
         for band in 0..bands {
             order.sort_unstable_by_key(|&i| (band_hashes[i * bands + band], i));
@@ -288,28 +285,41 @@ fn estimated_group(
                         &bucket[pos + 1..]
                     } else {
                         for &hub in &bucket[..pos.min(BUCKET_HUBS)] {
-                            keep_pair(hub, x, &mut pairs);
+                            pairs.push(((hub as u64) << 32) | x as u64);
                         }
                         &bucket[pos + 1..(pos + 1 + BUCKET_WINDOW).min(bucket.len())]
                     };
                     for &y in later {
-                        keep_pair(x, y, &mut pairs);
+                        pairs.push(((x as u64) << 32) | y as u64);
                     }
                 }
                 lo = hi;
             }
-            if pairs.len() >= EDGE_FLUSH {
+            // The same hubs and neighbours recur from band to band: deduplicate before estimating.
+            if pairs.len() >= flush_at {
                 pairs.sort_unstable();
                 pairs.dedup();
+                flush_at = pairs.len() + EDGE_FLUSH;
             }
         }
         pairs.sort_unstable();
         pairs.dedup();
+        let split = |pair: u64| ((pair >> 32) as usize, (pair & 0xFFFF_FFFF) as usize);
+        let mut weights = Vec::with_capacity(pairs.len());
+        pairs.retain(|&pair| {
+            let (a, b) = split(pair);
+            let count = equal_values(a, b);
+            let wide = is_wide(count);
+            if wide {
+                weights.push(count);
+            }
+            wide
+        });
         Graph::build(size, || {
-            pairs.iter().map(|&pair| {
-                let (a, b) = ((pair >> 32) as usize, (pair & 0xFFFF_FFFF) as usize);
-                (a, b, equal_values(a, b))
-            })
+            pairs
+                .iter()
+                .zip(&weights)
+                .map(|(&pair, &w)| (split(pair).0, split(pair).1, w))
         })
     };
     let with_shingles: Vec<usize> = (0..size).filter(|&i| has_shingles[i]).collect();
