@@ -53,7 +53,7 @@ def survivor_options(fn: F) -> F:
                 default="first",
                 show_default=True,
                 help="Survivor of each group of duplicates: first, longest, shortest, max:COL, min:COL "
-                "(ties broken by id).",
+                "(ties broken by id; with minhash --survivors cover it decides between members of equal coverage).",
             ),
             _option("--cluster-columns", is_flag=True, help="Add dup_cluster / dup_cluster_size columns to kept rows."),
         ]

@@ -29,7 +29,7 @@ bucket, see ``curate.kernel.cover_survivors``), keeps the graph of estimated edg
 covers it in O(E log k), shingles each member twice (signature, then the exact check against its
 survivor), gives members left without a verified survivor up to 8 exact second chances, and lets small
 clusters move to a similar survivor found in the survivors' own buckets: O(k · (shingling + bands · 16 ·
-num_perm)) time and O(k · (4·num_perm + 8·bands) + 20·E) memory. See docs/dedup-minhash.md.
+num_perm)) time and O(k · (4·num_perm + 8·bands) + 24·E) memory. See docs/dedup-minhash.md.
 """
 
 from __future__ import annotations
