@@ -165,6 +165,9 @@ pub fn cover_survivors(
         if size < 2 {
             continue;
         }
+        if size > u32::MAX as usize {
+            return Err(KernelError::value("a group of more than 2^32 rows"));
+        }
         let (owner, sim) = if size <= exact_pairs_max {
             exact_group(texts, start, size, threshold, shingler)?
         } else {
@@ -227,9 +230,6 @@ fn estimated_group(
     shingler: &mut Shingler,
     banding: &Banding<'_>,
 ) -> KernelResult<(Vec<usize>, Vec<f64>)> {
-    if size > u32::MAX as usize {
-        return Err(KernelError::value("a group of more than 2^32 rows"));
-    }
     let num_perm = banding.perms.num_perm();
     let bands = banding.bands;
     let mut signatures = vec![0u32; size * num_perm];
