@@ -202,6 +202,9 @@ def warc_batches(
         while True:
             handle.seek(start)
             iterator = _Iterator(handle, arc2warc=True)
+            # One format per file, by its name: a stray line in a WARC is then an error, not
+            # taken for an ARC header.
+            iterator.known_format = "arc" if is_arc else "warc"
             last_end = start
             failure: str | None = None
             try:
