@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -316,3 +318,54 @@ def test_local_equals_ray(tmp_path: Path, shared_data: Path, ray_cluster: None) 
         assert result.exit_code == 0, result.stderr
     for name in ("part-00000.parquet", "part-00001.parquet"):
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
+
+
+def test_wet_conversion_records_are_kept_as_text(tmp_path: Path) -> None:
+    text = "Already extracted text, line one.\nLine two, with an accent: été.\n"
+    info, _ = warc_record("warcinfo", "", b"software: test\r\n", 0, "application/warc-fields")
+    records = [info]
+    ids = []
+    for number in (1, 2):
+        record, record_id = warc_record(
+            "conversion", f"http://example.org/{number}", text.encode(), number, "text/plain"
+        )
+        records.append(record)
+        ids.append(record_id)
+    (tmp_path / "a.warc.wet.gz").write_bytes(b"".join(gzip.compress(r) for r in records))
+    code, err, counters = ingest(tmp_path / "a.warc.wet.gz", tmp_path / "out")
+    assert code == 0, err
+    kept, _ = kept_and_rejected(tmp_path / "out")
+    assert [(r["id"], r["text"], r["content_type"]) for r in kept] == [(i, text, "text/plain") for i in ids]
+    assert counters["dropped:ingest:not_response"] == 1
+
+
+def test_a_missing_extractor_names_the_extra(tmp_path: Path) -> None:
+    """With trafilatura not importable, the default extractor is a usage error naming curate[warc]."""
+    chunks, _ = warc_records([page(1)])
+    (tmp_path / "a.warc.gz").write_bytes(b"".join(chunks))
+    script = (
+        "import sys; sys.modules['trafilatura'] = None; from curate.cli import main; "
+        f"main(['ingest', 'warc', {str(tmp_path / 'a.warc.gz')!r}, {str(tmp_path / 'out')!r}])"
+    )
+    done = run_process_python(script)
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'curate[warc]'" in done.stderr and "trafilatura" in done.stderr
+    assert not (tmp_path / "out" / "_manifest.json").exists()
+
+
+def run_process_python(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_a_page_text_does_not_depend_on_the_pages_before(tmp_path: Path) -> None:
+    """Six copies of one page each keep their text (trafilatura's ``deduplicate`` would empty
+    the fourth and later ones: its cache spans pages, so a page's text would depend on what the
+    worker extracted before). Dropping the copies is the dedup stages' job, and is counted."""
+    pages = [(f"http://example.org/{n}", ARTICLE.encode(), "text/html", "200 OK") for n in range(6)]
+    chunks, ids = warc_records(pages)
+    (tmp_path / "a.warc.gz").write_bytes(b"".join(chunks))
+    code, err, _ = ingest(tmp_path / "a.warc.gz", tmp_path / "out")
+    assert code == 0, err
+    kept, _ = kept_and_rejected(tmp_path / "out")
+    assert [r["id"] for r in kept] == ids
+    assert len({r["text"] for r in kept}) == 1 and "river rose overnight" in str(kept[0]["text"])

@@ -74,9 +74,16 @@ def decode_html(payload: bytes, http_charset: str | None) -> Decoded:
     claimed.append(_codec(meta.group(1).decode("ascii", "replace")) if meta else None)
     candidates += [c for c in claimed if c]
     wrong = False
-    for charset in dict.fromkeys([*candidates, _detect(payload), "utf-8"]):
-        if charset is None:
+    tried: set[str] = set()
+    for step in range(len(candidates) + 2):
+        # The claims in order, then detection (only when a claim failed or none was made), then UTF-8.
+        if step < len(candidates):
+            charset = candidates[step]
+        else:
+            charset = _detect(payload) if step == len(candidates) else "utf-8"
+        if charset is None or charset in tried:
             continue
+        tried.add(charset)
         try:
             return Decoded(payload.decode(charset), charset, wrong)
         except (UnicodeDecodeError, LookupError):

@@ -2,7 +2,10 @@
 
 ``resiliparse``: :func:`resiliparse.extract.html2text.extract_plain_text` with
 ``main_content=True`` (as DCLM). ``trafilatura``: :func:`trafilatura.extract` with FineWeb's
-settings (``favor_precision``, no comments, ``deduplicate``).
+settings (``favor_precision``, no comments) except ``deduplicate``: trafilatura's
+deduplication is a cache of text segments shared by every page the process has extracted,
+so a page's text would depend on which pages the same worker saw before (on the executor, the
+worker count, a resumed run). Repeated text is curate's dedup stages' job.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from collections.abc import Callable
 Extractor = Callable[[str], str]
 
 # extractor -> (the pip extra of curate that installs it, the module that extra provides)
+# (curate[warc] installs both, with warcio, so that either works once it is installed)
 EXTRACTORS: dict[str, tuple[str, str]] = {
+    "trafilatura": ("warc", "trafilatura"),
     "resiliparse": ("warc", "resiliparse"),
-    "trafilatura": ("trafilatura", "trafilatura"),
 }
 
 
@@ -38,7 +42,7 @@ def _trafilatura() -> Extractor:
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
     def extract(html: str) -> str:
-        text = trafilatura.extract(html, favor_precision=True, include_comments=False, deduplicate=True)
+        text = trafilatura.extract(html, favor_precision=True, include_comments=False, deduplicate=False)
         return text or ""
 
     return extract
