@@ -11,9 +11,11 @@ Quality, on two corpora with ground truth (in ``../shared/data``):
   found (recall), of must-not-contain snippets absent, and precision / F1 over snippets, as
   trafilatura's own ``comparison.py`` counts them (a snippet is found if it is a substring).
 
-Speed, per core (one process, one thread): pages/s and MB/s of HTML per extractor on the
-pages above; reading alone with warcio and with fastwarc; and ``curate ingest warc
---workers 1`` end to end on a per-record-gzip WARC built from the trafilatura pages.
+Speed, per core (per CPU second of one process, one thread: the machine is shared, so wall
+time also counts waiting): pages/s and MB/s of HTML per extractor on the pages above; reading
+alone with warcio and with fastwarc; ``curate ingest warc --workers 1`` end to end (start-up
+included) on a per-record-gzip WARC of all those pages; and datatrove's ``WarcReader`` (+
+``Trafilatura``) on the same WARC when ``bench/.venv-datatrove`` exists (``datatrove_warc.py``).
 
     python bench/warc_bench.py [--quick] [--out bench/out/warc]
 """
@@ -24,6 +26,7 @@ import argparse
 import gzip
 import json
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -191,6 +194,32 @@ def read_fastwarc(path: Path) -> int:
     return count
 
 
+DATATROVE_PYTHON = Path(__file__).resolve().parent / ".venv-datatrove" / "bin" / "python"
+
+
+def _child(command: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(done.stderr)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _speed(what: str, pages: int, html_bytes: int, wall: float, cpu: float) -> dict[str, object]:
+    """Per core = per CPU second (the machine is shared: wall time includes waiting)."""
+    return {
+        "what": what,
+        "pages_per_s": pages / cpu,
+        "mb_per_s": html_bytes / cpu / 1e6,
+        "wall_s": wall,
+        "cpu_s": cpu,
+    }
+
+
 def reading(warc: Path, html_bytes: int, pages: int) -> list[dict[str, object]]:
     rows = []
     for name, read in (("warcio (curate's reader)", read_warcio), ("fastwarc", read_fastwarc)):
@@ -206,18 +235,30 @@ def reading(warc: Path, html_bytes: int, pages: int) -> list[dict[str, object]]:
         shutil.rmtree(out, ignore_errors=True)
         command = [sys.executable, "-m", "curate", "-q", "ingest", "warc", str(warc), str(out)]
         command += ["--extractor", extractor, "--workers", "1", "--json"]
-        started = time.monotonic()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        seconds = time.monotonic() - started
-        if done.returncode != 0:
-            raise SystemExit(done.stderr)
-        rows.append(
-            {
-                "what": f"curate ingest warc --extractor {extractor} --workers 1 (wall, with start-up)",
-                "pages_per_s": pages / seconds,
-                "mb_per_s": html_bytes / seconds / 1e6,
-            }
+        wall, cpu = _child(command)
+        rows.append(_speed(f"curate ingest warc --extractor {extractor} --workers 1", pages, html_bytes, wall, cpu))
+    if DATATROVE_PYTHON.exists():
+        done = subprocess.run(
+            [
+                str(DATATROVE_PYTHON),
+                str(Path(__file__).with_name("datatrove_warc.py")),
+                "--warc",
+                str(warc),
+                "--out",
+                str(warc.parent / "datatrove"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        if done.returncode != 0:
+            print(f"datatrove failed: {done.stderr[-2000:]}")
+        for line in done.stdout.splitlines():
+            if line.startswith("{"):
+                item = json.loads(line)
+                rows.append(_speed(item["what"], pages, html_bytes, item["seconds"], item["cpu_seconds"]))
+    else:
+        print(f"(datatrove: no {DATATROVE_PYTHON}; see bench/README.md)")
     return rows
 
 
@@ -252,10 +293,13 @@ def main() -> None:
         ]
         print(f"| {row['extractor']} | " + " | ".join(cells) + " |")
     print()
-    print("| per core | pages/s | MB/s of HTML |")
-    print("|---|---|---|")
+    print("| per core (per CPU second) | pages/s | MB/s of HTML | CPU s | wall s |")
+    print("|---|---|---|---|---|")
     for row in results["speed"]:
-        print(f"| {row['what']} | {row['pages_per_s']:.0f} | {row['mb_per_s']:.1f} |")
+        print(
+            f"| {row['what']} | {row['pages_per_s']:.0f} | {row['mb_per_s']:.1f} "
+            f"| {row['cpu_s']:.1f} | {row['wall_s']:.1f} |"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
 

@@ -126,6 +126,18 @@ def test_truncated_gzip_member_mid_file(tmp_path: Path) -> None:
     assert sum(v for k, v in counters.items() if k.startswith("dropped:")) == 1
 
 
+def test_file_cut_inside_its_last_record(tmp_path: Path) -> None:
+    """A download cut short: the records before the cut are kept, the cut one is counted."""
+    chunks, ids = warc_records([page(1), page(2)])
+    (tmp_path / "a.warc.gz").write_bytes(chunks[0] + chunks[1][: len(chunks[1]) - 40])
+    code, err, counters = ingest(tmp_path / "a.warc.gz", tmp_path / "out")
+    assert code == 0, err
+    kept, rejects = kept_and_rejected(tmp_path / "out")
+    assert [r["id"] for r in kept] == [ids[0]]
+    assert [r["_reason"] for r in rejects] == ["ingest:truncated_record"]
+    assert counters["dropped:ingest:truncated_record"] == 1
+
+
 def test_content_length_too_short_in_a_plain_warc(tmp_path: Path) -> None:
     """Record 2 claims 200 bytes fewer than it holds: records 1 and 3 are kept, 2 is counted
     as truncated and the 200 bytes left over as one corrupt stretch."""
@@ -297,10 +309,12 @@ def test_2008_arc_files_into_dedup(tmp_path: Path, shared_data: Path) -> None:
 def test_pipeline_equals_the_chain(tmp_path: Path, shared_data: Path) -> None:
     src = shared_data / "cc-2008-arc-sample"
     recipe = tmp_path / "p.yaml"
-    recipe.write_text("stages:\n  - ingest warc: {}\n  - filter gopher-repetition: {}\n  - dedup exact: {}\n")
+    recipe.write_text(
+        "stages:\n  - ingest warc: {extractor: resiliparse}\n  - filter gopher-repetition: {}\n  - dedup exact: {}\n"
+    )
     result = invoke("run", str(recipe), "--input", str(src), "--output", str(tmp_path / "run"))
     assert result.exit_code == 0, result.stderr
-    assert invoke("ingest", "warc", str(src), str(tmp_path / "a")).exit_code == 0
+    assert invoke("ingest", "warc", str(src), str(tmp_path / "a"), "--extractor", "resiliparse").exit_code == 0
     assert invoke("filter", "gopher-repetition", str(tmp_path / "a"), str(tmp_path / "b")).exit_code == 0
     assert invoke("dedup", "exact", str(tmp_path / "b"), str(tmp_path / "c")).exit_code == 0
     assert read_dir(tmp_path / "run").equals(read_dir(tmp_path / "c"))

@@ -30,6 +30,9 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 RECORD_TYPES_KEPT = frozenset({"response", "conversion"})
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 _SCAN_BYTES = 1 << 20
+# A batch ends at this many payload bytes too, whatever its row count: 256 pages near the size
+# cap would otherwise hold more than a GiB.
+BATCH_PAYLOAD_BYTES = 64 << 20
 _MAX_RESYNC_SCAN = 64 << 20
 
 
@@ -59,9 +62,15 @@ class _Rows:
     def __init__(self) -> None:
         self.columns: dict[str, list[Any]] = {name: [] for name in warc_read_schema("text").names if name != "text"}
 
+    payload_bytes = 0
+
     def add(self, **values: Any) -> None:
         for name, column in self.columns.items():
             column.append(values.get(name))
+        self.payload_bytes += len(values.get("_payload") or b"")
+
+    def full(self, batch_rows: int) -> bool:
+        return len(self) >= batch_rows or self.payload_bytes >= BATCH_PAYLOAD_BYTES
 
     def __len__(self) -> int:
         return len(self.columns["id"])
@@ -75,6 +84,7 @@ class _Rows:
             else:
                 arrays.append(pa.array(self.columns[item.name], item.type))
         self.columns = {name: [] for name in self.columns}
+        self.payload_bytes = 0
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -232,7 +242,7 @@ def warc_batches(
                     row["id"] = row["id"] or f"<urn:curate:{shard.name}#{offset}>"
                     rows.add(**row)
                     read_any = True
-                    if len(rows) >= batch_rows:
+                    if rows.full(batch_rows):
                         yield rows.batch(text_column)
             except (ArchiveLoadFailed, OSError, ValueError, EOFError, zlib.error) as exc:
                 if not read_any and start == 0 and last_end == 0:
