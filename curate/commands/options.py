@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from curate.errors import ExitCode
+from curate.io.locations import check_output_location
 from curate.io.read_options import DEFAULT_MAX_EXPANSION
 
 if TYPE_CHECKING:
@@ -27,11 +28,16 @@ def _option(*decls: str, **kwargs: Any) -> Callable[[F], F]:
     return click.option(*decls, **kwargs)
 
 
+def _local_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """OUT as a local path; a URI is a usage error before anything is created."""
+    return None if value is None else check_output_location(value)
+
+
 def input_arguments(fn: F) -> F:
     for decorator in reversed(
         [
             click.argument("input_location", metavar="IN"),
-            click.argument("output", metavar="OUT", type=click.Path(file_okay=False)),
+            click.argument("output", metavar="OUT", type=click.Path(file_okay=False), callback=_local_output),
             _option("--text-column", default="text", show_default=True, help="Column holding the document text."),
             _option(
                 "--id-column",

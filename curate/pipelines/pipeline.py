@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 import click
 
 from curate.errors import UsageError
+from curate.io.locations import check_output_location
 from curate.pipelines.registry import StageEntry, all_entries
 
 TOP_KEYS = ("input", "output", "read", "stages")
@@ -293,7 +294,7 @@ def parse_pipeline(
     if check_input:
         input_columns = _input_columns(str(source_input), read)
     _check_columns(built, read, input_columns, where)
-    return Pipeline(where, str(source_input), Path(str(source_output)), read, tuple(built))
+    return Pipeline(where, str(source_input), Path(check_output_location(str(source_output))), read, tuple(built))
 
 
 def _input_columns(location: str, read: Any) -> list[str] | None:
