@@ -24,7 +24,8 @@ def keep_option() -> Any:
     """``--keep``, one definition for every dedup stage."""
     return option(
         default_factory=lambda: KeepRule("first"),
-        help="Survivor of each group of duplicates: first, longest, shortest, max:COL, min:COL (ties broken by id).",
+        help="Survivor of each group of duplicates: first, longest, shortest, max:COL, min:COL "
+        "(ties broken by id; with minhash --survivors cover it decides between members of equal coverage).",
         parse=KeepRule.parse,
     )
 
