@@ -22,13 +22,15 @@ def _find(output: Path, manifest: dict[str, Any], doc_id: str, id_column: str) -
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from curate.io.columns import column_values, has_column
+
     found: list[dict[str, Any]] = []
     for listed, status in ((manifest.get("rejects", []), "removed"), (manifest.get("shards", []), "kept")):
         for shard in listed:
             table = pq.read_table(output / shard["name"])
-            if id_column not in table.column_names:
+            if not has_column(table.schema, id_column):
                 continue
-            ids = pc.cast(table.column(id_column), "string")
+            ids = pc.cast(column_values(table, id_column), "string")
             hits = pc.indices_nonzero(pc.equal(ids, doc_id))
             for row in table.take(hits).to_pylist():
                 fields = {

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from curate.errors import BadInputError, UsageError
 from curate.io import jsonl
+from curate.io.columns import has_column
 from curate.io.discovery import InputShard
 from curate.io.promotion import SchemaConflict, unify
 from curate.io.readers import ReadOptions, jsonl_read_schema
@@ -117,7 +118,7 @@ def _checked(schema: pa.Schema, shard: InputShard, options: ReadOptions) -> pa.S
     text_type = schema.field(options.text_column).type
     if text_type not in STRING_TYPES:
         raise UsageError(f"{shard.path}: text column {options.text_column!r} has type {text_type}, not a string")
-    if options.id_column_explicit and options.id_column not in schema.names:
+    if options.id_column_explicit and not has_column(schema, options.id_column):
         raise UsageError(f"{shard.path}: no id column {options.id_column!r} (columns: {schema.names})")
     position = schema.get_field_index(options.text_column)
     return schema.set(position, pa.field(options.text_column, pa.large_string())).remove_metadata()
