@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from curate.errors import ExitCode, UsageError
+from curate.io.chain import previous_dataset
 
 
 def _find(output: Path, manifest: dict[str, Any], doc_id: str, id_column: str) -> list[dict[str, Any]]:
@@ -38,26 +39,6 @@ def _find(output: Path, manifest: dict[str, Any], doc_id: str, id_column: str) -
                 }
                 found.append({"id": doc_id, "status": status, "output": str(output), "file": shard["name"], **fields})
     return found
-
-
-def _previous(output: Path, manifest: dict[str, Any]) -> tuple[Path, dict[str, Any]] | str:
-    """The curate dataset OUT was made from, or why the chain cannot be followed further."""
-    from curate.io.manifest import read_manifest
-
-    location = manifest.get("input_location")
-    if not isinstance(location, str):
-        return f"{output}'s manifest does not record its input (written by an older curate): explain the earlier output"
-    if "://" in location:
-        return f"{output} was made from {location}, which explain does not follow"
-    if manifest.get("input_manifest_fingerprint") is None:
-        return f"{output} was made from {location}, the raw input (no curate manifest)"
-    previous = Path(location)
-    earlier = read_manifest(previous) if previous.is_dir() else None
-    if earlier is None:
-        return f"{output} was made from {location}, which is no longer a finished curate output"
-    if earlier.get("fingerprint") != manifest["input_manifest_fingerprint"]:
-        return f"{output} was made from {location}, which has been rewritten since (another manifest)"
-    return previous, earlier
 
 
 @click.command()
@@ -85,7 +66,7 @@ def explain(output: Path, doc_id: str, id_column: str, as_json: bool) -> None:
     found = _find(current, current_manifest, doc_id, id_column)
     seen = {os.path.realpath(current)}
     while not found:
-        previous = _previous(current, current_manifest)
+        previous = previous_dataset(current, current_manifest)
         if isinstance(previous, str):
             stopped = previous
             break
