@@ -19,6 +19,7 @@ import click
 
 from curate import __version__
 from curate.errors import CurateError, ExitCode
+from curate.help_format import UnbrokenHelpFormatter
 
 COMMAND_GROUPS = {
     "dedup": ("curate.commands.dedup", "dedup", "Remove duplicate and near-duplicate documents."),
@@ -113,6 +114,10 @@ def _unknown(key: str, valid: list[str], where: str) -> NoReturn:
     near = difflib.get_close_matches(key, valid, n=1)
     hint = f"; did you mean {near[0]!r}?" if near else f" (valid: {', '.join(valid)})"
     raise click.BadParameter(f"{where}: unknown key {key!r}{hint}", param_hint="--config")
+
+
+# Every command's help (the root group's and each subcommand's context) wraps at spaces only.
+click.Context.formatter_class = UnbrokenHelpFormatter
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "CURATE"})

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from curate.commands.options import json_flag
 from curate.errors import ExitCode, UsageError
 from curate.io.chain import previous_dataset
 
@@ -45,7 +46,7 @@ def _find(output: Path, manifest: dict[str, Any], doc_id: str, id_column: str) -
 @click.argument("output", metavar="OUT", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("doc_id", metavar="ID")
 @click.option("--id-column", default="id", show_default=True, show_envvar=True, help="Column holding the id.")
-@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@json_flag("Print the answer as JSON.")
 def explain(output: Path, doc_id: str, id_column: str, as_json: bool) -> None:
     """Say whether document ID was kept in OUT or, if removed, by which stage and why.
 

@@ -20,6 +20,7 @@ from curate.io.columns import has_column
 from curate.io.discovery import InputShard
 from curate.io.promotion import SchemaConflict, unify
 from curate.io.readers import ReadOptions, jsonl_read_schema
+from curate.pipelines.cpus import available_cpus
 
 STRING_TYPES = (pa.string(), pa.large_string(), pa.binary(), pa.large_binary(), pa.string_view(), pa.null())
 
@@ -138,7 +139,7 @@ def check_input_schemas(
     (UsageError) or a column whose types cannot be unified (BadInputError naming both shards
     and the column); with ``skip_bad`` an unreadable shard is listed in ``unreadable`` instead."""
     report = SchemaReport(unified=None)
-    threads = workers if workers > 0 else min(8, os.cpu_count() or 1)
+    threads = workers if workers > 0 else min(8, available_cpus())
     found: dict[int, pa.Schema | None] = {}
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:

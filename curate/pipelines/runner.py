@@ -40,6 +40,7 @@ from curate.io.discovery import (
 from curate.io.lock import LOCK_NAME, OutputLock
 from curate.io.manifest import fingerprint, read_manifest, write_manifest
 from curate.io.writers import file_checksum
+from curate.pipelines.cpus import available_cpus
 from curate.pipelines.executors import Executor, make_executor
 from curate.pipelines.workspace import WORK_DIR, Workspace
 
@@ -82,7 +83,7 @@ class RunOptions:
 
     @property
     def worker_count(self) -> int:
-        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+        return self.workers if self.workers > 0 else available_cpus()
 
 
 @dataclass
