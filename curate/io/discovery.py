@@ -14,6 +14,7 @@ import pyarrow.fs as pafs
 
 from curate.errors import BadInputError, UsageError
 from curate.ingest.formats import WARC_SUFFIXES, is_web_archive
+from curate.io.locations import resolve_input
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +96,7 @@ def _refuse_or_note_archives(archives: list[str], found: int, root: str) -> None
 
 
 def _resolve_filesystem(location: str) -> tuple[pafs.FileSystem, str]:
-    if "://" in location and not location.startswith("file://"):
-        filesystem, path = pafs.FileSystem.from_uri(location)
-        return filesystem, path
-    local = location.removeprefix("file://")
-    return pafs.LocalFileSystem(), os.path.abspath(local)
+    return resolve_input(location)
 
 
 def _is_glob(location: str) -> bool:
