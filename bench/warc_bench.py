@@ -227,9 +227,7 @@ def reading(warc: Path, html_bytes: int, pages: int) -> list[dict[str, object]]:
         count = read(warc)
         seconds = time.process_time() - started
         assert count == pages, (name, count, pages)
-        rows.append(
-            {"what": f"read only: {name}", "pages_per_s": pages / seconds, "mb_per_s": html_bytes / seconds / 1e6}
-        )
+        rows.append(_speed(f"read only: {name}", pages, html_bytes, seconds, seconds))
     for extractor in ("resiliparse", "trafilatura"):
         out = warc.parent / f"out-{extractor}"
         shutil.rmtree(out, ignore_errors=True)
@@ -265,9 +263,10 @@ def reading(warc: Path, html_bytes: int, pages: int) -> list[dict[str, object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a subset of the pages (a smoke run)")
+    parser.add_argument("--speed-only", action="store_true", help="skip the quality part")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "warc")
     args = parser.parse_args()
-    results = {"quality": quality(args.quick)}
+    results = {"quality": [] if args.speed_only else quality(args.quick)}
     pages = [html for _, html in load_trafilatura_eval()] + [html for _, html in load_articles()]
     if args.quick:
         pages = pages[:200]
