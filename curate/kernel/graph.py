@@ -100,12 +100,7 @@ def cover_survivors(
         *capsules(array),
         *numeric_capsules(offsets, pa.int64()),
         threshold,
-        p.kind,
-        p.ngram,
-        p.num_perm,
-        p.seed,
-        p.bands,
-        p.rows,
+        *p.native_args(),
         exact_pairs_max,
     )
     return numbers(survivor, np.int64), numbers(similarity, np.float64)

@@ -93,6 +93,10 @@ class MinHashParams:
             )
         return cls(checked_kind, checked_ngram, checked_perm, checked_seed, checked_bands, checked_rows)
 
+    def native_args(self) -> tuple[Kind, int, int, int, int, int]:
+        """``(kind, ngram, num_perm, seed, bands, rows)``, in the extension's argument order."""
+        return self.kind, self.ngram, self.num_perm, self.seed, self.bands, self.rows
+
 
 def simd_backend() -> str:
     """The MinHash kernel this CPU uses: ``"avx2"`` or ``"portable"``."""
@@ -158,9 +162,7 @@ def minhash_batch(
     p = MinHashParams.check(kind, ngram, num_perm, seed, bands, rows)
     chunks = over_chunks(
         texts,
-        lambda arrays, row_base: _native.minhash_batch(
-            *arrays, p.kind, p.ngram, p.num_perm, p.seed, p.bands, p.rows, row_base
-        ),
+        lambda arrays, row_base: _native.minhash_batch(*arrays, *p.native_args(), row_base),
     )
     signatures = [numbers(sig, np.uint32, n, p.num_perm) for n, (sig, _, _) in chunks]
     band_hashes = [numbers(band, np.uint64, n, p.bands) for n, (_, band, _) in chunks]

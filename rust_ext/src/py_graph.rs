@@ -4,10 +4,31 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyCapsule};
 
+use crate::arrow::{self, StrColumn};
 use crate::binding::{to_bytearray, u64_bytes};
+use crate::error::KernelResult;
 use crate::minhash::{self, Permutations};
 use crate::shingle::{Kind, Shingler};
-use crate::{arrow, cluster, survivors};
+use crate::{cluster, survivors};
+
+type RowsAndSimilarity<'py> = (Bound<'py, PyByteArray>, Bound<'py, PyByteArray>);
+
+/// Import the texts and their int64 group offsets, run `work` with the GIL released, and return its
+/// per-row `(row index, similarity)` as int64 and float64 bytearrays.
+fn over_groups<'py>(
+    py: Python<'py>,
+    texts: (&Bound<'py, PyCapsule>, &Bound<'py, PyCapsule>),
+    offsets: (&Bound<'py, PyCapsule>, &Bound<'py, PyCapsule>),
+    work: impl FnOnce(&StrColumn<'_>, &[i64]) -> KernelResult<(Vec<i64>, Vec<f64>)> + Send,
+) -> PyResult<RowsAndSimilarity<'py>> {
+    let column = arrow::import_strings(texts.0, texts.1)?;
+    let offsets = arrow::import_i64(offsets.0, offsets.1)?;
+    let (rows, similarity) = py.detach(|| work(&column, offsets.values))?;
+    Ok((
+        to_bytearray(py, &rows, i64::to_ne_bytes)?,
+        to_bytearray(py, &similarity, f64::to_ne_bytes)?,
+    ))
+}
 
 /// Greedy leader clustering within groups of rows; returns `(leader row, similarity)` as bytearrays of
 /// int64 and float64.
@@ -24,23 +45,16 @@ fn leader_clusters<'py>(
     kind: &str,
     ngram: usize,
     max_leaders: usize,
-) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+) -> PyResult<RowsAndSimilarity<'py>> {
     let mut shingler = Shingler::new(Kind::parse(kind)?, ngram)?;
-    let column = arrow::import_strings(schema, array)?;
-    let offsets = arrow::import_i64(offsets_schema, offsets_array)?;
-    let (leaders, similarity) = py.detach(|| {
-        cluster::leader_clusters(
-            &column,
-            offsets.values,
-            threshold,
-            &mut shingler,
-            max_leaders,
-        )
-    })?;
-    Ok((
-        to_bytearray(py, &leaders, i64::to_ne_bytes)?,
-        to_bytearray(py, &similarity, f64::to_ne_bytes)?,
-    ))
+    over_groups(
+        py,
+        (schema, array),
+        (offsets_schema, offsets_array),
+        |column, offsets| {
+            cluster::leader_clusters(column, offsets, threshold, &mut shingler, max_leaders)
+        },
+    )
 }
 
 /// Survivors that cover each group of rows (greedy cover of the verified similarity graph); returns
@@ -62,31 +76,30 @@ fn cover_survivors<'py>(
     bands: usize,
     rows: usize,
     exact_pairs_max: usize,
-) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+) -> PyResult<RowsAndSimilarity<'py>> {
     minhash::check_params(num_perm, bands, rows)?;
     let mut shingler = Shingler::new(Kind::parse(kind)?, ngram)?;
     let perms = Permutations::new(num_perm, seed)?;
-    let column = arrow::import_strings(schema, array)?;
-    let offsets = arrow::import_i64(offsets_schema, offsets_array)?;
     let banding = survivors::Banding {
         perms: &perms,
         bands,
         rows,
     };
-    let (survivor, similarity) = py.detach(|| {
-        survivors::cover_survivors(
-            &column,
-            offsets.values,
-            threshold,
-            &mut shingler,
-            &banding,
-            exact_pairs_max,
-        )
-    })?;
-    Ok((
-        to_bytearray(py, &survivor, i64::to_ne_bytes)?,
-        to_bytearray(py, &similarity, f64::to_ne_bytes)?,
-    ))
+    over_groups(
+        py,
+        (schema, array),
+        (offsets_schema, offsets_array),
+        |column, offsets| {
+            survivors::cover_survivors(
+                column,
+                offsets,
+                threshold,
+                &mut shingler,
+                &banding,
+                exact_pairs_max,
+            )
+        },
+    )
 }
 
 /// Connected components of the edges `a[i] - b[i]` (two uint64 Arrow arrays): `(nodes, roots)` as uint64
