@@ -21,6 +21,7 @@ from curate import __version__
 from curate.errors import CurateError, ExitCode
 
 COMMAND_GROUPS = {
+    "classify": ("curate.commands.classify", "classify", "Train fastText classifiers and score documents."),
     "dedup": ("curate.commands.dedup", "dedup", "Remove duplicate and near-duplicate documents."),
     "explain": ("curate.commands.explain", "explain", "Why is a document gone?"),
     "filter": ("curate.commands.filter", "filter", "Quality filters and PII redaction."),
