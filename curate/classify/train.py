@@ -14,9 +14,12 @@ and macro F1, the options and the model's SHA-256.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
+import warnings
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -161,26 +164,43 @@ def _fit(split: _Split, model_path: Path, work: Path, options: TrainOptions) -> 
     fasttext = import_fasttext()
     if split.train.stat().st_size == 0:
         raise UsageError("no training rows (every row empty, unlabelled or held out)")
-    model = fasttext.train_supervised(
-        input=str(split.train),
-        epoch=options.epoch,
-        lr=options.lr,
-        wordNgrams=options.word_ngrams,
-        dim=options.dim,
-        minCount=options.min_count,
-        minn=options.minn,
-        maxn=options.maxn,
-        bucket=options.bucket,
-        loss=options.loss,
-        thread=options.threads,
-        seed=options.seed,
-        verbose=0,
-    )
     temporary = work / "model.bin"
-    model.save_model(str(temporary))
+    # fastText trains in a spawned process of its own: a second train_supervised in one process
+    # fails with "Encountered NaN." whatever the data (fasttext-numpy2 0.10: the first call
+    # leaves state behind), and a process is also where its threads belong.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            pool.submit(train_to_file, str(split.train), str(temporary), options).result()
+        except RuntimeError as exc:  # "Encountered NaN.": the learning rate is too high for these data
+            raise UsageError(f"fastText training failed ({exc}): try a lower --lr than {options.lr}") from exc
     model_path.parent.mkdir(parents=True, exist_ok=True)
     os.replace(temporary, model_path)
-    return model, inspect_model(model_path).sha256
+    return fasttext.load_model(str(model_path)), inspect_model(model_path).sha256
+
+
+def train_to_file(train: str, output: str, options: TrainOptions) -> None:
+    """Train on the lines of ``train`` and save the model to ``output`` (in a worker process)."""
+    fasttext = import_fasttext()
+    # Training does not depend on warning filters; under -W error a warning raised inside
+    # fastText's loop would also surface as "Encountered NaN.".
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        model = fasttext.train_supervised(
+            input=train,
+            epoch=options.epoch,
+            lr=options.lr,
+            wordNgrams=options.word_ngrams,
+            dim=options.dim,
+            minCount=options.min_count,
+            minn=options.minn,
+            maxn=options.maxn,
+            bucket=options.bucket,
+            loss=options.loss,
+            thread=options.threads,
+            seed=options.seed,
+            verbose=0,
+        )
+    model.save_model(output)
 
 
 def report_path(model_path: Path) -> Path:

@@ -1,0 +1,278 @@
+"""curate classify and the fastText filters, on small real models trained here from the shared
+corpora (seeded, seconds): accuracy floors on held-out labels, the filters' verdicts against
+fastText's own predictions, model files that are missing, cut short, random or changed."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import invoke, read_dir, write_shard
+from tests.corpus import LINGUA_TO_UDHR, informal_documents, lingua_rows, prose_documents, udhr_paragraphs
+
+fasttext = pytest.importorskip("fasttext")
+
+LANGUAGES = list(LINGUA_TO_UDHR)
+# A small model: 16 dimensions, character 2-4-grams in 200k buckets (13 MB), 25 epochs (~6 s).
+SMALL = ["--dim", "16", "--minn", "2", "--maxn", "4", "--bucket", "200000"]
+SMALL += ["--epoch", "25", "--lr", "0.5", "--seed", "1"]
+
+
+@pytest.fixture(scope="module")
+def lid(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A language-ID model of 12 languages trained on lingua's test sentences."""
+    root = tmp_path_factory.mktemp("lid")
+    write_shard(root / "train" / "part-0.parquet", lingua_rows(shared_data, LANGUAGES))
+    model = root / "lid.bin"
+    result = invoke("classify", "train", str(root / "train"), str(model), "--label-column", "language", *SMALL)
+    assert result.exit_code == 0, result.output
+    return model
+
+
+def _fasttext_top(model: Path, texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """fastText's own answer, on text prepared independently of curate: whitespace runs to one space."""
+    loaded = fasttext.load_model(str(model))
+    labels, scores = [], []
+    for text in texts:
+        line = " ".join(text.split())
+        if not line:
+            labels.append("unknown")
+            scores.append(0.0)
+            continue
+        label, score = loaded.predict(line)
+        labels.append(label[0].removeprefix("__label__"))
+        scores.append(min(1.0, float(score[0])))
+    return labels, np.array(scores, dtype=np.float32)
+
+
+def test_train_reports_per_label_scores_beside_the_model(lid: Path) -> None:
+    report = json.loads(lid.with_name("lid.bin.report.json").read_text())
+    held = report["holdout"]
+    assert sorted(held["labels"]) == sorted(LANGUAGES)
+    assert held["rows"] == sum(report["rows"]["valid"].values()) > 500
+    assert held["accuracy"] >= 0.93, held
+    assert min(v["f1"] for v in held["labels"].values()) >= 0.8, held
+    assert report["sha256"] == __import__("hashlib").sha256(lid.read_bytes()).hexdigest()
+    assert not (lid.parent / "_work").exists()
+
+
+def test_lid_trained_on_lingua_identifies_udhr_paragraphs(lid: Path, shared_data: Path, tmp_path: Path) -> None:
+    """A different source: UDHR paragraphs, labelled by their file's ISO 639-3 code."""
+    rows = [
+        {"id": f"{lang}-{i}", "text": text, "truth": lang}
+        for lang, code in LINGUA_TO_UDHR.items()
+        for i, text in enumerate(udhr_paragraphs(shared_data, code))
+    ]
+    write_shard(tmp_path / "in" / "part-0.parquet", rows)
+    result = invoke("classify", "score", str(tmp_path / "in"), str(tmp_path / "out"), "--model", str(lid))
+    assert result.exit_code == 0, result.output
+    table = read_dir(tmp_path / "out")
+    assert table.num_rows == len(rows)
+    truth = np.array(table.column("truth").to_pylist())
+    found = np.array(table.column("classifier_label").to_pylist())
+    per_language = {lang: float((found[truth == lang] == lang).mean()) for lang in LANGUAGES}
+    assert np.mean(list(per_language.values())) >= 0.95, per_language
+    assert min(per_language.values()) >= 0.8, per_language
+    expected, scores = _fasttext_top(lid, table.column("text").to_pylist())
+    assert found.tolist() == expected
+    np.testing.assert_allclose(table.column("classifier_score").to_numpy(), scores, rtol=1e-6)
+
+
+def test_filter_lang_keeps_what_fasttext_says(lid: Path, shared_data: Path, tmp_path: Path) -> None:
+    rows = lingua_rows(shared_data, ["en", "de", "fr", "nl"], kind="word-pairs")[::7]
+    rows += [{"id": "empty", "text": "", "language": "en"}, {"id": "blank", "text": " \n\t\n ", "language": "en"}]
+    rows += [{"id": "newlines", "text": "\n\n\n", "language": "en"}, {"id": "null", "text": None, "language": "en"}]
+    write_shard(tmp_path / "in" / "part-0.parquet", rows)
+    out = tmp_path / "out"
+    result = invoke(
+        "filter", "lang", str(tmp_path / "in"), str(out), "--model", str(lid), "--keep", "en,de", "--min-score", "0.6"
+    )
+    assert result.exit_code == 0, result.output
+    labels, scores = _fasttext_top(lid, [str(r["text"] or "") for r in rows])
+    expected = {}
+    for row, label, score in zip(rows, labels, scores, strict=True):
+        if label == "unknown":
+            expected[row["id"]] = "lang:empty"
+        elif label not in ("en", "de"):
+            expected[row["id"]] = "lang:not_kept"
+        elif score < np.float32(0.6):
+            expected[row["id"]] = "lang:low_score"
+        else:
+            expected[row["id"]] = None
+    kept = read_dir(out)
+    rejects = read_dir(out / "_rejects")
+    assert sorted(kept.column("id").to_pylist()) == sorted(k for k, v in expected.items() if v is None)
+    assert dict(zip(rejects.column("id").to_pylist(), rejects.column("_reason").to_pylist(), strict=True)) == {
+        k: v for k, v in expected.items() if v is not None
+    }
+    for name in ("empty", "blank", "newlines", "null"):
+        assert expected[name] == "lang:empty"
+    assert set(kept.column("lang").to_pylist()) <= {"en", "de"}
+    assert "lang_score" in rejects.schema.names
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["rows_in"] == len(rows) == manifest["rows_out"] + manifest["rows_rejected"]
+    assert manifest["counters"]["dropped:lang:empty"] == 4
+    assert Counter(v for v in expected.values() if v) == {
+        k.removeprefix("dropped:"): v for k, v in manifest["counters"].items() if k.startswith("dropped:")
+    }
+
+
+def test_score_top_k_lists_and_a_ten_megabyte_document(lid: Path, tmp_path: Path) -> None:
+    big = "Dies ist ein deutscher Satz über das Wetter.\n" * 240_000  # ~10.8 MB
+    rows = [{"id": "big", "text": big}, {"id": "en", "text": "the weather is nice today and we go outside"}]
+    rows.append({"id": "blank", "text": "   "})
+    write_shard(tmp_path / "in" / "part-0.parquet", rows)
+    for max_chars in ("10000", "0"):
+        out = tmp_path / f"out{max_chars}"
+        result = invoke(
+            "classify", "score", str(tmp_path / "in"), str(out), "--model", str(lid), "--k", "3",
+            "--column-name", "lid", "--max-chars", max_chars,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        table = read_dir(out).to_pylist()
+        by_id = {row["id"]: row for row in table}
+        assert by_id["big"]["lid_label"][0] == "de" and len(by_id["big"]["lid_label"]) == 3
+        assert by_id["en"]["lid_label"][0] == "en"
+        assert by_id["blank"]["lid_label"] == ["unknown"] and by_id["blank"]["lid_score"] == [0.0]
+        assert all(s1 >= s2 for s1, s2 in itertools.pairwise(by_id["en"]["lid_score"]))
+
+
+def test_a_language_the_model_lacks_is_refused_before_any_work(lid: Path, tmp_path: Path) -> None:
+    write_shard(tmp_path / "in" / "part-0.parquet", [{"id": "a", "text": "hello"}])
+    out = tmp_path / "out"
+    result = invoke("filter", "lang", str(tmp_path / "in"), str(out), "--model", str(lid), "--keep", "en,xh")
+    assert result.exit_code == 2
+    assert "no label 'xh'" in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "random", "header-only", "extra-bytes", "sha256"])
+def test_bad_model_files_are_clear_errors(lid: Path, tmp_path: Path, damage: str) -> None:
+    write_shard(tmp_path / "in" / "part-0.parquet", [{"id": "a", "text": "hello"}])
+    data = lid.read_bytes()
+    model = tmp_path / "model.bin"
+    extra: list[str] = []
+    if damage == "truncated":
+        model.write_bytes(data[: len(data) // 2])  # fastText itself loads this without complaint
+    elif damage == "random":
+        model.write_bytes(np.random.default_rng(0).bytes(50_000))
+    elif damage == "header-only":
+        model.write_bytes(data[:200])
+    elif damage == "extra-bytes":
+        model.write_bytes(data + b"\0" * 8)
+    elif damage == "sha256":
+        shutil.copy(lid, model)
+        extra = ["--model-sha256", "0" * 64]
+    out = tmp_path / "out"
+    result = invoke("filter", "lang", str(tmp_path / "in"), str(out), "--model", str(model), "--keep", "en", *extra)
+    expected_code = 2 if damage in ("missing", "sha256") else 3
+    assert result.exit_code == expected_code, result.output
+    assert str(model) in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_a_model_changed_before_a_resume_is_refused(lid: Path, tmp_path: Path, shared_data: Path) -> None:
+    """An unfinished run (its markers, no manifest) whose model then changes: refused, then --overwrite."""
+    for shard in range(3):
+        write_shard(tmp_path / "in" / f"part-{shard}.parquet", lingua_rows(shared_data, ["en", "fr"])[shard::3])
+    model = tmp_path / "model.bin"
+    shutil.copy(lid, model)
+    out = tmp_path / "out"
+    args = ["filter", "lang", str(tmp_path / "in"), str(out), "--model", str(model), "--keep", "en", "--keep-work"]
+    assert invoke(*args).exit_code == 0
+    first = read_dir(out)
+    os.remove(out / "_manifest.json")  # as a run killed after its last shard leaves it
+    assert invoke(*args).exit_code == 0  # same model: resumes from the markers
+    assert read_dir(out).equals(first)
+    os.remove(out / "_manifest.json")
+    # Still a complete, valid model, with one output weight changed.
+    data = bytearray(model.read_bytes())
+    data[-4:] = np.float32(0.125).tobytes()
+    model.write_bytes(bytes(data))
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert "--overwrite" in result.stderr
+    assert invoke(*args, "--overwrite").exit_code == 0
+
+
+def test_setup_refuses_a_model_changed_after_the_stage_was_built(lid: Path, tmp_path: Path) -> None:
+    from curate.classify.stages import LangFilter
+    from curate.errors import BadInputError
+
+    model = tmp_path / "model.bin"
+    shutil.copy(lid, model)
+    stage = LangFilter(model=str(model), keep="en")
+    data = bytearray(model.read_bytes())
+    data[-4:] = np.float32(0.125).tobytes()
+    model.write_bytes(bytes(data))
+    with pytest.raises(BadInputError, match="changed since the run started"):
+        stage.setup()
+
+
+def test_lang_filter_in_a_pipeline_equals_the_chain(lid: Path, shared_data: Path, tmp_path: Path) -> None:
+    for shard in range(2):
+        write_shard(tmp_path / "in" / f"part-{shard}.parquet", lingua_rows(shared_data, ["en", "de", "fr"])[shard::2])
+    (tmp_path / "p.yaml").write_text(
+        f"stages:\n  - filter lang: {{model: {lid}, keep: 'en,de', min-score: 0.7}}\n"
+        f"  - classify score: {{model: {lid}, column-name: again, k: 2}}\n  - filter gopher-quality: {{}}\n"
+    )
+    result = invoke("run", str(tmp_path / "p.yaml"), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "p"))
+    assert result.exit_code == 0, result.output
+    chain = [
+        ["filter", "lang", str(tmp_path / "in"), str(tmp_path / "c1"), "--model", str(lid), "--keep", "en,de",
+         "--min-score", "0.7"],
+        ["classify", "score", str(tmp_path / "c1"), str(tmp_path / "c2"), "--model", str(lid), "--column-name",
+         "again", "--k", "2"],
+        ["filter", "gopher-quality", str(tmp_path / "c2"), str(tmp_path / "c3")],
+    ]  # fmt: skip
+    for args in chain:
+        assert invoke(*args).exit_code == 0
+    for shard in range(2):
+        name = f"part-{shard:05d}.parquet"
+        assert (tmp_path / "p" / name).read_bytes() == (tmp_path / "c3" / name).read_bytes()
+        assert (tmp_path / "p" / "_rejects" / "01-filter_lang" / name).read_bytes() == (
+            tmp_path / "c1" / "_rejects" / name
+        ).read_bytes()
+    manifest = json.loads((tmp_path / "p" / "_manifest.json").read_text())
+    assert manifest["groups"] == [[1, 2, 3]]
+
+
+def test_train_quality_separates_prose_from_informal_text(shared_data: Path, tmp_path: Path) -> None:
+    prose = prose_documents(shared_data, books=20, per_book=40)
+    informal = informal_documents(shared_data)
+    write_shard(tmp_path / "good" / "part-0.parquet", [{"text": t} for t in prose])
+    write_shard(tmp_path / "bad" / "part-0.parquet", [{"text": t} for t in informal])
+    model = tmp_path / "quality.bin"
+    result = invoke(
+        "classify", "train-quality", "--positive", str(tmp_path / "good"), "--negative", str(tmp_path / "bad"),
+        str(model), "--dim", "16", "--bucket", "200000", "--epoch", "10", "--holdout", "0.2", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["per_class"] == min(len(prose), len(informal))
+    assert report["rows"]["train"]["hq"] + report["rows"]["valid"]["hq"] == report["per_class"]
+    assert report["rows"]["train"]["cc"] + report["rows"]["valid"]["cc"] == report["per_class"]
+    assert report["holdout"]["accuracy"] >= 0.9, report["holdout"]
+    # Other passages of the same books (never trained on), and SMS (5 % of them were, at most).
+    more_prose = prose_documents(shared_data, books=20, per_book=40, skip=60, articles=False)
+    assert len(more_prose) >= 100
+    unseen = [{"id": f"p{i}", "text": t} for i, t in enumerate(more_prose)]
+    unseen += [{"id": f"s{i}", "text": t} for i, t in enumerate(informal[:300])]
+    write_shard(tmp_path / "mixed" / "part-0.parquet", unseen)
+    out = tmp_path / "out"
+    result = invoke("filter", "quality", str(tmp_path / "mixed"), str(out), "--model", str(model), "--min-score", "0.5")
+    assert result.exit_code == 0, result.output
+    kept = read_dir(out).column("id").to_pylist()
+    prose_kept = sum(k.startswith("p") for k in kept) / len(more_prose)
+    sms_kept = sum(k.startswith("s") for k in kept) / 300
+    assert prose_kept >= 0.9 and sms_kept <= 0.1, (prose_kept, sms_kept)
+    scores = pq.read_table(out / "_rejects").column("quality_score").to_numpy()
+    assert (scores < 0.5).all()
