@@ -276,3 +276,92 @@ def test_train_quality_separates_prose_from_informal_text(shared_data: Path, tmp
     assert prose_kept >= 0.9 and sms_kept <= 0.1, (prose_kept, sms_kept)
     scores = pq.read_table(out / "_rejects").column("quality_score").to_numpy()
     assert (scores < 0.5).all()
+
+
+@pytest.fixture(scope="module")
+def quality(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("quality")
+    write_shard(root / "good" / "part-0.parquet", [{"text": t} for t in prose_documents(shared_data, 20, 40)])
+    write_shard(root / "bad" / "part-0.parquet", [{"text": t} for t in informal_documents(shared_data)])
+    model = root / "quality.bin"
+    result = invoke(
+        "classify", "train-quality", "--positive", str(root / "good"), "--negative", str(root / "bad"), str(model),
+        "--dim", "16", "--bucket", "200000", "--epoch", "10",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return model
+
+
+def _hq_probability(model: Path, texts: list[str | None]) -> np.ndarray:
+    """fastText's probability of __label__hq, NaN for an empty text (computed without curate)."""
+    loaded = fasttext.load_model(str(model))
+    values = []
+    for text in texts:
+        line = " ".join((text or "").split())
+        if not line:
+            values.append(np.nan)
+            continue
+        labels, probabilities = loaded.predict(line, k=2)
+        values.append(dict(zip(labels, probabilities, strict=True)).get("__label__hq", 0.0))
+    return np.array(values, dtype=np.float32)
+
+
+@pytest.mark.parametrize("percent", ["10", "33.3", "100"])
+def test_top_percent_is_an_exact_cut_over_every_shard(
+    quality: Path, shared_data: Path, tmp_path: Path, percent: str
+) -> None:
+    texts: list[str | None] = [*prose_documents(shared_data, 20, 10, skip=100, articles=False)]
+    texts += [*informal_documents(shared_data)[::20], "", None, " \n "]
+    rows = [{"id": f"d{i}", "text": t} for i, t in enumerate(texts)]
+    for shard in range(3):
+        write_shard(tmp_path / "in" / f"part-{shard}.parquet", rows[shard::3])
+    out = tmp_path / "out"
+    args = ["filter", "quality", str(tmp_path / "in"), str(out), "--model", str(quality), "--top-percent", percent]
+    result = invoke(*args, "--workers", "2")
+    assert result.exit_code == 0, result.output
+    # Brute force: sort every non-empty score, the target-th highest is the cut, ties kept.
+    ordered = [r for shard in range(3) for r in rows[shard::3]]
+    scores = _hq_probability(quality, [r["text"] for r in ordered])
+    present = np.sort(scores[~np.isnan(scores)])[::-1]
+    target = int(np.ceil(len(present) * float(percent) / 100))
+    threshold = present[target - 1]
+    expected = {r["id"] for r, s in zip(ordered, scores, strict=True) if not np.isnan(s) and s >= threshold}
+    kept = read_dir(out)
+    assert set(kept.column("id").to_pylist()) == expected
+    assert len(expected) >= target
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["top_percent"]["target"] == target
+    assert manifest["top_percent"]["threshold"] == pytest.approx(float(threshold), rel=1e-6)
+    assert manifest["counters"]["dropped:quality:empty"] == 3
+    assert manifest["rows_in"] == len(rows) == manifest["rows_out"] + manifest["rows_rejected"]
+    assert invoke(*args).exit_code == 0  # the same command again: nothing to do
+
+
+def test_lang_then_top_percent_in_a_pipeline_equals_the_chain(
+    lid: Path, quality: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    texts = prose_documents(shared_data, 20, 5, skip=100, articles=False) + informal_documents(shared_data)[::40]
+    texts += [r["text"] for r in lingua_rows(shared_data, ["de", "fr"])[::50]]  # type: ignore[misc]
+    for shard in range(2):
+        write_shard(tmp_path / "in" / f"part-{shard}.parquet", [{"text": t} for t in texts[shard::2]])
+    (tmp_path / "p.yaml").write_text(
+        f"stages:\n  - filter lang: {{model: {lid}, keep: en, min-score: 0.5}}\n"
+        f"  - filter quality: {{model: {quality}, top-percent: 25}}\n  - filter gopher-repetition: {{}}\n"
+    )
+    result = invoke("run", str(tmp_path / "p.yaml"), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "p"))
+    assert result.exit_code == 0, result.output
+    chain = [
+        ["filter", "lang", str(tmp_path / "in"), str(tmp_path / "c1"), "--model", str(lid), "--keep", "en",
+         "--min-score", "0.5"],
+        ["filter", "quality", str(tmp_path / "c1"), str(tmp_path / "c2"), "--model", str(quality), "--top-percent",
+         "25"],
+        ["filter", "gopher-repetition", str(tmp_path / "c2"), str(tmp_path / "c3")],
+    ]  # fmt: skip
+    for args in chain:
+        assert invoke(*args).exit_code == 0
+    manifest = json.loads((tmp_path / "p" / "_manifest.json").read_text())
+    assert manifest["groups"] == [[1], [2, 3]]
+    outputs = sorted(p.name for p in (tmp_path / "c3").glob("part-*.parquet"))
+    assert outputs == sorted(p.name for p in (tmp_path / "p").glob("part-*.parquet"))
+    for name in outputs:
+        assert (tmp_path / "p" / name).read_bytes() == (tmp_path / "c3" / name).read_bytes()

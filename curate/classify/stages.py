@@ -160,19 +160,30 @@ class LangFilter(ModelStage, TextFilter):
         return MapResult(keep=verdict, reasons=reasons, columns=columns, reject_columns=columns)
 
 
+# --min-score when neither it nor --top-percent is given.
+DEFAULT_MIN_QUALITY = 0.5
+AUTO_MIN_SCORE = -1.0
+
+
 @register
 @dataclass(frozen=True)
 class QualityFilter(ModelStage, TextFilter):
     """Keep documents a fastText quality classifier (DCLM's, or one trained with curate classify
-    train-quality) gives a probability >= --min-score of the --label class (hq). Adds
-    quality_score to kept and rejected rows. Reasons: quality:empty, quality:low_score."""
+    train-quality) scores high: the score is the probability of --label (hq). Either an absolute
+    cut, --min-score X (default 0.5), or --top-percent P: the best P % of the whole dataset, an
+    exact cut over every score (two passes; documents tying the threshold are all kept, so at
+    least P % are). Adds quality_score to kept and rejected rows. Reasons: quality:empty,
+    quality:low_score, quality:below_top_percent."""
 
     name: ClassVar[str] = "quality"
     summary: ClassVar[str] = "Keep documents a fastText quality classifier scores high enough."
 
     model: str = option("", MODEL_HELP)
     label: str = option("hq", "The model's label of good documents; the score is its probability.")
-    min_score: float = option(0.5, "Minimum probability of --label.", min=0.0, max=1.0)
+    min_score: float = option(
+        AUTO_MIN_SCORE, f"Minimum probability of --label (default {DEFAULT_MIN_QUALITY}).", auto=AUTO_MIN_SCORE
+    )
+    top_percent: float = option(0.0, "Keep the best P % of the dataset instead (0: off).", min=0.0, max=100.0)
     max_chars: int = option(DEFAULT_MAX_CHARS, MAX_CHARS_HELP, min=0)
     model_sha256: str = option("", SHA_HELP)
     info: ModelInfo = field(default=None, init=False, repr=False, compare=False, metadata=RUN_FIELD)  # type: ignore[assignment]
@@ -180,13 +191,37 @@ class QualityFilter(ModelStage, TextFilter):
     def __post_init__(self) -> None:
         _model_info(self)
         _require_labels(self, (self.label.removeprefix("__label__"),), "--label")
+        given = self.min_score != AUTO_MIN_SCORE
+        if given and not 0.0 <= self.min_score <= 1.0:
+            raise UsageError(f"--min-score must be in [0, 1], got {self.min_score}")
+        if given and self.top_percent > 0:
+            raise UsageError("give --min-score or --top-percent, not both")
+        if self.top_percent > 0 and self.annotate:
+            raise UsageError("--top-percent drops documents; use classify score to only annotate")
+
+    @property
+    def threshold(self) -> float:
+        return DEFAULT_MIN_QUALITY if self.min_score == AUTO_MIN_SCORE else self.min_score
+
+    def global_stage(self, read: Any) -> Any:
+        """With --top-percent, the global stage that makes the cut over the whole dataset."""
+        if self.top_percent <= 0:
+            return None
+        from curate.classify.top_percent import TopPercentStage
+
+        return TopPercentStage(self, read)
+
+    def scores(self, batch: pa.RecordBatch, context: BatchContext) -> tuple[pa.Array, np.ndarray]:
+        """The probability of --label per row, and which rows are empty."""
+        found = self.predictions(batch, context, len(self.info.labels))
+        score = label_probability(found, self.label.removeprefix("__label__"), batch.num_rows)
+        empty = np.asarray(pc.equal(found.label, EMPTY_LABEL).to_numpy(zero_copy_only=False), dtype=bool)
+        return score, empty
 
     def apply(self, batch: pa.RecordBatch, context: BatchContext) -> MapResult:
-        found = self.predictions(batch, context, len(self.info.labels))
         n = batch.num_rows
-        score = label_probability(found, self.label.removeprefix("__label__"), n)
-        empty = np.asarray(pc.equal(found.label, EMPTY_LABEL).to_numpy(zero_copy_only=False), dtype=bool)
-        low = np.asarray(score.to_numpy(zero_copy_only=False)) < np.float32(self.min_score)
+        score, empty = self.scores(batch, context)
+        low = np.asarray(score.to_numpy(zero_copy_only=False)) < np.float32(self.threshold)
         verdict, reasons = reasons_from_rules([("quality:empty", empty), ("quality:low_score", low)], n)
         columns = {"quality_score": score}
         if self.annotate:

@@ -158,7 +158,11 @@ def filter_entry(cls: type) -> StageEntry:
     from curate.filters.base import TextFilter
 
     def build(values: dict[str, Any], read: Any, notice: Notice) -> Any:
-        return cls(**values)
+        stage = cls(**values)
+        # A filter whose options need the whole dataset (filter quality --top-percent) is
+        # replaced by the global stage that makes its cut.
+        replacement = getattr(stage, "global_stage", None)
+        return (replacement(read) if replacement is not None else None) or stage
 
     doc = (cls.__doc__ or cls.summary).strip()
     annotate = issubclass(cls, TextFilter)
