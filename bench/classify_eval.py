@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.shared_data import SHARED  # noqa: E402
-from tests.corpus import LINGUA_TO_UDHR, lingua_rows, udhr_paragraphs  # noqa: E402
+from bench.shared_data import SHARED
+from tests.corpus import LINGUA_TO_UDHR, lingua_rows, udhr_paragraphs
 
 
 def scores(truth: list[str], found: list[str], languages: list[str]) -> dict[str, dict[str, float]]:
@@ -91,7 +91,8 @@ def main() -> None:
     )  # fmt: skip
     table = pq.read_table(scored)
     truth = table.column("truth").to_pylist()
-    results = {"ours (lingua-trained, 12 labels)": scores(truth, table.column("classifier_label").to_pylist(), languages)}
+    ours = table.column("classifier_label").to_pylist()
+    results = {"ours (lingua-trained, 12 labels)": scores(truth, ours, languages)}
     if args.lid176 is not None:
         texts = table.column("text").to_pylist()
         open_set, closed_set = lid176_labels(args.lid176, texts, languages)
