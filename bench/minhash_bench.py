@@ -22,6 +22,7 @@ import itertools
 import json
 import math
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -236,7 +237,7 @@ def _read_ids(files: list[Path], columns: list[str]) -> pa.Table:
     return pa.concat_tables(tables) if tables else pa.table({c: pa.array([], pa.string()) for c in columns})
 
 
-def run_curate(data: Path, out: Path, threshold: float, workers: int, timeout: float) -> ToolRun:
+def run_curate(data: Path, out: Path, threshold: float, workers: int, timeout: float, flags: str = "") -> ToolRun:
     run = ToolRun("curate")
     exe = shutil.which("curate")
     cmd = [exe] if exe else [sys.executable, "-m", "curate.cli"]
@@ -244,7 +245,7 @@ def run_curate(data: Path, out: Path, threshold: float, workers: int, timeout: f
     if target.exists():
         shutil.rmtree(target)
     cmd += ["dedup", "minhash", str(data), str(target), "--threshold", str(threshold), "--json"]
-    cmd += ["--workers", str(workers)]
+    cmd += ["--workers", str(workers), *shlex.split(flags)]
     stats, stdout, stderr = run_measured("curate", cmd, out / "logs", timeout)
     _fill(run, stats, stdout)
     if stats.get("rc") != 0:
@@ -590,6 +591,155 @@ def score(
     return out
 
 
+J_BANDS = ((0.80, 0.85), (0.85, 0.90), (0.90, 0.95), (0.95, 1.0))
+TRANSFORM_KINDS = ("truncate", "edit", "format", "boilerplate")
+
+
+def _band_label(lo: float, hi: float) -> str:
+    return f"[{lo:.2f},{hi:.2f}]" if hi >= 1.0 else f"[{lo:.2f},{hi:.2f})"
+
+
+def _final_survivor(run: ToolRun, doc: str) -> str:
+    """The kept document ``doc`` ends with: itself if kept, else the survivor it was removed for."""
+    dup = run.removed.get(doc, doc)
+    return doc if dup is None else dup
+
+
+def same_survivor_shares(
+    run: ToolRun, truth: Truth, transforms: dict[str, list[str]], planted_j: dict[tuple[str, str], float]
+) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per transform kind (a copy counts under each kind it went through, and under "all") and per exact-J
+    band of (copy, source): (copies ending with the same kept document as their source, copies)."""
+    shares: dict[str, dict[str, list[int]]] = {}
+    for copy, source in truth.pairs:
+        j = planted_j[(copy, source)]
+        band = next((_band_label(lo, hi) for lo, hi in J_BANDS if lo <= j < hi or (hi >= 1.0 and j >= lo)), None)
+        if band is None:
+            continue
+        same = _final_survivor(run, copy) == _final_survivor(run, source)
+        kinds = {"all", *(t.split(":")[0] for t in transforms.get(copy, []))}
+        for kind in kinds:
+            for column in (band, "J>=0.85" if j >= 0.85 else None):
+                if column is None:
+                    continue
+                cell = shares.setdefault(kind, {}).setdefault(column, [0, 0])
+                cell[0] += same
+                cell[1] += 1
+    return {kind: {band: (c[0], c[1]) for band, c in bands.items()} for kind, bands in shares.items()}
+
+
+def greedy_cover_survivors(nodes: Sequence[int], edges: Sequence[tuple[int, int]]) -> set[int]:
+    """Brute-force greedy cover of the graph (nodes are ranks: lower is preferred on ties): repeatedly keep
+    the uncovered node covering the most uncovered nodes, itself included (what curate's --survivors cover
+    computes, here over exact Jaccard and without LSH)."""
+    import heapq
+
+    adjacent: dict[int, set[int]] = {v: set() for v in nodes}
+    for a, b in edges:
+        adjacent[a].add(b)
+        adjacent[b].add(a)
+    covered: set[int] = set()
+    survivors: set[int] = set()
+    heap = [(-(1 + len(adjacent[v])), v) for v in nodes]
+    heapq.heapify(heap)
+    while heap:
+        stored, v = heapq.heappop(heap)
+        if v in covered:
+            continue
+        current = 1 + sum(u not in covered for u in adjacent[v])
+        if current != -stored:
+            heapq.heappush(heap, (-current, v))
+            continue
+        survivors.add(v)
+        covered.add(v)
+        covered.update(adjacent[v])
+    return survivors
+
+
+@dataclass
+class CoverReference:
+    corpus_kept: int  # documents a greedy cover over all exact pairs >= T keeps
+    planted_kept: int  # members of planted groups a greedy cover within each group keeps
+    planted_members: list[str]
+    isolated_kept: int  # the same over the groups with no exact pair >= T to a document outside the group
+    isolated_members: list[str]
+
+
+def cover_reference(
+    corpus: Corpus, truth: Truth, exact: list[tuple[str, str, float]], pair_j: Callable[[str, str], float], t: float
+) -> CoverReference:
+    rank = corpus.index
+    linked = sorted({rank[a] for a, _, _ in exact} | {rank[b] for _, b, _ in exact})
+    survivors = greedy_cover_survivors(linked, [(rank[a], rank[b]) for a, b, _ in exact])
+    corpus_kept = len(corpus.ids) - (len(linked) - len(survivors))
+    planted_kept = isolated_kept = 0
+    members_all: list[str] = []
+    isolated: list[str] = []
+    partners: dict[str, set[str]] = defaultdict(set)
+    for a, b, _ in exact:
+        partners[a].add(b)
+        partners[b].add(a)
+    for members in truth.members.values():
+        ranks = sorted(rank[m] for m in members)
+        edges = [(x, y) for x, y in itertools.combinations(ranks, 2) if pair_j(corpus.ids[x], corpus.ids[y]) >= t]
+        kept = len(greedy_cover_survivors(ranks, edges))
+        planted_kept += kept
+        members_all.extend(members)
+        if all(partners[m] <= set(members) for m in members):
+            isolated_kept += kept
+            isolated.extend(members)
+    return CoverReference(corpus_kept, planted_kept, members_all, isolated_kept, isolated)
+
+
+def survivor_report(
+    runs: list[ToolRun],
+    shares: dict[str, dict[str, dict[str, tuple[int, int]]]],
+    reference: CoverReference,
+    n_docs: int,
+) -> str:
+    """Markdown: same-survivor shares per tool, transform kind and J band; documents kept against the
+    brute-force greedy cover."""
+    columns = [_band_label(lo, hi) for lo, hi in J_BANDS] + ["J>=0.85"]
+    lines = [
+        "copies ending with the same kept document as their source (share, copies), by transform kind and "
+        "exact J(copy, source):",
+        "",
+        "| tool | transform | " + " | ".join(columns) + " |",
+        "|" + "---|" * (len(columns) + 2),
+    ]
+    for run in runs:
+        if not run.ok or run.name not in shares:
+            continue
+        for kind in ("all", *TRANSFORM_KINDS):
+            cells = []
+            for column in columns:
+                same, total = shares[run.name].get(kind, {}).get(column, (0, 0))
+                cells.append(f"{same / total:.4f} ({total:,})" if total else "-")
+            lines.append(f"| {run.name} | {kind} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "documents kept against a brute-force greedy cover over exact Jaccard (no LSH; ties by input order):",
+        "",
+        "| tool | kept (all docs) | greedy cover | diff | kept in planted groups | greedy cover within groups | diff "
+        "| kept in isolated groups | greedy cover within them | diff |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        if not run.ok:
+            continue
+        kept = n_docs - len(run.removed)
+        cells = []
+        for members, expected in (
+            (None, reference.corpus_kept),
+            (reference.planted_members, reference.planted_kept),
+            (reference.isolated_members, reference.isolated_kept),
+        ):
+            got = kept if members is None else sum(m not in run.removed for m in members)
+            cells.append(f"{got:,} | {expected:,} | {(got - expected) / max(expected, 1):+.3%}")
+        lines.append(f"| {run.name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _mean(values: Iterator[bool] | Sequence[bool]) -> float:
     vals = list(values)
     return sum(vals) / len(vals) if vals else math.nan
@@ -719,6 +869,9 @@ def main() -> None:
     ap.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}")
     ap.add_argument("--timeout", type=float, default=600.0, help="per-tool time limit, seconds")
     ap.add_argument("--repeat", type=int, default=1, help="run each tool N times, report its fastest run")
+    ap.add_argument(
+        "--curate-flags", default="", help="extra flags for curate dedup minhash, e.g. '--survivors keep-rule'"
+    )
     ap.add_argument("--no-install", action="store_true", help="do not create bench/.venv-datatrove")
     args = ap.parse_args()
 
@@ -740,7 +893,7 @@ def main() -> None:
 
     def run_tool(tool: str) -> ToolRun:
         if tool == "curate":
-            return run_curate(shards, args.out, args.threshold, args.workers, args.timeout)
+            return run_curate(shards, args.out, args.threshold, args.workers, args.timeout, args.curate_flags)
         if tool == "datasketch":
             extra = ["--threshold", str(args.threshold), "--num-perm", str(args.num_perm)]
             return run_python_peer("datasketch", shards, args.out, extra, args.timeout)
@@ -768,6 +921,8 @@ def main() -> None:
     log("scoring: loading corpus")
     corpus = Corpus(shards)
     truth = load_truth(args.data)
+    truth_table = pq.read_table(args.data / "truth.parquet", columns=["copy_id", "transforms"])
+    transforms = dict(zip(truth_table["copy_id"].to_pylist(), truth_table["transforms"].to_pylist(), strict=True))
     exact = exact_pairs_cached(args.data, corpus, args.threshold)
     cache: dict[tuple[str, str], float] = {}
 
@@ -783,6 +938,18 @@ def main() -> None:
             for c in cands:
                 pair_j(doc, c)
     scores = {run.name: score(run, truth, exact, planted_j, pair_j, args.threshold) for run in runs if run.ok}
+    shares = {run.name: same_survivor_shares(run, truth, transforms, planted_j) for run in runs if run.ok}
+    reference = cover_reference(corpus, truth, exact, pair_j, args.threshold)
+    for run in runs:
+        if run.ok:
+            same, total = shares[run.name].get("all", {}).get("J>=0.85", (0, 0))
+            scores[run.name]["same_survivor_j085"] = same / total if total else math.nan
+            scores[run.name]["kept"] = len(corpus.ids) - len(run.removed)
+    scores_extra = {
+        "greedy_cover_kept": reference.corpus_kept,
+        "greedy_cover_kept_planted": reference.planted_kept,
+        "greedy_cover_kept_isolated_planted": reference.isolated_kept,
+    }
 
     n_planted_t = sum(j >= args.threshold for j in planted_j.values())
     extra_lines: dict[str, object] = {
@@ -798,6 +965,7 @@ def main() -> None:
         ),
     }
     table = report(runs, scores, corpus, extra_lines)
+    table += "\n\n" + survivor_report(runs, shares, reference, len(corpus.ids))
     print(table)
     print(LEGEND)
     (args.out / "results.md").write_text(table + "\n\n" + LEGEND + "\n")
@@ -813,9 +981,13 @@ def main() -> None:
             "other_cores": run.other_cores,
             "info": run.info,
             **scores.get(run.name, {}),
+            "same_survivor": {
+                k: {b: list(v) for b, v in bands.items()} for k, bands in shares.get(run.name, {}).items()
+            },
         }
         for run in runs
     }
+    summary["_reference"] = scores_extra  # type: ignore[assignment]
     (args.out / "results.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
 
 

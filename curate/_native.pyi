@@ -38,6 +38,20 @@ def leader_clusters(
     ngram: int,
     max_leaders: int,
 ) -> tuple[bytearray, bytearray]: ...
+def cover_survivors(
+    schema: Any,
+    array: Any,
+    offsets_schema: Any,
+    offsets_array: Any,
+    threshold: float,
+    kind: str,
+    ngram: int,
+    num_perm: int,
+    seed: int,
+    bands: int,
+    rows: int,
+    exact_pairs_max: int,
+) -> tuple[bytearray, bytearray]: ...
 def connected_components(a_schema: Any, a_array: Any, b_schema: Any, b_array: Any) -> tuple[bytearray, bytearray]: ...
 def simd_backend() -> str: ...
 def _set_portable_only(portable: bool) -> None: ...

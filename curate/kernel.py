@@ -48,6 +48,7 @@ __all__ = [
     "SegmentRemoval",
     "connected_components",
     "content_hashes",
+    "cover_survivors",
     "exact_jaccard",
     "leader_clusters",
     "minhash_batch",
@@ -293,16 +294,9 @@ def leader_clusters(
     kind = _check_kind(kind)
     ngram = _check_int("ngram", ngram, 1, MAX_NGRAM)
     max_leaders = _check_int("max_leaders", max_leaders, 1, _U64_MAX)
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.floating | np.integer):
-        raise TypeError(f"threshold must be a float, got {type(threshold).__name__}")
-    threshold = float(threshold)
-    if math.isnan(threshold) or not 0.0 < threshold <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    threshold = _check_threshold(threshold)
     array = _single_array(texts)
-    offsets = np.asarray(group_offsets)
-    if offsets.ndim != 1 or (offsets.size and offsets.dtype.kind not in "iu"):
-        raise TypeError("group_offsets must be a one-dimensional integer array")
-    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    offsets = _check_offsets(group_offsets)
     leaders, similarity = _native.leader_clusters(
         *array.__arrow_c_array__(),
         *pa.array(offsets, pa.int64()).__arrow_c_array__(),
@@ -312,6 +306,85 @@ def leader_clusters(
         max_leaders,
     )
     return np.frombuffer(leaders, dtype=np.int64), np.frombuffer(similarity, dtype=np.float64)
+
+
+def cover_survivors(
+    texts: pa.Array | pa.ChunkedArray,
+    group_offsets: NDArray[np.int64],
+    *,
+    threshold: float,
+    kind: Kind,
+    ngram: int,
+    num_perm: int,
+    seed: int,
+    bands: int,
+    rows: int,
+    exact_pairs_max: int,
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Survivors that cover each group: a greedy cover of the group's similarity graph.
+
+    ``texts`` are sorted by group, then by rank (best survivor first); ``group_offsets`` are the int64 group
+    boundaries ``[0, ..., len(texts)]``. Within a group, rows are joined by an edge when their similarity is
+    >= ``threshold``; the cover repeatedly takes the not yet covered row that covers the most not yet covered
+    rows (itself and its neighbours), ties to the best rank; it survives and the rows it covers name it.
+    Survivors are never joined by an edge.
+
+    A group of at most ``exact_pairs_max`` rows compares all its pairs on exact Jaccard. A larger one takes
+    as candidates the pairs sharing a bucket of its own LSH banding (``num_perm``, ``seed``, ``bands``,
+    ``rows``: those of the LSH phase): all pairs of a bucket of at most 16 rows, else each row with the
+    bucket's first 8 rows and its next 8; edges are the candidates whose MinHash estimate is >= ``threshold``.
+    Candidates estimated down to ``threshold - 0.1`` are kept as second chances. After the cover, every
+    removed row's exact Jaccard to its survivor is computed; a row below the threshold, and a survivor that
+    covers nobody, try at most 8 adjacent survivors exactly (highest estimate first, then rank), or else
+    survive. Last, the survivors alone are banded the same way, and a survivor with at most 8 members
+    moves with all of them to the first of at most 8 adjacent survivors every one of them is exactly >=
+    ``threshold`` to. ``curate/kernel_reference.py`` spells out every step.
+
+    Returns, per row, the row index of its survivor (its own for survivors) and its exact Jaccard
+    similarity to it (1.0 for survivors). Raises ``ValueError`` for malformed offsets, ``threshold`` outside
+    (0, 1], bad MinHash parameters, ``exact_pairs_max < 1`` or invalid UTF-8.
+    """
+    kind = _check_kind(kind)
+    ngram = _check_int("ngram", ngram, 1, MAX_NGRAM)
+    num_perm = _check_int("num_perm", num_perm, 1, MAX_PERM)
+    seed = _check_int("seed", seed, 0, _U64_MAX)
+    bands = _check_int("bands", bands, 1, num_perm)
+    rows = _check_int("rows", rows, 1, num_perm)
+    if bands * rows > num_perm:
+        raise ValueError(f"bands * rows must not exceed num_perm, got {bands} * {rows} > {num_perm}")
+    exact_pairs_max = _check_int("exact_pairs_max", exact_pairs_max, 1, _U64_MAX)
+    threshold = _check_threshold(threshold)
+    array = _single_array(texts)
+    offsets = _check_offsets(group_offsets)
+    survivor, similarity = _native.cover_survivors(
+        *array.__arrow_c_array__(),
+        *pa.array(offsets, pa.int64()).__arrow_c_array__(),
+        threshold,
+        kind,
+        ngram,
+        num_perm,
+        seed,
+        bands,
+        rows,
+        exact_pairs_max,
+    )
+    return np.frombuffer(survivor, dtype=np.int64), np.frombuffer(similarity, dtype=np.float64)
+
+
+def _check_threshold(threshold: object) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.floating | np.integer):
+        raise TypeError(f"threshold must be a float, got {type(threshold).__name__}")
+    value = float(threshold)
+    if math.isnan(value) or not 0.0 < value <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {value}")
+    return value
+
+
+def _check_offsets(group_offsets: object) -> NDArray[np.int64]:
+    offsets = np.asarray(group_offsets)
+    if offsets.ndim != 1 or (offsets.size and offsets.dtype.kind not in "iu"):
+        raise TypeError("group_offsets must be a one-dimensional integer array")
+    return np.ascontiguousarray(offsets, dtype=np.int64)
 
 
 def connected_components(a: NDArray[np.uint64], b: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:

@@ -81,8 +81,15 @@ def test_one_survivor_per_cluster_and_keep_rules(tmp_path: Path, corpus: list[di
             assert better or (a == b and str(survivor["id"]) < str(removed["id"])), (keep, row)
 
 
-def test_chain_does_not_remove_far_end(tmp_path: Path) -> None:
-    """A~B and B~C above the threshold, A and C below: C must stay (verify on)."""
+@pytest.mark.parametrize(
+    ("survivors", "kept", "removed"),
+    [("keep-rule", ["a", "c"], [("b", "a")]), ("cover", ["b"], [("a", "b"), ("c", "b")])],
+)
+def test_chain_does_not_remove_far_end(
+    tmp_path: Path, survivors: str, kept: list[str], removed: list[tuple[str, str]]
+) -> None:
+    """A~B and B~C above the threshold, A and C below: C is never removed for A (verify on).
+    keep-rule keeps A (first) and so C; cover keeps only B, the centre, which covers both."""
     base = [f"w{i}" for i in range(100)]
     a = base
     b = base[:90] + [f"x{i}" for i in range(10)]
@@ -92,10 +99,11 @@ def test_chain_does_not_remove_far_end(tmp_path: Path) -> None:
     assert jaccard(sets["a"], sets["b"]) >= 0.7 and jaccard(sets["b"], sets["c"]) >= 0.7
     assert jaccard(sets["a"], sets["c"]) < 0.7
     write_shard(tmp_path / "in" / "x.parquet", docs)
-    run_ok(str(tmp_path / "in"), str(tmp_path / "out"), "--threshold", "0.7", "--bands", "64", "--rows", "2")
-    assert sorted(read_dir(tmp_path / "out").column("id").to_pylist()) == ["a", "c"]
+    flags = ("--threshold", "0.7", "--bands", "64", "--rows", "2", "--survivors", survivors)
+    run_ok(str(tmp_path / "in"), str(tmp_path / "out"), *flags)
+    assert sorted(read_dir(tmp_path / "out").column("id").to_pylist()) == kept
     reject = read_dir(tmp_path / "out" / "_rejects").to_pylist()
-    assert [(r["id"], r["dup_of"]) for r in reject] == [("b", "a")]
+    assert sorted((r["id"], r["dup_of"]) for r in reject) == removed
 
 
 def test_empty_and_short_documents_are_not_all_duplicates(tmp_path: Path) -> None:

@@ -483,3 +483,14 @@ def test_a_list_column_added_mid_pass_is_seen_as_the_next_command_reads_it(tmp_p
     result = invoke("run", str(recipe), "--input", str(SAMPLE), "--output", str(tmp_path / "p"))
     assert result.exit_code == 0, result.stderr
     assert_same_as_chain(tmp_path / "p", chain_outs)
+
+
+def test_overwrite_removes_the_intermediate_datasets_of_the_run_it_replaces(tmp_path: Path) -> None:
+    recipe = write_pipeline(tmp_path / "p.yaml", [("filter c4", {}), ("filter fineweb", {})])
+    out = tmp_path / "out"
+    command = ["run", str(recipe), "--input", str(SAMPLE), "--output", str(out)]
+    assert invoke(*command, "--keep-intermediate").exit_code == 0
+    assert sorted(p.name for p in (out / "_intermediate").iterdir()) == ["01-filter_c4"]
+    write_pipeline(recipe, [("filter c4", {}), ("filter fineweb", {"short-line-length": 20})])
+    assert invoke(*command, "--overwrite").exit_code == 0
+    assert not (out / "_intermediate").exists()

@@ -185,11 +185,14 @@ def test_corrupt_footer_found_before_work_leaves_out_as_it_was(tmp_path: Path) -
 def test_bad_shard_found_after_work_keeps_the_work_for_a_resume(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A truncated .gz met by the first phase once a good shard's task is done: that work
-    stays, and the same command with --on-error skip resumes it."""
+    """A Parquet shard whose footer is sound but whose text pages are garbage is only met
+    by the first phase (JSONL damage is found by the schema pass, before any work), once a
+    good shard's task is done: that work stays, and --on-error skip resumes it."""
     src = _input(tmp_path / "in", shards=1)
-    lines = "".join(json.dumps(d) + "\n" for d in _docs(5, 50))
-    (src / "s1.jsonl.gz").write_bytes(gzip.compress(lines.encode())[:-40])
+    bad = write_shard(src / "s1.parquet", _docs(5, 50))
+    text = pq.read_metadata(bad).row_group(0).column(1)
+    start = text.dictionary_page_offset if text.has_dictionary_page else text.data_page_offset
+    _flip_bytes(bad, int(start), int(text.total_compressed_size))
     write_shard(src / "s2.parquet", _docs(6, 10))
     out = tmp_path / "out"
     assert invoke("-q", "dedup", "exact", str(src), str(out), "--workers", "1").exit_code == 3

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from curate.errors import ExitCode
+from curate.io.read_options import DEFAULT_MAX_EXPANSION
 
 if TYPE_CHECKING:
     from curate.cli import App
@@ -37,6 +38,14 @@ def input_arguments(fn: F) -> F:
                 default=None,
                 help="Column holding a unique document id (any type; default 'id' if present, "
                 "else ids are derived as '<file>#<row>').",
+            ),
+            _option(
+                "--max-expansion",
+                type=click.IntRange(min=0),
+                default=DEFAULT_MAX_EXPANSION,
+                show_default=True,
+                help="A compressed input (.gz, .zst) may decompress to this many times its size (and at least "
+                "256 MiB); beyond that it is treated as corrupt, a decompression bomb. 0 = no cap.",
             ),
         ]
     ):
@@ -87,6 +96,7 @@ def read_options(params: dict[str, Any]) -> ReadOptions:
         text_column=params["text_column"],
         id_column=params["id_column"] or "id",
         id_column_explicit=params["id_column"] is not None,
+        max_expansion=params["max_expansion"],
     )
 
 

@@ -38,6 +38,8 @@ class FilterPlan(Protocol):
     shards: tuple[InputShard, ...]
     output_schema: pa.Schema | None
 
+    def read_schema(self, shard_index: int) -> pa.Schema | None: ...
+
     @property
     def config(self) -> DedupOutputConfig: ...
 

@@ -16,9 +16,6 @@ import pyarrow.compute as pc
 from curate.errors import UsageError
 from curate.pipelines.options import option
 
-# The first-phase stats key saying whether a shard had the keep rule's column.
-KEEP_SEEN = "keep_column_seen"
-
 # pyarrow 25 moved null placement into each sort key (the global option is deprecated).
 _PER_KEY_NULL_PLACEMENT = int(pa.__version__.split(".")[0]) >= 25
 
@@ -27,7 +24,8 @@ def keep_option() -> Any:
     """``--keep``, one definition for every dedup stage."""
     return option(
         default_factory=lambda: KeepRule("first"),
-        help="Survivor of each group of duplicates: first, longest, shortest, max:COL, min:COL (ties broken by id).",
+        help="Survivor of each group of duplicates: first, longest, shortest, max:COL, min:COL "
+        "(ties broken by id; with minhash --survivors cover it decides between members of equal coverage).",
         parse=KeepRule.parse,
     )
 
@@ -57,21 +55,11 @@ class KeepRule:
     def descending(self) -> bool:
         return self.kind in ("longest", "max")
 
-    def require_column(self, unified: pa.Schema | None, all_parquet: bool) -> None:
-        """Before any work: a ``max:COL`` / ``min:COL`` column absent from every Parquet
-        footer is a usage error (JSONL has no footer: see :meth:`require_seen`)."""
-        if self.column is not None and all_parquet and unified is not None and self.column not in unified.names:
+    def require_column(self, unified: pa.Schema | None) -> None:
+        """Before any work: a ``max:COL`` / ``min:COL`` column that no input has (the schema
+        pass covers Parquet footers and JSONL files alike) is a usage error."""
+        if self.column is not None and unified is not None and self.column not in unified.names:
             raise UsageError(f"--keep {self}: no column {self.column!r} in the input (columns: {unified.names})")
-
-    def require_seen(self, first_phase_stats: dict[str, dict[str, Any]]) -> None:
-        """After the first read of every shard: the column must have appeared in one of them
-        (a shard without it is schema drift, its rows rank last; no shard with it is a typo)."""
-        read = [stats for stats in first_phase_stats.values() if "quarantined" not in stats]
-        if self.column is not None and read and not any(stats.get(KEEP_SEEN) for stats in read):
-            raise UsageError(f"--keep {self}: no column {self.column!r} in any input shard")
-
-    def seen_in(self, batch: pa.RecordBatch) -> bool:
-        return self.column is not None and self.column in batch.schema.names
 
     def values(self, batch: pa.RecordBatch, text: pa.Array) -> pa.Array:
         """What this rule ranks ``batch``'s rows by (null for ``first``, which ranks by position;

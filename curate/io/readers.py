@@ -4,57 +4,33 @@ Policies applied here, for every stage:
 
 * the text column is read as ``large_string`` (no 32-bit offset overflow on >2 GiB batches);
 * **invalid UTF-8** in the text column is decoded with U+FFFD replacement and counted
-  (``invalid_utf8_rows``); lone surrogates in JSON escapes are replaced the same way;
-* a compressed input is decompressed as a stream and stopped at a size cap (a
-  decompression bomb is treated as a corrupt shard);
+  (``invalid_utf8_rows``, one per repaired row); in JSONL, lone surrogate escapes in the text
+  column are replaced the same way, and either one in another column is an error (see
+  :mod:`curate.io.jsonl`);
+* a compressed input is decompressed as a stream, stopped at a size cap (a decompression
+  bomb is a corrupt shard), and a stream cut short is a truncated, corrupt shard;
+* JSONL is parsed with the types of its schema pass (see :mod:`curate.io.schema`), so every
+  block of a file, and every file of a run, has the same types;
 * every failure names the file: :class:`~curate.errors.BadInputError`.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
-import json
-import zlib
+import functools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
-import zstandard
 
 from curate.errors import BadInputError, UsageError
+from curate.io import jsonl
 from curate.io.discovery import InputShard
 from curate.io.integrity import verify_shard
+from curate.io.read_options import DEFAULT_BATCH_ROWS, ReadCounters, ReadOptions
 
-DEFAULT_BATCH_ROWS = 8192
-JSON_BLOCK_BYTES = 16 << 20
-_JSON_READ = pajson.ReadOptions(use_threads=False, block_size=1 << 20)
-# A compressed shard may expand to this many times its size, and at least this many bytes.
-DECOMPRESSION_RATIO_CAP = 200
-DECOMPRESSION_FLOOR_BYTES = 1 << 30
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """Which columns carry the text and the id. ``id_column=None`` or a missing default
-    ``id`` column means ids are derived as ``<shard name>#<row>`` (stable across re-runs
-    of the same files)."""
-
-    text_column: str = "text"
-    id_column: str = "id"
-    id_column_explicit: bool = False
-    batch_rows: int = DEFAULT_BATCH_ROWS
-    max_decompressed_bytes: int | None = None
-
-
-@dataclass
-class ReadCounters:
-    rows: int = 0
-    invalid_utf8_rows: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
+__all__ = ["DEFAULT_BATCH_ROWS", "ReadCounters", "ReadOptions", "batch_ids", "canonical_text", "read_batches"]
 
 
 def _repair_utf8(values: pa.Array) -> tuple[pa.Array, int]:
@@ -107,134 +83,20 @@ def batch_ids(batch: pa.RecordBatch, shard: InputShard, first_row: int, options:
     return pc.binary_join_element_wise(pa.scalar(shard.name), pc.cast(rows, pa.string()), "#")
 
 
-def _decompressed_cap(shard: InputShard, options: ReadOptions) -> int:
-    if options.max_decompressed_bytes is not None:
-        return options.max_decompressed_bytes
-    return max(DECOMPRESSION_FLOOR_BYTES, DECOMPRESSION_RATIO_CAP * shard.size)
-
-
-class _CappedReader(io.RawIOBase):
-    """A byte stream that fails once more than ``cap`` bytes came out of it."""
-
-    def __init__(self, inner: io.BufferedIOBase | io.RawIOBase, cap: int, shard: InputShard) -> None:
-        self._inner = inner
-        self._cap = cap
-        self._seen = 0
-        self._shard = shard
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
-        n = len(data)
-        self._seen += n
-        if self._seen > self._cap:
-            raise BadInputError(
-                self._shard.path, f"decompresses to more than {self._cap} bytes (cap); treated as corrupt"
-            )
-        buffer[:n] = data
-        return n
-
-
-def _open_text_stream(shard: InputShard, options: ReadOptions) -> io.BufferedReader:
-    raw = shard.filesystem.open_input_stream(shard.path, compression=None)
-    source: io.BufferedIOBase | io.RawIOBase
-    if shard.compression == "gzip":
-        source = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[arg-type]
-    elif shard.compression == "zstd":
-        source = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[arg-type]
-    else:
-        source = raw  # type: ignore[assignment]
-    return io.BufferedReader(_CappedReader(source, _decompressed_cap(shard, options), shard), 1 << 20)
-
-
-def _json_blocks(shard: InputShard, options: ReadOptions) -> Iterator[bytes]:
-    stream = _open_text_stream(shard, options)
-    try:
-        pending = b""
-        while True:
-            try:
-                chunk = stream.read(JSON_BLOCK_BYTES)
-            except (EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
-                if isinstance(exc, BadInputError):
-                    raise
-                raise BadInputError(shard.path, f"truncated or corrupt compressed data ({exc})") from exc
-            if not chunk:
-                break
-            data = pending + chunk
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                pending = data
-                continue
-            pending = data[cut + 1 :]
-            yield data[: cut + 1]
-        if pending.strip():
-            yield pending
-    finally:
-        stream.close()
-
-
-def _parse_json_block_slowly(block: bytes, shard: InputShard) -> pa.Table:
-    """Line by line, with replacement of invalid UTF-8 and lone surrogates."""
-    records = []
-    for number, line in enumerate(block.decode("utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadInputError(
-                shard.path, f"invalid JSON in a line of the block ({exc.msg}, block line {number})"
-            ) from exc
-        if not isinstance(record, dict):
-            raise BadInputError(shard.path, f"JSON line is not an object (block line {number})")
-        records.append(
-            {key: _replace_surrogates(value) if isinstance(value, str) else value for key, value in record.items()}
-        )
-    return pa.Table.from_pylist(records)
-
-
-def _replace_surrogates(value: str) -> str:
-    return value.encode("utf-16", errors="surrogatepass").decode("utf-16", errors="replace")
-
-
-def _parse_json_block(block: bytes, shard: InputShard, options: ReadOptions) -> tuple[pa.Table, int]:
-    schema_fields = [pa.field(options.text_column, pa.large_string())]
-    parse = pajson.ParseOptions(explicit_schema=pa.schema(schema_fields), unexpected_field_behavior="infer")
-    try:
-        # One thread: with several, the order of the fields inferred for a struct column depends
-        # on which chunk finishes first, so the same file would not give the same bytes twice.
-        return pajson.read_json(io.BytesIO(block), read_options=_JSON_READ, parse_options=parse), 0
-    except pa.ArrowInvalid as exc:
-        message = str(exc)
-        if "encoding" not in message.lower() and "utf" not in message.lower() and "surrogate" not in message.lower():
-            raise BadInputError(shard.path, f"invalid JSON ({message.splitlines()[0]})") from exc
-    table = _parse_json_block_slowly(block, shard)
-    repaired_rows = sum(1 for line in block.splitlines() if line.strip() and _has_bad_utf8(line))
-    return table, repaired_rows
-
-
-def _has_bad_utf8(line: bytes) -> bool:
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return "\\ud8" in text.lower() or "\\udc" in text.lower() or "\\udf" in text.lower()
-
-
 def read_batches(
     shard: InputShard,
     options: ReadOptions,
     counters: ReadCounters | None = None,
     columns: list[str] | None = None,
+    schema: pa.Schema | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Yield the shard's rows as record batches in file order, the text column canonical.
 
-    ``columns`` restricts the Parquet columns read (the text column is always included
-    when present). A shard of a curate dataset is first checked against its manifest's
-    checksum. Raises BadInputError naming the shard on any read or decode failure,
-    and UsageError when the text column is missing.
+    ``columns`` restricts the columns read (the caller lists the text column). ``schema``
+    is the types a JSONL shard is parsed with (its schema pass, :func:`jsonl_read_schema`);
+    without it the file is inferred first, an extra pass. A shard of a curate dataset is
+    first checked against its manifest's checksum. Raises BadInputError naming the shard on
+    any read or decode failure, and UsageError when the text column is missing.
     """
     counters = counters if counters is not None else ReadCounters()
     verify_shard(shard)
@@ -243,7 +105,7 @@ def read_batches(
     if shard.format == "parquet":
         batches = _parquet_batches(shard, options, columns)
     else:
-        batches = _jsonl_batches(shard, options, counters)
+        batches = _jsonl_batches(shard, options, counters, columns, schema)
     for batch in batches:
         if options.text_column not in batch.schema.names:
             raise UsageError(f"{shard.path}: no text column {options.text_column!r} (columns: {batch.schema.names})")
@@ -282,13 +144,52 @@ def _parquet_batches(shard: InputShard, options: ReadOptions, columns: list[str]
         raise BadInputError(shard.path, f"not a readable Parquet file ({str(exc).splitlines()[0]})") from exc
 
 
-def _jsonl_batches(shard: InputShard, options: ReadOptions, counters: ReadCounters) -> Iterator[pa.RecordBatch]:
+@functools.lru_cache(maxsize=256)
+def _json_can_parse(kind: pa.DataType) -> bool:
+    """Whether pyarrow's JSON reader converts to ``kind`` (not to dictionaries, maps,
+    large or fixed-size lists, which a Parquet shard may bring into the unified schema)."""
+    try:
+        pajson.read_json(
+            pa.BufferReader(b"{}\n"), parse_options=pajson.ParseOptions(explicit_schema=pa.schema([("x", kind)]))
+        )
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    return True
+
+
+def jsonl_read_schema(file_schema: pa.Schema, unified: pa.Schema | None, text_column: str) -> pa.Schema:
+    """The types a JSONL file is parsed with: its own columns (so a column it lacks stays
+    absent, as in Parquet), with the run's unified types (where the JSON reader can produce
+    them; else the file's own, cast on write) and the text column large_string."""
+    fields = []
+    for item in file_schema:
+        if unified is not None and item.name in unified.names and _json_can_parse(unified.field(item.name).type):
+            item = unified.field(item.name)
+        if item.name == text_column:
+            item = pa.field(text_column, pa.large_string())
+        fields.append(item)
+    return pa.schema(fields)
+
+
+def _jsonl_batches(
+    shard: InputShard,
+    options: ReadOptions,
+    counters: ReadCounters,
+    columns: list[str] | None,
+    schema: pa.Schema | None,
+) -> Iterator[pa.RecordBatch]:
+    if schema is None:
+        inferred = jsonl.infer_schema(shard, options)
+        schema = None if inferred is None else jsonl_read_schema(inferred, None, options.text_column)
     any_rows = False
-    for block in _json_blocks(shard, options):
-        table, repaired = _parse_json_block(block, shard, options)
-        counters.invalid_utf8_rows += repaired
-        for batch in table.to_batches(max_chunksize=options.batch_rows):
-            any_rows = True
-            yield batch
+    if schema is not None:
+        for table, repaired in jsonl.read_tables(shard, options, schema, columns):
+            counters.invalid_utf8_rows += repaired
+            for batch in table.to_batches(max_chunksize=options.batch_rows):
+                any_rows = True
+                yield batch
     if not any_rows:
-        yield pa.RecordBatch.from_pylist([], schema=pa.schema([pa.field(options.text_column, pa.large_string())]))
+        empty = schema if schema is not None else pa.schema([pa.field(options.text_column, pa.large_string())])
+        if columns is not None:
+            empty = pa.schema([item for item in empty if item.name in columns])
+        yield pa.RecordBatch.from_pylist([], schema=empty)

@@ -1,26 +1,37 @@
-"""Checking input schemas over all footers before any write, and conforming batches to one schema."""
+"""Checking input schemas over every input (Parquet footers, JSONL schema passes) before any
+write, and conforming batches to the one schema every output shard has."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.errors import BadInputError, UsageError
+from curate.io import jsonl
 from curate.io.discovery import InputShard
-from curate.io.readers import ReadOptions
+from curate.io.promotion import SchemaConflict, unify
+from curate.io.readers import ReadOptions, jsonl_read_schema
 
 STRING_TYPES = (pa.string(), pa.large_string(), pa.binary(), pa.large_binary(), pa.string_view(), pa.null())
 
 
 @dataclass
 class SchemaReport:
-    """The unified schema of the Parquet inputs (text column as large_string), and the
-    shards whose footer could not be read (only filled when skipping bad shards)."""
+    """The unified schema of the inputs (text column as large_string), the shards that
+    could not be read (only filled when skipping bad shards), and the types each JSONL
+    shard is parsed with (its own columns, the unified types)."""
 
     unified: pa.Schema | None
     unreadable: dict[int, str] = field(default_factory=dict)
+    read_schemas: dict[int, pa.Schema] = field(default_factory=dict)
 
 
 PICKLED_EXTENSION = b"arrow.py_extension_type"
@@ -56,59 +67,119 @@ def read_footer_schema(shard: InputShard) -> pa.Schema:
     return schema
 
 
-def check_input_schemas(shards: list[InputShard], options: ReadOptions, *, skip_bad: bool) -> SchemaReport:
-    """Read every Parquet footer; fail up front on a missing text column (UsageError) or a
-    column whose type conflicts between shards (BadInputError naming both shards)."""
-    report = SchemaReport(unified=None)
-    seen: dict[str, tuple[pa.DataType, str]] = {}
-    schemas: list[pa.Schema] = []
-    for shard in shards:
-        if shard.format != "parquet":
-            continue
+class SchemaCache:
+    """JSONL schema passes of one run, kept in its ``_work/`` so that a resumed run does not
+    read every file again: one Arrow IPC schema per file, keyed by path, size and mtime."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _file(self, shard: InputShard) -> Path:
+        key = json.dumps([shard.path, shard.size, shard.mtime_ns]).encode()
+        return self.directory / f"{hashlib.sha256(key).hexdigest()[:32]}.arrow"
+
+    def get(self, shard: InputShard) -> pa.Schema | None:
         try:
-            schema = read_footer_schema(shard)
-        except BadInputError as exc:
-            if not skip_bad:
-                raise
-            report.unreadable[shard.index] = str(exc)
+            return pa.ipc.read_schema(pa.py_buffer(self._file(shard).read_bytes()))
+        except (OSError, pa.ArrowException):
+            return None
+
+    def put(self, shard: InputShard, schema: pa.Schema) -> None:
+        target = self._file(shard)
+        temporary = target.with_suffix(f".tmp{threading.get_ident()}")
+        temporary.write_bytes(schema.serialize().to_pybytes())
+        os.replace(temporary, target)
+
+
+def _shard_schema(
+    shard: InputShard, options: ReadOptions, stop: threading.Event, cache: SchemaCache | None
+) -> pa.Schema | None:
+    """A Parquet shard's footer schema, or a JSONL shard's schema over all its lines (None
+    for a JSONL file without rows, or when ``stop`` was set: another shard failed)."""
+    if shard.format == "parquet":
+        return read_footer_schema(shard)
+    if shard.size == 0:
+        raise BadInputError(shard.path, "empty file (0 bytes)")
+    cached = cache.get(shard) if cache is not None else None
+    if cached is not None:
+        return cached
+    schema = jsonl.infer_schema(shard, options, stop=stop.is_set)
+    if schema is not None and cache is not None and not stop.is_set():
+        cache.put(shard, schema)
+    return schema
+
+
+def _checked(schema: pa.Schema, shard: InputShard, options: ReadOptions) -> pa.Schema:
+    """``schema`` with the text column as large_string; UsageError for a missing or
+    non-string text column or a missing explicit id column."""
+    if options.text_column not in schema.names:
+        raise UsageError(f"{shard.path}: no text column {options.text_column!r} (columns: {schema.names})")
+    text_type = schema.field(options.text_column).type
+    if text_type not in STRING_TYPES:
+        raise UsageError(f"{shard.path}: text column {options.text_column!r} has type {text_type}, not a string")
+    if options.id_column_explicit and options.id_column not in schema.names:
+        raise UsageError(f"{shard.path}: no id column {options.id_column!r} (columns: {schema.names})")
+    position = schema.get_field_index(options.text_column)
+    return schema.set(position, pa.field(options.text_column, pa.large_string())).remove_metadata()
+
+
+def check_input_schemas(
+    shards: list[InputShard],
+    options: ReadOptions,
+    *,
+    skip_bad: bool,
+    workers: int = 0,
+    cache: SchemaCache | None = None,
+) -> SchemaReport:
+    """Read every Parquet footer and every JSONL file's schema (a pass over its lines, on
+    ``workers`` threads, kept in ``cache``) before any write, and unify them with the
+    promotion of :mod:`curate.io.promotion`. Fails up front on a missing text column
+    (UsageError) or a column whose types cannot be unified (BadInputError naming both shards
+    and the column); with ``skip_bad`` an unreadable shard is listed in ``unreadable`` instead."""
+    report = SchemaReport(unified=None)
+    threads = workers if workers > 0 else min(8, os.cpu_count() or 1)
+    found: dict[int, pa.Schema | None] = {}
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        futures = {shard.index: pool.submit(_shard_schema, shard, options, stop, cache) for shard in shards}
+        try:
+            for shard in shards:  # in shard order: the same error and schema on every run
+                try:
+                    found[shard.index] = futures[shard.index].result()
+                except BadInputError as exc:
+                    if not skip_bad:
+                        raise
+                    report.unreadable[shard.index] = str(exc)
+        except BaseException:
+            stop.set()  # the other files' passes end at their next block
+            for future in futures.values():
+                future.cancel()
+            raise
+    origin: dict[str, str] = {}
+    for shard in shards:
+        schema = found.get(shard.index)
+        if schema is None:
             continue
-        if options.text_column not in schema.names:
-            raise UsageError(f"{shard.path}: no text column {options.text_column!r} (columns: {schema.names})")
-        text_type = schema.field(options.text_column).type
-        if text_type not in STRING_TYPES:
-            raise UsageError(f"{shard.path}: text column {options.text_column!r} has type {text_type}, not a string")
-        if options.id_column_explicit and options.id_column not in schema.names:
-            raise UsageError(f"{shard.path}: no id column {options.id_column!r} (columns: {schema.names})")
-        schema = schema.set(
-            schema.get_field_index(options.text_column), pa.field(options.text_column, pa.large_string())
-        ).remove_metadata()
-        for item in schema:
-            if pa.types.is_null(item.type):
-                continue
-            previous = seen.get(item.name)
-            if previous is None:
-                seen[item.name] = (item.type, shard.path)
-            elif not _compatible(previous[0], item.type):
+        schema = _checked(schema, shard, options)
+        if report.unified is None:
+            report.unified = schema
+        else:
+            try:
+                report.unified = unify(report.unified, schema)
+            except SchemaConflict as conflict:
                 raise BadInputError(
                     shard.path,
-                    f"column {item.name!r} is {item.type} here but {previous[0]} in {previous[1]}; "
-                    "cast the shards to one type first",
-                )
-        schemas.append(schema)
-    if schemas:
-        report.unified = pa.unify_schemas(schemas, promote_options="permissive")
+                    f"column {conflict.column!r} is {conflict.later} here but {conflict.earlier} in "
+                    f"{origin[conflict.column]}; cast the shards to one type first",
+                ) from conflict
+        for item in schema:  # where each column first had a type (null never conflicts)
+            if not pa.types.is_null(item.type):
+                origin.setdefault(item.name, shard.path)
+    for shard in shards:
+        schema = found.get(shard.index)
+        if shard.format == "jsonl" and schema is not None:
+            report.read_schemas[shard.index] = jsonl_read_schema(schema, report.unified, options.text_column)
     return report
-
-
-def _compatible(a: pa.DataType, b: pa.DataType) -> bool:
-    if a == b:
-        return True
-    families = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_large_string)
-    if (pa.types.is_string(a) or pa.types.is_large_string(a)) and (
-        pa.types.is_string(b) or pa.types.is_large_string(b)
-    ):
-        return True
-    return any(test(a) and test(b) for test in families[:2])
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

@@ -194,7 +194,7 @@ def chain_task(plan: ChainPlan, shard_index: int) -> tuple[dict[str, Any], list[
         ShardOutput(root, shard.index, kept_root=plan.kept_root, reject_dirs=plan.reject_dirs) as output,
         _AbortOnError(intermediate),
     ):
-        for batch in read_batches(shard, read, counters):
+        for batch in read_batches(shard, read, counters, schema=plan.read_schema(shard.index)):
             n = batch.num_rows
             if read.id_column not in batch.schema.names:
                 batch = batch.append_column(read.id_column, batch_ids(batch, shard, first_row, read))

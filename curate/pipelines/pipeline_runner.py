@@ -78,7 +78,8 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
-        schema, quarantined = inspect_inputs(run.shards, read, options.skip_bad_shards)
+        inputs, quarantined = inspect_inputs(run.shards, read, options.skip_bad_shards, run.workspace)
+        schema, read_schemas = inputs.unified, dict(inputs.read_schemas)
         shards = list(run.shards)
         groups = pipeline.groups()
         tallies: dict[int, StageTally] = {}
@@ -96,6 +97,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
             base = {
                 "shards": tuple(shards),
                 "output_schema": schema,
+                "read_schemas": read_schemas if first else {},
                 "skip_bad_shards": options.skip_bad_shards and first,
                 "active": frozenset(s.index for s in shards if not (first and s.index in quarantined)),
             }

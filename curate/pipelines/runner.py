@@ -45,6 +45,9 @@ from curate.pipelines.workspace import WORK_DIR, Workspace
 
 log = logging.getLogger(__name__)
 
+# The directories curate writes in OUT (``_intermediate``: ``curate run --keep-intermediate``).
+CURATE_DIRS = (WORK_DIR, "_rejects", "_intermediate")
+
 
 def _peak_rss() -> str:
     """This process's peak resident memory (threads included; not child processes)."""
@@ -196,7 +199,7 @@ class StageRun:
             return
         manifest = read_manifest(self.output)
         run = self.workspace.read_run()
-        ours = {MANIFEST_NAME, LOCK_NAME, WORK_DIR, "_rejects"}
+        ours = {MANIFEST_NAME, LOCK_NAME, *CURATE_DIRS}
         strangers = [p.name for p in self.output.iterdir() if p.name not in ours and not p.name.startswith("part-")]
         if manifest is not None:
             if manifest.get("fingerprint") == self.fingerprint:
@@ -244,7 +247,7 @@ class StageRun:
         for path in self.output.iterdir():
             if path.name == LOCK_NAME:
                 continue
-            if path.name in (WORK_DIR, "_rejects") and path.is_dir() and not path.is_symlink():
+            if path.name in CURATE_DIRS and path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
             elif path.name == MANIFEST_NAME or (path.name.startswith("part-") and path.suffix == ".parquet"):
                 path.unlink()

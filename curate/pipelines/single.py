@@ -52,9 +52,9 @@ def run_map_stage(
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
-        schema, quarantined = inspect_inputs(run.shards, read, options.skip_bad_shards)
+        inputs, quarantined = inspect_inputs(run.shards, read, options.skip_bad_shards, run.workspace)
         plan = ChainPlan(
-            **base_fields(run, schema, quarantined, options.skip_bad_shards),
+            **base_fields(run, inputs, quarantined, options.skip_bad_shards),
             read=read,
             stages=(stage,),
             kept_root=output,
@@ -102,13 +102,13 @@ def run_global_stage(
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None
-        unified, quarantined = inspect_inputs(run.shards, read, options.skip_bad_shards)
-        stage.check_input(unified, run.shards)
-        base = base_fields(run, unified, quarantined, options.skip_bad_shards)
+        inputs, quarantined = inspect_inputs(run.shards, read, options.skip_bad_shards, run.workspace)
+        stage.check_input(inputs.unified, run.shards)
+        base = base_fields(run, inputs, quarantined, options.skip_bad_shards)
         plan = stage.make_plan(base, sum(s.size for s in run.shards))
         plan, stats = run_global_phases(run, stage, plan, quarantined)
         chain = ChainPlan(
-            **base_fields(run, unified, quarantined, options.skip_bad_shards),
+            **base_fields(run, inputs, quarantined, options.skip_bad_shards),
             read=read,
             stages=(stage.apply_stage(plan),),
             kept_root=output,

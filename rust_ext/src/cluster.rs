@@ -30,7 +30,7 @@ pub fn jaccard_sorted(a: &[u64], b: &[u64]) -> f64 {
 
 /// Jaccard similarity when it can reach `threshold`, else `None` (checked first on sizes alone:
 /// `J <= min/max`, and rounding is monotonic, so the skip never changes an answer).
-fn jaccard_at_least(a: &[u64], b: &[u64], threshold: f64) -> Option<f64> {
+pub(crate) fn jaccard_at_least(a: &[u64], b: &[u64], threshold: f64) -> Option<f64> {
     let (small, large) = if a.len() <= b.len() {
         (a.len(), b.len())
     } else {
@@ -108,7 +108,7 @@ pub fn leader_clusters(
     Ok((leader, similarity))
 }
 
-fn check_group_offsets(offsets: &[i64], n: usize) -> KernelResult<Vec<usize>> {
+pub(crate) fn check_group_offsets(offsets: &[i64], n: usize) -> KernelResult<Vec<usize>> {
     let bad = || {
         KernelError::value(format!(
             "group_offsets must be non-decreasing, start at 0 and end at the number of rows ({n})"

@@ -16,6 +16,7 @@ mod normalize;
 mod py_exact;
 mod shingle;
 mod short_hash;
+mod survivors;
 mod text_stats;
 mod unicode_tables;
 
@@ -294,6 +295,52 @@ fn leader_clusters<'py>(
     ))
 }
 
+/// Survivors that cover each group of rows (greedy cover of the verified similarity graph); returns
+/// `(survivor row, similarity)` as bytearrays of int64 and float64.
+#[pyfunction]
+#[pyo3(signature = (schema, array, offsets_schema, offsets_array, threshold, kind, ngram, num_perm, seed, bands, rows, exact_pairs_max))]
+#[allow(clippy::too_many_arguments)]
+fn cover_survivors<'py>(
+    py: Python<'py>,
+    schema: &Bound<'py, PyCapsule>,
+    array: &Bound<'py, PyCapsule>,
+    offsets_schema: &Bound<'py, PyCapsule>,
+    offsets_array: &Bound<'py, PyCapsule>,
+    threshold: f64,
+    kind: &str,
+    ngram: usize,
+    num_perm: usize,
+    seed: u64,
+    bands: usize,
+    rows: usize,
+    exact_pairs_max: usize,
+) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+    minhash::check_params(num_perm, bands, rows)?;
+    let mut shingler = Shingler::new(Kind::parse(kind)?, ngram)?;
+    let perms = Permutations::new(num_perm, seed)?;
+    let column = arrow::import_strings(schema, array)?;
+    let offsets = arrow::import_i64(offsets_schema, offsets_array)?;
+    let banding = survivors::Banding {
+        perms: &perms,
+        bands,
+        rows,
+    };
+    let (survivor, similarity) = py.detach(|| {
+        survivors::cover_survivors(
+            &column,
+            offsets.values,
+            threshold,
+            &mut shingler,
+            &banding,
+            exact_pairs_max,
+        )
+    })?;
+    Ok((
+        to_bytearray(py, &survivor, i64::to_ne_bytes)?,
+        to_bytearray(py, &similarity, f64::to_ne_bytes)?,
+    ))
+}
+
 /// Connected components of the edges `a[i] - b[i]` (two uint64 Arrow arrays): `(nodes, roots)` as uint64
 /// bytearrays, nodes sorted ascending, root = smallest node of the component.
 #[pyfunction]
@@ -336,6 +383,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minhash_batch, m)?)?;
     m.add_function(wrap_pyfunction!(exact_jaccard, m)?)?;
     m.add_function(wrap_pyfunction!(leader_clusters, m)?)?;
+    m.add_function(wrap_pyfunction!(cover_survivors, m)?)?;
     m.add_function(wrap_pyfunction!(connected_components, m)?)?;
     m.add_function(wrap_pyfunction!(simd_backend, m)?)?;
     m.add_function(wrap_pyfunction!(_set_portable_only, m)?)?;

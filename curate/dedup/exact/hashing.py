@@ -14,7 +14,6 @@ from curate import kernel
 from curate.dedup.decisions import doc_keys
 from curate.dedup.exact.config import ExactPlan
 from curate.dedup.exact.urls import normalize_urls
-from curate.dedup.keep import KEEP_SEEN
 from curate.dedup.unique_ids import IdWriter
 from curate.errors import UsageError
 from curate.io.partitioned import PartitionedWriter
@@ -60,10 +59,9 @@ def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
     counters = ReadCounters()
     first_row = 0
     nulls = 0
-    keep_seen = False
     names = [hash_name(p, shard.index) for p in range(plan.partitions)]
     with PartitionedWriter(root, names) as partitions, IdWriter(root, shard.index, plan.partitions) as id_rows:
-        for batch in read_batches(shard, config.read, counters, columns=columns):
+        for batch in read_batches(shard, config.read, counters, columns=columns, schema=plan.read_schema(shard.index)):
             n = batch.num_rows
             values = _values(plan, batch)
             level = "none" if config.is_url else config.normalize
@@ -71,7 +69,6 @@ def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
             present = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
             nulls += int(n - present.sum())
             key = config.keep.values(batch, batch.column(config.read.text_column))
-            keep_seen = keep_seen or config.keep.seen_in(batch)
             docs = doc_keys(shard.index, first_row, n)
             ids = batch_ids(batch, shard, first_row, config.read)
             id_rows.write(ids, docs)
@@ -89,5 +86,4 @@ def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
         "rows": counters.rows,
         "null_values": nulls,
         "invalid_utf8_rows": counters.invalid_utf8_rows,
-        KEEP_SEEN: keep_seen,
     }

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from curate.dedup.decisions import DECISION_SCHEMA, decisions_from_leaders, write_decisions_by_shard
 from curate.dedup.exact.config import ExactPlan
 from curate.dedup.exact.hashing import hash_name
+from curate.dedup.survivors import group_leaders
 
 
 def resolve_task(plan: ExactPlan, partition: int) -> tuple[dict[str, Any], list[Path]]:
@@ -32,8 +33,7 @@ def resolve_task(plan: ExactPlan, partition: int) -> tuple[dict[str, Any], list[
         # Only groups of two or more matter; singletons are kept without a decision.
         table = table.filter(pa.array(np.repeat(sizes > 1, sizes)))
         sizes = sizes[sizes > 1]
-        starts = (np.cumsum(sizes) - sizes).astype(np.int64)
-        leader_rows = np.repeat(starts, sizes).astype(np.int64)
+        leader_rows = group_leaders(np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
         decisions = decisions_from_leaders(table, leader_rows, np.ones(table.num_rows))
     outputs = write_decisions_by_shard(root, decisions, partition, plan.active_shards)
     removed = int(np.count_nonzero(decisions.column("removed").to_numpy(zero_copy_only=False)))

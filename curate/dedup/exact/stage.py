@@ -62,11 +62,7 @@ class ExactStage(GlobalStage):
         config = self.config
         if unified is not None and config.column not in unified.names:
             raise UsageError(f"--on {config.on}: no column {config.column!r} in the input (columns: {unified.names})")
-        config.keep.require_column(unified, all(s.format == "parquet" for s in shards))
-
-    def after_phase(self, name: str, stats: dict[str, dict[str, Any]]) -> None:
-        if name == "hashes":
-            self.config.keep.require_seen(stats)
+        config.keep.require_column(unified)
 
     def make_plan(self, base: dict[str, Any], input_bytes: int) -> ExactPlan:
         return ExactPlan(**base, config=self.config, partitions=partitions_for(input_bytes, HASH_ROW_BYTES))

@@ -63,7 +63,9 @@ def count_task(plan: LinesPlan, shard_index: int) -> tuple[dict[str, Any], list[
     counts = sketch.empty(config.sketch) if config.approx else None
     names = [] if config.approx else [count_name(p, shard.index) for p in range(plan.partitions)]
     with PartitionedWriter(root, names, COUNT_SCHEMA) as partitions:
-        for batch in read_batches(shard, config.read, counters, columns=[config.read.text_column]):
+        for batch in read_batches(
+            shard, config.read, counters, columns=[config.read.text_column], schema=plan.read_schema(shard.index)
+        ):
             rows, hashes = kernel.segment_hashes(batch.column(config.read.text_column), unit=config.unit)  # type: ignore[arg-type]
             segments += len(hashes)
             if counts is not None:

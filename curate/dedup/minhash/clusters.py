@@ -3,10 +3,11 @@
 Gather (map over shards) joins a shard's memberships with its signatures, keep keys and,
 when verifying, the members' texts, and routes every row to the partition of its
 component root. Resolve (reduce per cluster partition) orders each component best
-survivor first (keep rule, then id) and runs leader clustering: each member is compared
-with the component's survivors in order, joins the first one it is similar enough to, or
-becomes a survivor itself. So a chain A~B~C never removes C as a duplicate of a far A,
-and ``dup_of`` always names a kept document, never an intermediate.
+survivor first (keep rule, then id) and hands it to the shared survivor choice
+(``curate.dedup.survivors``): a greedy cover of the verified similarity graph
+(``--survivors cover``) or leader clustering in keep-rule order (``keep-rule``). Either way
+a chain A~B~C never removes C as a duplicate of a far A, and ``dup_of`` always names a
+kept document at or above the threshold, never an intermediate.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate import kernel
 from curate.dedup.decisions import DECISION_SCHEMA, ROW_MASK, decisions_from_leaders, write_decisions_by_shard
 from curate.dedup.minhash.components import member_name
 from curate.dedup.minhash.config import MinHashPlan
 from curate.dedup.minhash.signatures import sig_name
+from curate.dedup.survivors import TextSimilarity, choose_survivors, group_leaders
 from curate.io.readers import read_batches
 from curate.io.writers import write_table_atomically
 
@@ -39,7 +40,7 @@ def _member_texts(plan: MinHashPlan, shard_index: int, docs: np.ndarray) -> pa.A
     pieces: list[pa.Array] = []
     first_row = 0
     column = plan.config.read.text_column
-    for batch in read_batches(shard, plan.config.read, columns=[column]):
+    for batch in read_batches(shard, plan.config.read, columns=[column], schema=plan.read_schema(shard.index)):
         end = first_row + batch.num_rows
         lo, hi = np.searchsorted(rows, [first_row, end])
         if hi > lo:
@@ -99,17 +100,23 @@ def resolve_task(plan: MinHashPlan, partition: int) -> tuple[dict[str, Any], lis
         table = table.take(config.keep.priority_order(table, group="root", key="key", id_column="id", doc="doc"))
         offsets = _group_offsets(table.column("root").to_numpy())
         if config.verify:
-            leader_rows, similarity = kernel.leader_clusters(
+            leader_rows, similarity = choose_survivors(
                 table.column("text"),
                 offsets,
-                threshold=config.threshold,
-                kind=config.shingle,  # type: ignore[arg-type]
-                ngram=config.ngram,
+                TextSimilarity(
+                    threshold=config.threshold,
+                    kind=config.shingle,  # type: ignore[arg-type]
+                    ngram=config.ngram,
+                    num_perm=config.num_perm,
+                    seed=config.seed,
+                    bands=config.bands,
+                    rows=config.rows,
+                ),
+                mode=config.survivors,
                 max_leaders=config.max_leaders,
             )
         else:
-            sizes = np.diff(offsets)
-            leader_rows = np.repeat(offsets[:-1], sizes)
+            leader_rows = group_leaders(offsets)
             similarity = _estimated_similarity(table.column("sig").combine_chunks(), leader_rows, config.num_perm)
         decisions = decisions_from_leaders(table, leader_rows, similarity)
     outputs = write_decisions_by_shard(root, decisions, partition, plan.active_shards)

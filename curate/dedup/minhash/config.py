@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from curate.dedup.keep import KeepRule, cluster_columns_option, keep_option
+from curate.dedup.survivors import SURVIVOR_MODES
 from curate.errors import UsageError
 from curate.io.readers import ReadOptions
 from curate.pipelines.options import check_ranges, option
@@ -38,7 +39,16 @@ class MinHashConfig:
     seed: int = option(1, "Seed of the MinHash permutations.")
     keep: KeepRule = keep_option()  # noqa: RUF009 (a field() shared by the dedup configs)
     cluster_columns: bool = cluster_columns_option()
+    survivors: str = option(
+        "cover",
+        "cover: keep as few documents as a greedy cover of each cluster's similarity graph finds "
+        "(--keep only breaks ties in coverage, so the survivor is the cluster's centre); keep-rule: the member "
+        "--keep ranks best always survives and the others join the first survivor they match (keeps more "
+        "documents; prefer it when ranking by e.g. --keep max:quality_score matters more than count).",
+        choices=SURVIVOR_MODES,
+    )
     verify: bool = option(True, "Check each member's exact Jaccard against its cluster's survivor before removing it.")
+    # keep-rule mode only: the survivors a member is compared with (cover has no such cap).
     max_leaders: int = option(64, cli=False)
 
     def resolved(self, notice: Callable[[str], None]) -> MinHashConfig:

@@ -16,7 +16,6 @@ import pyarrow as pa
 
 from curate import kernel
 from curate.dedup.decisions import doc_keys
-from curate.dedup.keep import KEEP_SEEN
 from curate.dedup.minhash.config import MinHashPlan
 from curate.dedup.unique_ids import IdWriter
 from curate.io.partitioned import PartitionedWriter
@@ -66,10 +65,9 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
     sig_writer: AtomicParquetWriter | None = None
     first_row = 0
     empty_docs = 0
-    keep_seen = False
     with PartitionedWriter(root, names, BAND_SCHEMA) as bands, IdWriter(root, shard.index, partitions) as id_rows:
         try:
-            for batch in read_batches(shard, read, counters, columns=columns):
+            for batch in read_batches(shard, read, counters, columns=columns, schema=plan.read_schema(shard.index)):
                 text = batch.column(read.text_column)
                 result = kernel.minhash_batch(
                     text,
@@ -85,7 +83,6 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
                 nonempty = result.shingle_counts > 0
                 empty_docs += int(n - nonempty.sum())
                 key = config.keep.values(batch, text)
-                keep_seen = keep_seen or config.keep.seen_in(batch)
                 if sig_writer is None:
                     sig_writer = AtomicParquetWriter(root, sig_name(shard.index), schema=sig_schema(plan, key.type))
                 mask = pa.array(nonempty)
@@ -120,5 +117,4 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
         "rows": counters.rows,
         "empty_docs": empty_docs,
         "invalid_utf8_rows": counters.invalid_utf8_rows,
-        KEEP_SEEN: keep_seen,
     }

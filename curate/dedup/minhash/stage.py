@@ -73,11 +73,7 @@ class MinHashStage(GlobalStage):
         return self.config.fingerprint_fields()
 
     def check_input(self, unified: pa.Schema | None, shards: list[InputShard]) -> None:
-        self.config.keep.require_column(unified, all(s.format == "parquet" for s in shards))
-
-    def after_phase(self, name: str, stats: dict[str, dict[str, Any]]) -> None:
-        if name == "signatures":
-            self.config.keep.require_seen(stats)
+        self.config.keep.require_column(unified)
 
     def make_plan(self, base: dict[str, Any], input_bytes: int) -> MinHashPlan:
         partitions = partitions_for(input_bytes, self.config.bands * BAND_ROW_BYTES)
