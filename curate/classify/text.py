@@ -1,12 +1,13 @@
 """The one text preprocessing of curate's classifiers, the same at training and prediction time.
 
-A document becomes one fastText input line: every run of line breaks, tabs and other ASCII
-whitespace (``[\\s\\v\\x00]``: fastText's own word separators) becomes one space, leading and
-trailing whitespace goes, and the text is cut to its first ``max_chars`` characters (code
-points, never inside a character). Nothing else changes (no lowercasing, no punctuation
-removal): the published models (lid.176, GlotLID, DCLM's) were trained on text as it comes,
-and so are curate's. A document left empty (null, empty or whitespace only) is not given to
-fastText at all: it gets the label :data:`EMPTY_LABEL` and score 0.
+A document becomes one fastText input line: every line break (``\n``) becomes a space, and
+the text is cut to its first ``max_chars`` characters (code points, never inside a
+character). Nothing else changes (no lowercasing, no punctuation removal, no other
+whitespace folded): fastText itself splits words on any ASCII whitespace and NUL, so only
+``\n``, which would end the line (and the document) early, needs replacing. The published
+models (lid.176, GlotLID, DCLM's) were trained on text as it comes, and so are curate's. A
+document with nothing but whitespace (or null) is not given to fastText at all: it gets the
+label :data:`EMPTY_LABEL` and score 0.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ DEFAULT_MAX_CHARS = 10_000
 
 
 def prepared_lines(texts: pa.Array, max_chars: int) -> tuple[pa.Array, np.ndarray]:
-    """The fastText lines of ``texts`` (nulls become empty lines) and which of them are empty."""
-    flat = pc.replace_substring_regex(pc.fill_null(texts.cast(pa.large_string()), ""), r"[\s\v\x00]+", " ")
-    flat = pc.utf8_trim_whitespace(flat)
-    if max_chars > 0:
+    """The fastText lines of ``texts`` (nulls become empty lines) and which of them are empty
+    (nothing but fastText's word separators)."""
+    flat = pc.replace_substring(pc.fill_null(texts.cast(pa.large_string()), ""), "\n", " ")
+    # A character count above max_chars needs more bytes than that: most batches skip the cut.
+    if max_chars > 0 and len(flat) and (pc.max(pc.binary_length(flat)).as_py() or 0) > max_chars:
         flat = pc.utf8_slice_codeunits(flat, 0, max_chars)
-    empty = np.asarray(pc.equal(pc.utf8_length(flat), 0).to_numpy(zero_copy_only=False), dtype=bool)
+    has_word = pc.match_substring_regex(flat, r"[^\s\v\x00]")
+    empty = ~np.asarray(has_word.to_numpy(zero_copy_only=False), dtype=bool)
     return flat, empty
 
 

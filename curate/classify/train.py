@@ -105,7 +105,11 @@ def _split_rows(
     rng = np.random.default_rng(options.seed)
     counts: dict[str, dict[str, int]] = {"train": {}, "valid": {}}
     train, valid = work / "train.txt", work / "valid.txt"
-    with train.open("w", encoding="utf-8") as train_file, valid.open("w", encoding="utf-8") as valid_file:
+    # newline="\n": a "\r" inside a document stays a word separator, never a line end.
+    with (
+        train.open("w", encoding="utf-8", newline="\n") as train_file,
+        valid.open("w", encoding="utf-8", newline="\n") as valid_file,
+    ):
         for texts, labels in batches:
             lines, empty = prepared_lines(texts, options.max_chars)
             label_text = pc.utf8_trim_whitespace(labels.cast(pa.large_string()))
@@ -133,7 +137,7 @@ def evaluate(model: Any, valid: Path) -> dict[str, Any]:
     """Per-label precision / recall / F1 of the top label on the held-out lines, accuracy, macro F1."""
     truth: list[str] = []
     texts: list[str] = []
-    with valid.open(encoding="utf-8") as handle:
+    with valid.open(encoding="utf-8", newline="\n") as handle:
         for line in handle:
             label, _, text = line.rstrip("\n").partition(" ")
             truth.append(label.removeprefix(LABEL_PREFIX))
