@@ -366,3 +366,29 @@ def test_lang_then_top_percent_in_a_pipeline_equals_the_chain(
     assert outputs == sorted(p.name for p in (tmp_path / "p").glob("part-*.parquet"))
     for name in outputs:
         assert (tmp_path / "p" / name).read_bytes() == (tmp_path / "c3" / name).read_bytes()
+
+
+def test_the_example_script_and_recipe(shared_data: Path, tmp_path: Path) -> None:
+    """examples/train_lid.py trains the model; examples/fineweb-lid.yaml fuses it with the filters."""
+    import subprocess
+    import sys
+
+    checkout = Path(__file__).resolve().parents[1]
+    model = tmp_path / "lid.bin"
+    script = str(checkout / "examples" / "train_lid.py")
+    subprocess.run(
+        [sys.executable, script, "--out", str(model), "--shared", str(shared_data)],
+        check=True, capture_output=True, cwd=checkout,
+    )  # fmt: skip
+    recipe = (checkout / "examples" / "fineweb-lid.yaml").read_text().replace("examples/models/lid.bin", str(model))
+    recipe = recipe.replace("input: examples/sample", f"input: {checkout / 'examples' / 'sample'}")
+    (tmp_path / "recipe.yaml").write_text(recipe)
+    result = invoke("run", str(tmp_path / "recipe.yaml"), "--output", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    assert manifest["groups"] == [[1, 2, 3, 4], [5], [6, 7]]
+    lang = manifest["stages"][0]
+    assert lang["stage"] == "filter lang" and lang["rows_in"] == 3000
+    assert lang["dropped"]["lang:empty"] == 4  # the sample's four empty documents
+    assert lang["kept"] >= 2900  # the sample is English
+    assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
