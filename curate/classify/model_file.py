@@ -66,7 +66,9 @@ class _Reader:
         return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
 
     def skip(self, size: int, what: str) -> None:
-        self.take(size, what)
+        if size < 0 or self.pos + size > len(self.data):
+            raise self.bad(f"the file ends inside the {what}: truncated?")
+        self.pos += size  # no copy: a matrix is most of the file
 
 
 def _dense(reader: _Reader, what: str) -> tuple[int, int]:
