@@ -392,3 +392,43 @@ def test_the_example_script_and_recipe(shared_data: Path, tmp_path: Path) -> Non
     assert lang["dropped"]["lang:empty"] == 4  # the sample's four empty documents
     assert lang["kept"] >= 2900  # the sample is English
     assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
+
+
+@pytest.mark.parametrize("executor", ["process", "ray"])
+def test_processes_and_ray_actors_give_the_same_bytes(
+    lid: Path, shared_data: Path, tmp_path: Path, executor: str, request: pytest.FixtureRequest
+) -> None:
+    """setup() in spawned processes and in Ray actors: the model loads there, the output is the same."""
+    for shard in range(3):
+        write_shard(tmp_path / "in" / f"part-{shard}.parquet", lingua_rows(shared_data, ["en", "de", "nl"])[shard::3])
+    base = ["filter", "lang", str(tmp_path / "in"), "--model", str(lid), "--keep", "en,nl", "--workers", "2"]
+    assert invoke(*base[:3], str(tmp_path / "threads"), *base[3:]).exit_code == 0
+    if executor == "ray":
+        request.getfixturevalue("ray_cluster")
+        extra = ["--executor", "ray"]
+    else:
+        extra = ["--pool", "process"]
+    result = invoke(*base[:3], str(tmp_path / "other"), *base[3:], *extra)
+    assert result.exit_code == 0, result.output
+    for shard in range(3):
+        name = f"part-{shard:05d}.parquet"
+        assert (tmp_path / "threads" / name).read_bytes() == (tmp_path / "other" / name).read_bytes()
+        assert (tmp_path / "threads" / "_rejects" / name).read_bytes() == (
+            tmp_path / "other" / "_rejects" / name
+        ).read_bytes()
+
+
+def test_without_the_extra_the_error_names_it(lid: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    write_shard(tmp_path / "in" / "part-0.parquet", [{"id": "a", "text": "hello"}])
+    hide = "import sys; sys.modules['fasttext'] = None; from curate.cli import main; main(sys.argv[1:])"
+    for args in (
+        ["filter", "lang", str(tmp_path / "in"), str(tmp_path / "out"), "--model", str(lid)],
+        ["classify", "train", str(tmp_path / "in"), str(tmp_path / "m.bin"), "--label-column", "id"],
+    ):
+        done = subprocess.run([sys.executable, "-c", hide, *args], capture_output=True, text=True)
+        assert done.returncode == 2, done.stderr
+        assert "pip install 'curate[classify]'" in done.stderr
+        assert not (tmp_path / "out").exists()
