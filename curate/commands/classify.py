@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from curate.commands.options import _option
+from curate.commands.options import _option, json_flag
 
 
 def _score_report(stage: Any, summary: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -48,7 +48,7 @@ def _training_options(fn: Any) -> Any:
             show_default=True,
             help="Train on the first N characters of each document, as score and the filters read them.",
         ),
-        _option("--json", "as_json", is_flag=True, help="Print the report as one JSON object."),
+        json_flag("Print the report as one JSON object."),
     ]
     for decorator in reversed(decorators):
         fn = decorator(fn)
