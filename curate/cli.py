@@ -22,6 +22,7 @@ from curate.errors import CurateError, ExitCode
 from curate.help_format import UnbrokenHelpFormatter
 
 COMMAND_GROUPS = {
+    "classify": ("curate.commands.classify", "classify", "Train fastText classifiers and score documents."),
     "dedup": ("curate.commands.dedup", "dedup", "Remove duplicate and near-duplicate documents."),
     "explain": ("curate.commands.explain", "explain", "Why is a document gone?"),
     "filter": ("curate.commands.filter", "filter", "Quality filters and PII redaction."),
