@@ -108,13 +108,14 @@ class IndexSession:
 
     def run(self, run_stage: Callable[[Any], Any], stage: Any) -> Any:
         root = self.index.root
-        if (
-            root.exists()
-            and not (root / "_index.json").exists()
-            and any(p.name not in ("_curate.lock", PENDING_NAME) for p in root.iterdir())
-        ):
-            raise CurateError(f"{root} is not a curate index (no _index.json) and not empty")
+        if root.exists() and not root.is_dir():
+            raise CurateError(f"{root} is not a directory: not a curate index")
         with self.index.locked():
+            # Checked under the lock: a first run's files are there before its first _index.json.
+            if not (root / "_index.json").exists() and any(
+                p.name not in ("_curate.lock", PENDING_NAME, "bands", "docs") for p in root.iterdir()
+            ):
+                raise CurateError(f"{root} is not a curate index (no _index.json) and not empty")
             state = self.recover(self.index.check_config(self.fields))
             key = _output_key(self.output)
             done = [a for a in (state.applied if state else []) if a["output"] == key]

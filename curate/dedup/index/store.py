@@ -188,20 +188,20 @@ class Index:
         batch, whatever the history."""
         found: list[pa.Table] = []
         for run in state.runs:
-            handle = pq.ParquetFile(self.root / run_name("bands", run))
-            for batch in handle.iter_batches(batch_size=1 << 20):
-                column = batch.column(0).to_numpy()
-                at = np.searchsorted(buckets, column)
-                hit = (
-                    (at < len(buckets)) & (buckets[np.minimum(at, len(buckets) - 1)] == column)
-                    if len(buckets)
-                    else None
-                )
-                if hit is not None and hit.any():
-                    picked = pa.Table.from_batches([batch]).filter(pa.array(hit))
-                    found.append(
-                        picked.append_column("night", pa.array(np.full(picked.num_rows, run["night"], np.int64)))
+            with pq.ParquetFile(self.root / run_name("bands", run)) as handle:
+                for batch in handle.iter_batches(batch_size=1 << 20):
+                    column = batch.column(0).to_numpy()
+                    at = np.searchsorted(buckets, column)
+                    hit = (
+                        (at < len(buckets)) & (buckets[np.minimum(at, len(buckets) - 1)] == column)
+                        if len(buckets)
+                        else None
                     )
+                    if hit is not None and hit.any():
+                        picked = pa.Table.from_batches([batch]).filter(pa.array(hit))
+                        found.append(
+                            picked.append_column("night", pa.array(np.full(picked.num_rows, run["night"], np.int64)))
+                        )
         if not found:
             return BAND_SCHEMA.empty_table().append_column("night", pa.array([], pa.int64()))
         return pa.concat_tables(found)

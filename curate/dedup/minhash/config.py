@@ -95,6 +95,9 @@ class MinHashConfig:
             # Without an index, the identity of runs made before the option existed.
             fields.pop("index")
             fields.pop("index_generation")
+        else:
+            # The index's content (its generation) decides the output, not where it lies.
+            fields["index"] = True
         return fields
 
     def index_fields(self) -> dict[str, object]:
