@@ -110,29 +110,16 @@ _WORKER_STATE: dict[str, Any] = {}
 _WORKER_LOCK = threading.Lock()
 
 
-class MapStage:
-    """Base of every map stage (filters, modifiers, the apply phases of global stages).
-
-    Subclasses are frozen dataclasses (their fields are their options) or plain classes
-    built by a global stage. ``name`` is the command name, ``group`` the command group
-    (``curate GROUP NAME``).
-    """
+class StageBase:
+    """What every stage declares, map or global: its command path (``curate GROUP NAME``), the
+    pip extra it needs (checked when it is built), the columns it reads and removes, and the
+    files whose content decides its output (word lists, blocklists, models: fingerprinted)."""
 
     name: ClassVar[str] = ""
     group: ClassVar[str] = "filter"
     summary: ClassVar[str] = ""
     extra: ClassVar[str | None] = None  # the pip extra it needs: curate[EXTRA]
     extra_modules: ClassVar[tuple[str, ...]] = ()  # what that extra installs, checked at build time
-    resources: ClassVar[Resources] = Resources()
-    # Needs row positions in the shard it reads (dedup decisions): first of its fused group.
-    positional: ClassVar[bool] = False
-    # Drops nothing; reasons are counted as flagged and statistics added as columns.
-    annotate: bool = False
-
-    @property
-    def stage_label(self) -> str:
-        """The ``_stage`` of its rejects, e.g. ``filter_c4``."""
-        return f"{self.group}_{self.name.replace('-', '_')}"
 
     def check_installed(self) -> None:
         check_extra(f"{self.group} {self.name}", self.extra, self.extra_modules)
@@ -148,6 +135,26 @@ class MapStage:
     def files(self) -> tuple[str, ...]:
         """Files whose content decides the output (word lists, blocklists, models)."""
         return ()
+
+
+class MapStage(StageBase):
+    """Base of every map stage (filters, modifiers, the apply phases of global stages).
+
+    Subclasses are frozen dataclasses (their fields are their options) or plain classes
+    built by a global stage. ``name`` is the command name, ``group`` the command group
+    (``curate GROUP NAME``).
+    """
+
+    resources: ClassVar[Resources] = Resources()
+    # Needs row positions in the shard it reads (dedup decisions): first of its fused group.
+    positional: ClassVar[bool] = False
+    # Drops nothing; reasons are counted as flagged and statistics added as columns.
+    annotate: bool = False
+
+    @property
+    def stage_label(self) -> str:
+        """The ``_stage`` of its rejects, e.g. ``filter_c4``."""
+        return f"{self.group}_{self.name.replace('-', '_')}"
 
     def setup_key(self) -> str:
         """Which stages share one :meth:`setup` result in a worker."""
@@ -212,7 +219,7 @@ class Phase:
         return [(self.key, 0)]
 
 
-class GlobalStage:
+class GlobalStage(StageBase):
     """Base of every global stage (dedup): phases as data, then an apply map stage.
 
     A subclass holds its frozen config and says how to size its plan, which phases to run
@@ -220,29 +227,13 @@ class GlobalStage:
     quarantine), then the apply stage fused with whatever map stages follow it.
     """
 
-    name: ClassVar[str] = ""
     group: ClassVar[str] = "dedup"
-    summary: ClassVar[str] = ""
-    extra: ClassVar[str | None] = None
-    extra_modules: ClassVar[tuple[str, ...]] = ()
     # The name of the last phase, the apply map stage that writes the output.
     apply_phase: ClassVar[str] = "filter"
 
     @property
     def stage_label(self) -> str:
         raise NotImplementedError
-
-    def check_installed(self) -> None:
-        check_extra(f"{self.group} {self.name}", self.extra, self.extra_modules)
-
-    def reads(self, read: ReadOptions) -> tuple[str, ...]:
-        return (read.text_column,)
-
-    def removes(self) -> tuple[str, ...]:
-        return ()
-
-    def files(self) -> tuple[str, ...]:
-        return ()
 
     def fingerprint_fields(self) -> dict[str, object]:
         raise NotImplementedError
