@@ -27,6 +27,7 @@ COMMAND_GROUPS = {
     "index": ("curate.commands.index", "index", "Inspect and maintain a persistent dedup index."),
     "run": ("curate.commands.run", "run", "Run a pipeline of stages (YAML)."),
     "stages": ("curate.commands.run", "stages", "List the stages a pipeline can use."),
+    "status": ("curate.commands.status", "status", "Is a dataset or an index complete, in progress, or broken?"),
     "verify": ("curate.commands.verify", "verify", "Check a dataset's files against its manifest's checksums."),
 }
 

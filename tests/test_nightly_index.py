@@ -314,3 +314,82 @@ def test_crash_between_publish_and_index_update_rolls_forward(nights: tuple[list
     assert again.exit_code == 0, again.stderr
     assert not (idx / "_pending.json").exists()
     assert _index_bytes(idx) == expected
+
+
+def test_status_says_complete_interrupted_or_broken(nights: tuple[list[Path], Path], tmp_path: Path) -> None:
+    paths, _ = nights
+    idx = tmp_path / "idx"
+    outs = _run_nights(paths[:1], idx, tmp_path)
+    for target, state, code in ((idx, "complete", 0), (outs[0], "complete", 0), (tmp_path / "none", "missing", 2)):
+        result = invoke("status", str(target), "--json")
+        assert result.exit_code == code, result.stdout
+        assert json.loads(result.stdout)["state"] == state
+    (idx / "_pending.json").write_text(json.dumps({"output": str(tmp_path / "gone"), "generation": "x"}))
+    result = invoke("status", str(idx), "--json")
+    assert (result.exit_code, json.loads(result.stdout)["state"]) == (1, "interrupted")
+    (idx / "_pending.json").unlink()
+    next(iter((idx / "bands").iterdir())).unlink()
+    result = invoke("status", str(idx))
+    assert result.exit_code == 3 and "index files missing" in result.stdout
+    # A killed run: a workspace, no manifest, no lock holder.
+    proc = subprocess.Popen(_cli("dedup", "minhash", *MODE, str(paths[1]), str(tmp_path / "killed")))
+    _wait_until_locked(tmp_path / "killed" / "_curate.lock")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    result = invoke("status", str(tmp_path / "killed"), "--json")
+    if (tmp_path / "killed" / "_manifest.json").exists():
+        assert result.exit_code == 0
+    else:
+        assert (result.exit_code, json.loads(result.stdout)["state"]) == (1, "interrupted")
+
+
+def test_nightly_example_script_runs_nights_and_retries_are_no_ops(
+    nights: tuple[list[Path], Path], tmp_path: Path
+) -> None:
+    paths, _ = nights
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    for night, path in enumerate(paths[:2], start=1):
+        (crawl / f"2026-12-0{night}").symlink_to(path)
+    script = Path(__file__).resolve().parents[1] / "examples" / "nightly.sh"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    for night in ("2026-12-01", "2026-12-02", "2026-12-02"):
+        args = [str(script), str(crawl), str(tmp_path / "dedup"), str(tmp_path / "idx"), night]
+        result = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False, env=env)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["output"].endswith(night)
+    assert json.loads(invoke("index", "stats", str(tmp_path / "idx"), "--json").stdout)["nights"] == 2
+
+
+def test_full_disk_fails_cleanly_and_leaves_the_index_unchanged(
+    nights: tuple[list[Path], Path], tmp_path: Path
+) -> None:
+    paths, everything = nights
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs is not permitted here")
+    try:
+        idx = disk / "idx"
+        first = invoke("-q", "dedup", "minhash", "--index", str(idx), *MODE, str(paths[0]), str(disk / "o1"))
+        assert first.exit_code == 0, first.stderr
+        before = _index_bytes(idx)
+        # Every night (8 MB of text) does not fit in what is left.
+        table = pq.read_table(everything / "all.parquet")
+        big = tmp_path / "big"
+        big.mkdir()
+        for copy in range(3):
+            ids = pa.array([f"{copy}-{i}" for i in table.column("id").to_pylist()], pa.string())
+            pq.write_table(table.set_column(0, "id", ids), big / f"{copy}.parquet", compression="none")
+        result = invoke("-q", "dedup", "minhash", "--index", str(idx), *MODE, str(big), str(disk / "o2"))
+        assert result.exit_code == 1, result.stderr
+        assert "No space left on device" in result.stderr
+        assert not (disk / "o2" / "_manifest.json").exists()
+        assert not list((disk / "o2").glob("part-*.parquet"))
+        assert _index_bytes(idx) == before
+        assert not (idx / "_pending.json").exists()
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
