@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -56,18 +55,32 @@ def _write(directory: Path, ids: list[str], texts: list[str], night: int) -> Non
         pq.write_table(table, directory / f"part-{s // SHARD:05d}.parquet")
 
 
+def _hwm_mb(pid: int) -> float | None:
+    """VmHWM (peak resident set) of a live process, from /proc: the process's own peak, which
+    ``wait4``'s ru_maxrss is not (it keeps the forking parent's high-water mark across exec)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def _measure(cmd: list[str], log: Path) -> dict[str, float]:
     start = time.perf_counter()
-    with open(log, "w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
+    peak = 0.0
+    with open(log, "w") as err, open(log.with_suffix(".json"), "w") as out_file:
+        proc = subprocess.Popen(cmd, stdout=out_file, stderr=err)
+        while proc.poll() is None:
+            peak = max(peak, _hwm_mb(proc.pid) or 0.0)
+            time.sleep(0.02)
     wall = time.perf_counter() - start
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    if status != 0:
-        raise SystemExit(f"failed ({status}): {' '.join(cmd)}; see {log}")
-    summary = json.loads(out)
+    if proc.returncode != 0:
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}; see {log}")
+    summary = json.loads(log.with_suffix(".json").read_text())
     # seconds: the whole process (interpreter start included); run_s: curate's own timing of the run.
-    return {"seconds": round(wall, 2), "run_s": summary["seconds"], "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+    return {"seconds": round(wall, 2), "run_s": summary["seconds"], "peak_rss_mb": round(peak, 1)}
 
 
 def main() -> None:

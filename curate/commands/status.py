@@ -104,6 +104,10 @@ def dataset_status(root: Path) -> dict[str, Any]:
             "state": "interrupted",
             "why": f"no manifest and no run: killed or failed; the same command resumes ({len(markers)} tasks done)",
         }
+    if locked:
+        return {"kind": "dataset", "state": "in_progress", "why": "a run holds the lock; no task done yet"}
+    if (root / LOCK_NAME).exists():
+        return {"kind": "dataset", "state": "interrupted", "why": "a run stopped before any work; re-run it"}
     return {"kind": "unknown", "state": "missing", "why": "neither a curate output nor a curate index"}
 
 

@@ -118,6 +118,13 @@ def write_json(path: Path, value: Any) -> None:
         os.close(fd)
 
 
+def _sorted_bands(buckets: np.ndarray, keys: np.ndarray) -> pa.Table:
+    """(bucket, key) sorted by bucket (a stable radix sort: rows of one bucket keep their order, which
+    is deterministic, the order of OUT's rows or of the runs merged)."""
+    order = np.argsort(buckets, kind="stable")
+    return pa.table({"bucket": buckets[order], "key": keys[order]}, schema=BAND_SCHEMA)
+
+
 class Index:
     """An index directory; open it with :meth:`locked` for anything that writes."""
 
@@ -244,11 +251,10 @@ class Index:
         doc) as a new run, then the state (written last): a crash before the state leaves it unchanged."""
         night = state.next_night
         docs = docs.append_column("night", pa.array(np.full(docs.num_rows, night, np.int64)))
-        docs = docs.select(DOC_SCHEMA.names).cast(DOC_SCHEMA).sort_by("key")
+        docs = docs.select(DOC_SCHEMA.names).cast(DOC_SCHEMA)
+        docs = docs.take(pa.array(np.argsort(docs.column("key").to_numpy(), kind="stable")))
         per_doc = bands.shape[1] if bands.ndim == 2 else 0
-        band_table = pa.table(
-            {"bucket": bands.reshape(-1), "key": np.repeat(keys, per_doc)}, schema=BAND_SCHEMA
-        ).sort_by([("bucket", "ascending"), ("key", "ascending")])
+        band_table = _sorted_bands(bands.reshape(-1), np.repeat(keys, per_doc))
         run = {"file": f"run-{night:06d}.parquet", "night": night, "docs": docs.num_rows, "bands": band_table.num_rows}
         _write_parquet(self.root, run_name("docs", run), docs, DOC_ROW_GROUP)
         _write_parquet(self.root, run_name("bands", run), band_table)
@@ -290,8 +296,10 @@ class Index:
                 for r in state.runs
             ]
         )
-        docs = self.live(docs).sort_by("key")
-        bands = self.live(bands).select(BAND_SCHEMA.names).sort_by([("bucket", "ascending"), ("key", "ascending")])
+        docs = self.live(docs)
+        docs = docs.take(pa.array(np.argsort(docs.column("key").to_numpy(), kind="stable")))
+        bands = self.live(bands)
+        bands = _sorted_bands(bands.column("bucket").to_numpy(), bands.column("key").to_numpy())
         night = state.runs[-1]["night"]
         # docs keep their own night; the merged run's night is its newest (tombstones compare per row).
         run = {
