@@ -214,14 +214,29 @@ class Index:
         return pa.concat_tables(found)
 
     def docs_for(self, state: IndexState, keys: np.ndarray) -> pa.Table:
-        """(key, id, night, text) of the survivors with these keys (row groups pruned by key range)."""
+        """(key, id, night, text) of the survivors with these keys. Per run, only the row groups whose
+        key range (from the footer's statistics) holds a wanted key are read, one at a time, and
+        filtered at once: memory is one row group plus the matches."""
         if len(keys) == 0:
             return DOC_SCHEMA.empty_table()
-        wanted = pa.array(np.unique(keys), pa.uint64())
-        found = []
+        wanted = np.unique(keys)
+        value_set = pa.array(wanted, pa.uint64())
+        found = [DOC_SCHEMA.empty_table()]
         for run in state.runs:
-            table = pq.read_table(self.root / run_name("docs", run), filters=pc.field("key").isin(wanted))
-            found.append(table.cast(DOC_SCHEMA))
+            with pq.ParquetFile(self.root / run_name("docs", run)) as handle:
+                meta = handle.metadata
+                column = meta.schema.names.index("key")
+                for group in range(meta.num_row_groups):
+                    statistics = meta.row_group(group).column(column).statistics
+                    if statistics is not None and statistics.has_min_max:
+                        # The first wanted key at or above the group's min must not pass its max.
+                        at = int(np.searchsorted(wanted, np.uint64(statistics.min)))
+                        if at == len(wanted) or wanted[at] > np.uint64(statistics.max):
+                            continue
+                    table = handle.read_row_group(group)
+                    table = table.filter(pc.is_in(table.column("key"), value_set=value_set))
+                    if table.num_rows:
+                        found.append(table.cast(DOC_SCHEMA))
         return pa.concat_tables(found)
 
     def stats(self) -> dict[str, Any]:
