@@ -19,12 +19,14 @@ import click
 
 from curate import __version__
 from curate.errors import CurateError, ExitCode
+from curate.help_format import UnbrokenHelpFormatter
 
 COMMAND_GROUPS = {
     "dedup": ("curate.commands.dedup", "dedup", "Remove duplicate and near-duplicate documents."),
     "explain": ("curate.commands.explain", "explain", "Why is a document gone?"),
     "filter": ("curate.commands.filter", "filter", "Quality filters and PII redaction."),
     "index": ("curate.commands.index", "index", "Inspect and maintain a persistent dedup index."),
+    "report": ("curate.commands.report", "report", "One HTML page about a dataset or a chain."),
     "run": ("curate.commands.run", "run", "Run a pipeline of stages (YAML)."),
     "stages": ("curate.commands.run", "stages", "List the stages a pipeline can use."),
     "status": ("curate.commands.status", "status", "Is a dataset or an index complete, in progress, or broken?"),
@@ -114,6 +116,10 @@ def _unknown(key: str, valid: list[str], where: str) -> NoReturn:
     near = difflib.get_close_matches(key, valid, n=1)
     hint = f"; did you mean {near[0]!r}?" if near else f" (valid: {', '.join(valid)})"
     raise click.BadParameter(f"{where}: unknown key {key!r}{hint}", param_hint="--config")
+
+
+# Every command's help (the root group's and each subcommand's context) wraps at spaces only.
+click.Context.formatter_class = UnbrokenHelpFormatter
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "CURATE"})
