@@ -171,11 +171,28 @@ def filter_entry(cls: type) -> StageEntry:
     from curate.filters.base import TextFilter
 
     def build(values: dict[str, Any], read: Any, notice: Notice) -> Any:
-        return cls(**values)
+        stage = cls(**values)
+        # A filter whose options need the whole dataset (filter quality --top-percent) is
+        # replaced by the global stage that makes its cut.
+        replacement = getattr(stage, "global_stage", None)
+        return (replacement(read) if replacement is not None else None) or stage
 
     doc = (cls.__doc__ or cls.summary).strip()
     annotate = issubclass(cls, TextFilter)
     return StageEntry("filter", cls.name, "map", cls, build, cls.summary, doc, annotate=annotate)  # type: ignore[attr-defined]
+
+
+# The map stages of ``curate classify`` (its training commands are not stages): name -> class.
+CLASSIFY_STAGES = {"score": "curate.classify.stages:ClassifyScore"}
+
+
+def classify_entry(name: str) -> StageEntry:
+    cls = _load(CLASSIFY_STAGES[name])
+
+    def build(values: dict[str, Any], read: Any, notice: Notice) -> Any:
+        return cls(**values)
+
+    return StageEntry("classify", name, "map", cls, build, cls.summary, (cls.__doc__ or cls.summary).strip())
 
 
 def group_names(group: str) -> list[str]:
@@ -183,6 +200,8 @@ def group_names(group: str) -> list[str]:
         return list(DEDUP_STAGES)
     if group == "ingest":
         return list(INGEST_STAGES)
+    if group == "classify":
+        return list(CLASSIFY_STAGES)
     from curate.filters.registry import load_all
 
     return list(load_all())
@@ -193,6 +212,8 @@ def entry(group: str, name: str) -> StageEntry | None:
         return dedup_entry(name) if name in DEDUP_STAGES else None
     if group == "ingest":
         return ingest_entry(name) if name in INGEST_STAGES else None
+    if group == "classify":
+        return classify_entry(name) if name in CLASSIFY_STAGES else None
     if group == "filter":
         from curate.filters.registry import load_all
 
@@ -202,9 +223,9 @@ def entry(group: str, name: str) -> StageEntry | None:
 
 
 def all_entries() -> dict[str, StageEntry]:
-    """Every stage by path: dedup, filters, then sources (each group sorted as its command lists it)."""
+    """Every stage by path: dedup, filters, classify, then sources (each group sorted as its command lists it)."""
     found: dict[str, StageEntry] = {}
-    for group in ("dedup", "filter", "ingest"):
+    for group in ("dedup", "filter", "classify", "ingest"):
         for name in group_names(group):
             item = entry(group, name)
             if item is not None:
