@@ -26,6 +26,7 @@ COMMAND_GROUPS = {
     "dedup": ("curate.commands.dedup", "dedup", "Remove duplicate and near-duplicate documents."),
     "explain": ("curate.commands.explain", "explain", "Why is a document gone?"),
     "filter": ("curate.commands.filter", "filter", "Quality filters and PII redaction."),
+    "ingest": ("curate.commands.ingest", "ingest", "Raw sources (WARC / ARC / WET web archives) to text shards."),
     "index": ("curate.commands.index", "index", "Inspect and maintain a persistent dedup index."),
     "report": ("curate.commands.report", "report", "One HTML page about a dataset or a chain."),
     "run": ("curate.commands.run", "run", "Run a pipeline of stages (YAML)."),

@@ -144,6 +144,19 @@ DEDUP_STAGES = {
 }
 
 
+# Source stages, by name: what `curate ingest NAME` runs (config class = stage class).
+INGEST_STAGES = {"warc": "curate.ingest.stage:IngestWarc"}
+
+
+def ingest_entry(name: str) -> StageEntry:
+    cls = _load(INGEST_STAGES[name])
+
+    def build(values: dict[str, Any], read: Any, notice: Notice) -> Any:
+        return cls(**values)
+
+    return StageEntry("ingest", name, "map", cls, build, cls.summary, (cls.__doc__ or cls.summary).strip())
+
+
 def _load(target: str) -> Any:
     module, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)
@@ -185,6 +198,8 @@ def classify_entry(name: str) -> StageEntry:
 def group_names(group: str) -> list[str]:
     if group == "dedup":
         return list(DEDUP_STAGES)
+    if group == "ingest":
+        return list(INGEST_STAGES)
     if group == "classify":
         return list(CLASSIFY_STAGES)
     from curate.filters.registry import load_all
@@ -195,6 +210,8 @@ def group_names(group: str) -> list[str]:
 def entry(group: str, name: str) -> StageEntry | None:
     if group == "dedup":
         return dedup_entry(name) if name in DEDUP_STAGES else None
+    if group == "ingest":
+        return ingest_entry(name) if name in INGEST_STAGES else None
     if group == "classify":
         return classify_entry(name) if name in CLASSIFY_STAGES else None
     if group == "filter":
@@ -206,9 +223,9 @@ def entry(group: str, name: str) -> StageEntry | None:
 
 
 def all_entries() -> dict[str, StageEntry]:
-    """Every stage by path: dedup, filters, then classify (each group sorted as its command lists it)."""
+    """Every stage by path: dedup, filters, classify, then sources (each group sorted as its command lists it)."""
     found: dict[str, StageEntry] = {}
-    for group in ("dedup", "filter", "classify"):
+    for group in ("dedup", "filter", "classify", "ingest"):
         for name in group_names(group):
             item = entry(group, name)
             if item is not None:
