@@ -19,8 +19,6 @@ from curate.classify.model_file import LABEL_PREFIX, ModelInfo, inspect_model
 from curate.classify.text import EMPTY_LABEL, prepared_lines
 from curate.errors import BadInputError, UsageError
 
-_NEWLINE = pa.scalar("\n", pa.large_string())
-_NOTHING = pa.scalar("", pa.large_string())
 EXTRA = "classify"
 EXTRA_MODULES = ("fasttext",)
 
@@ -77,7 +75,9 @@ def predict(loaded: LoadedModel, texts: pa.Array, *, k: int, max_chars: int) -> 
     if m:
         # multilinePredict wants each line ending in "\n" (the check fastText's wrapper loops for;
         # prepared_lines already removed every "\n").
-        strings = pc.binary_join_element_wise(lines.take(pa.array(present)), _NEWLINE, _NOTHING).to_pylist()
+        strings = pc.binary_join_element_wise(
+            lines.take(pa.array(present)), pa.scalar("\n", pa.large_string()), pa.scalar("", pa.large_string())
+        ).to_pylist()
         found_labels, found_scores = loaded.model.f.multilinePredict(strings, k, 0.0, "replace")
     listed = pa.array(found_labels, pa.list_(pa.string()))
     flat = pc.replace_substring_regex(listed.flatten(), "^" + LABEL_PREFIX, "")
