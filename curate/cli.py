@@ -22,8 +22,11 @@ from curate.errors import CurateError, ExitCode
 
 COMMAND_GROUPS = {
     "dedup": ("curate.commands.dedup", "dedup", "Remove duplicate and near-duplicate documents."),
+    "embed": ("curate.commands.embed", "embed", "Add embedding columns (image descriptors)."),
     "explain": ("curate.commands.explain", "explain", "Why is a document gone?"),
     "filter": ("curate.commands.filter", "filter", "Quality filters and PII redaction."),
+    "hash": ("curate.commands.hash", "hash", "Add hash columns (perceptual hashes of images)."),
+    "ingest": ("curate.commands.ingest", "ingest", "Turn files users have (image folders) into a dataset."),
     "run": ("curate.commands.run", "run", "Run a pipeline of stages (YAML)."),
     "stages": ("curate.commands.run", "stages", "List the stages a pipeline can use."),
     "verify": ("curate.commands.verify", "verify", "Check a dataset's files against its manifest's checksums."),
