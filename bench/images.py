@@ -35,7 +35,9 @@ def decode_and_hash(photos: Path, repeat: int) -> None:
                 image_hashes(decoded.image)
     seconds = time.perf_counter() - started
     count = repeat * len(files)
-    print(f"decode (JPEG draft) + pHash + dHash: {count} images in {seconds:.2f} s = {count / seconds:.0f} images/s on 1 core")
+    print(
+        f"decode (JPEG draft) + pHash + dHash: {count} images in {seconds:.2f} s = {count / seconds:.0f} images/s on 1 core"
+    )
     started = time.perf_counter()
     for data in files * repeat:
         decoded = open_image(data, max_pixels=0, draft=None, mode="L")
@@ -54,7 +56,9 @@ def hamming(n: int, distance: int) -> None:
     started = time.perf_counter()
     i, j = hamming_pairs(hashes, distance)
     seconds = time.perf_counter() - started
-    print(f"hamming pairs <= {distance} bits over {n} hashes: {seconds:.2f} s, {len(i)} pairs, peak RSS {peak_rss_mib():.0f} MiB")
+    print(
+        f"hamming pairs <= {distance} bits over {n} hashes: {seconds:.2f} s, {len(i)} pairs, peak RSS {peak_rss_mib():.0f} MiB"
+    )
 
 
 def knn(n: int, dim: int, exact_max: int) -> None:

@@ -506,3 +506,70 @@ def test_embed_then_dedup_by_embedding(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.stderr
     assert sorted(read_dir(tmp_path / "d").column("id").to_pylist()) == ["p0", "p1", "p2"]
+
+
+# -- webdataset --------------------------------------------------------------------------------------------------
+
+
+def _tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    import tarfile
+
+    with tarfile.open(path, "w") as archive:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_ingest_webdataset_groups_members_and_keeps_what_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    _tar(
+        tmp_path / "in" / "00000.tar",
+        [
+            ("000000000.jpg", _jpeg(1)),
+            ("000000000.txt", b"a red thing"),
+            ("000000000.json", b'{"url": "http://x/1"}'),
+            ("000000001.jpg", _jpeg(2)),
+            ("000000001.json", b'{"url": "http://x/2"}'),  # no caption
+            ("000000002.txt", b"caption without image"),
+            ("000000002.json", b'{"url": "http://x/3"}'),
+            ("000000003.jpg", b"garbage"),
+            ("000000003.txt", b"broken"),
+        ],
+    )
+    result = invoke("ingest", "webdataset", str(tmp_path / "in"), str(tmp_path / "out"), "--json")
+    assert result.exit_code == 0, result.stderr
+    kept = read_dir(tmp_path / "out").to_pylist()
+    assert [(r["id"], r["text"], r["json"]) for r in kept] == [
+        ("00000.tar/000000000", "a red thing", '{"url": "http://x/1"}'),
+        ("00000.tar/000000001", None, '{"url": "http://x/2"}'),
+    ]
+    assert kept[0]["image"] == _jpeg(1) and kept[0]["format"] == "JPEG" and kept[0]["width"] == 96
+    rejects = read_dir(tmp_path / "out" / "_rejects").to_pylist()
+    assert [(r["id"], r["_reason"], r["text"]) for r in rejects] == [
+        ("00000.tar/000000002", "ingest_webdataset:missing_image", "caption without image"),
+        ("00000.tar/000000003", "ingest_webdataset:unidentified", "broken"),
+    ]
+    counters = json.loads(result.stdout)["counters"]
+    assert counters["counted:missing_txt"] == 1 and counters["counted:missing_json"] == 1
+
+
+def test_ingest_webdataset_truncated_tar_is_bad_input(tmp_path: Path) -> None:
+    whole = _tar(tmp_path / "x.tar", [("a.jpg", _jpeg(1, size=(400, 400))), ("a.txt", b"t")]).read_bytes()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "cut.tar").write_bytes(whole[:700])
+    result = invoke("ingest", "webdataset", str(tmp_path / "in"), str(tmp_path / "out"))
+    assert result.exit_code == 3 and "cut.tar" in result.stderr
+    assert not (tmp_path / "out" / "_manifest.json").exists()
+
+
+def test_embed_images_without_a_model_is_a_usage_error_before_any_work(tmp_path: Path) -> None:
+    write_shard(tmp_path / "in" / "a.parquet", [{"id": "x", "image": _jpeg(1)}])
+    result = invoke("embed", "images", str(tmp_path / "in"), str(tmp_path / "out"))
+    assert result.exit_code == 2 and "--model" in result.stderr
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("stages:\n  - embed images: {}\n")
+    piped = invoke("run", str(pipeline), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "run"))
+    assert piped.exit_code == 2 and "--model" in piped.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "run").exists()

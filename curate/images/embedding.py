@@ -66,7 +66,10 @@ class EmbedImages(MapStage):
         choices=("drop", "keep"),
     )
 
-    def __post_init__(self) -> None:
+    def check_installed(self) -> None:
+        """Before any work (the CLI and pipelines call it when they build the stage): the extra,
+        a model given, and its content the one --model-sha256 names."""
+        super().check_installed()
         if not self.model:
             raise UsageError("embed images needs --model PATH (an ONNX file)")
         if self.model_sha256:
@@ -78,7 +81,7 @@ class EmbedImages(MapStage):
         return (self.image_column,)
 
     def files(self) -> tuple[str, ...]:
-        return (self.model,)
+        return (self.model,) if self.model else ()  # no model: check_installed says so
 
     def config(self) -> dict[str, Any]:
         return {

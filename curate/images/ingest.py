@@ -55,8 +55,14 @@ IMAGE_SCHEMA = pa.schema(
         ("height", pa.int32()),
     ]
 )
+# WebDataset (img2dataset / DataComp layout): key.jpg + key.txt + key.json become one row.
+WEBDATASET_SCHEMA = pa.schema([*IMAGE_SCHEMA, ("text", pa.large_string()), ("json", pa.large_string())])
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff")
 REJECT_SCHEMA = pa.schema(
     [("id", pa.string()), ("image", pa.binary()), ("_stage", pa.string()), ("_reason", pa.string())]
+)
+WEBDATASET_REJECT_SCHEMA = pa.schema(
+    [*list(REJECT_SCHEMA)[:2], ("text", pa.large_string()), ("json", pa.large_string()), *list(REJECT_SCHEMA)[2:]]
 )
 DEFAULT_SHARD_BYTES = 256 << 20
 DEFAULT_MAX_FILE_BYTES = 256 << 20
@@ -83,6 +89,8 @@ class Found:
     id: str
     path: str
     reason: str | None = None
+    data: bytes | None = None  # already read (a tar member), else read from path
+    extra: dict[str, Any] = field(default_factory=dict)  # WebDataset text / json
 
 
 @dataclass
@@ -91,6 +99,7 @@ class Tally:
     kept: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    counted: dict[str, int] = field(default_factory=dict)
 
 
 def _relative_id(relative: str) -> str:
@@ -136,7 +145,12 @@ def walk_images(root: str, tally: Tally) -> Iterator[Found]:
 def _load(found: Found, options: IngestOptions) -> tuple[Found, bytes | None, Any]:
     """Read and verify one file (on a worker thread: Pillow decodes without the GIL)."""
     if found.reason is not None:
-        return found, None, None
+        return found, found.data, None
+    if found.data is not None:
+        decoded = open_image(found.data, max_pixels=options.max_pixels, draft=VERIFY_DRAFT, mode=None)
+        if decoded.reason is not None:
+            return Found(found.id, found.path, decoded.reason, extra=found.extra), found.data, None
+        return found, found.data, decoded
     try:
         if os.path.getsize(found.path) > options.max_file_bytes > 0:
             return Found(found.id, found.path, "file_too_large"), None, None
@@ -172,8 +186,9 @@ def _prepare_output(output: Path, source: Path, overwrite: bool) -> None:
 class _ShardWriter:
     """Kept rows into part-NNNNN.parquet, a new shard after ``shard_bytes`` of image bytes."""
 
-    def __init__(self, root: Path, shard_bytes: int) -> None:
+    def __init__(self, root: Path, shard_bytes: int, schema: pa.Schema) -> None:
         self.root = root
+        self.schema = schema
         self.shard_bytes = shard_bytes
         self.published: list[PublishedShard] = []
         self.rows: list[dict[str, Any]] = []
@@ -192,8 +207,8 @@ class _ShardWriter:
             return
         if self.writer is None:
             name = f"part-{len(self.published):05d}.parquet"
-            self.writer = AtomicParquetWriter(self.root, name, IMAGE_SCHEMA)
-        self.writer.write(pa.Table.from_pylist(self.rows, schema=IMAGE_SCHEMA))
+            self.writer = AtomicParquetWriter(self.root, name, self.schema)
+        self.writer.write(pa.Table.from_pylist(self.rows, schema=self.schema))
         self.writer_bytes += self.pending_bytes
         self.rows, self.pending_bytes = [], 0
         if self.writer_bytes >= self.shard_bytes:
@@ -208,7 +223,7 @@ class _ShardWriter:
         self._flush()
         self._close()
         if not self.published:  # an empty folder is an empty dataset, with its schema
-            with AtomicParquetWriter(self.root, "part-00000.parquet", IMAGE_SCHEMA) as empty:
+            with AtomicParquetWriter(self.root, "part-00000.parquet", self.schema) as empty:
                 pass
             assert empty.published is not None
             self.published.append(empty.published)
@@ -219,29 +234,40 @@ class _ShardWriter:
             self.writer.abort()
 
 
-def ingest_images(source: Path, output: Path, options: IngestOptions) -> dict[str, Any]:
-    """Walk ``source``, write ``output`` (shards, rejects, manifest last); return the manifest."""
-    if not source.is_dir():
+def ingest_images(source: Path, output: Path, options: IngestOptions, *, webdataset: bool = False) -> dict[str, Any]:
+    """Walk ``source`` (a folder of images, or with ``webdataset`` a folder of / one ``.tar``),
+    write ``output`` (shards, rejects, manifest last); return the manifest."""
+    if not webdataset and not source.is_dir():
         raise UsageError(f"{source} is not a directory of images")
     pillow()
+    stage = "ingest_webdataset" if webdataset else STAGE
+    schema = WEBDATASET_SCHEMA if webdataset else IMAGE_SCHEMA
+    reject_schema = WEBDATASET_REJECT_SCHEMA if webdataset else REJECT_SCHEMA
     started, started_at = time.monotonic(), datetime.now(timezone.utc).isoformat(timespec="seconds")
     _prepare_output(output, source, options.overwrite)
     tally = Tally()
     listing = hashlib.sha256()
     with OutputLock(output):
-        shards = _ShardWriter(output, options.shard_bytes)
+        shards = _ShardWriter(output, options.shard_bytes, schema)
+        walk = walk_webdataset(source, tally) if webdataset else walk_images(str(source), tally)
         rejects: list[dict[str, Any]] = []
         workers = options.workers or (os.cpu_count() or 1)
         try:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 # map keeps the walk's order; at most ~4 files per worker are in flight.
-                for found, data, decoded in _ordered(pool, walk_images(str(source), tally), options, workers * 4):
+                for found, data, decoded in _ordered(pool, walk, options, workers * 4):
                     tally.rows_in += 1
                     listing.update(f"{found.id}\0{len(data or b'')}\0".encode())
                     if found.reason is not None:
                         tally.rejected[found.reason] = tally.rejected.get(found.reason, 0) + 1
                         rejects.append(
-                            {"id": found.id, "image": data, "_stage": STAGE, "_reason": f"{STAGE}:{found.reason}"}
+                            {
+                                "id": found.id,
+                                "image": data,
+                                **found.extra,
+                                "_stage": stage,
+                                "_reason": f"{stage}:{found.reason}",
+                            }
                         )
                         continue
                     tally.kept += 1
@@ -252,6 +278,7 @@ def ingest_images(source: Path, output: Path, options: IngestOptions) -> dict[st
                             "format": decoded.format,
                             "width": decoded.width,
                             "height": decoded.height,
+                            **found.extra,
                         }
                     )
             published = shards.finish()
@@ -260,8 +287,8 @@ def ingest_images(source: Path, output: Path, options: IngestOptions) -> dict[st
             raise
         reject_files = []
         if rejects:
-            with AtomicParquetWriter(output, "_rejects/part-00000.parquet", REJECT_SCHEMA) as writer:
-                writer.write(pa.Table.from_pylist(rejects, schema=REJECT_SCHEMA))
+            with AtomicParquetWriter(output, "_rejects/part-00000.parquet", reject_schema) as writer:
+                writer.write(pa.Table.from_pylist(rejects, schema=reject_schema))
             assert writer.published is not None
             reject_files.append(writer.published)
         if tally.rows_in != tally.kept + len(rejects):
@@ -269,9 +296,9 @@ def ingest_images(source: Path, output: Path, options: IngestOptions) -> dict[st
         config = options.fields()
         manifest = {
             "curate_version": __version__,
-            "stage": STAGE,
+            "stage": stage,
             "config": config,
-            "fingerprint": fingerprint({"stage": STAGE, "config": config, "listing": listing.hexdigest()}),
+            "fingerprint": fingerprint({"stage": stage, "config": config, "listing": listing.hexdigest()}),
             "inputs": [{"path": str(source), "files": tally.rows_in, "listing_sha256": listing.hexdigest()}],
             "input_manifest_fingerprint": None,
             "started_at": started_at,
@@ -282,10 +309,11 @@ def ingest_images(source: Path, output: Path, options: IngestOptions) -> dict[st
             "rows_in": tally.rows_in,
             "rows_out": tally.kept,
             "rows_rejected": len(rejects),
-            "schema": [{"name": f.name, "type": str(f.type)} for f in IMAGE_SCHEMA],
+            "schema": [{"name": f.name, "type": str(f.type)} for f in schema],
             "counters": {
-                **{f"removed:{STAGE}:{k}": v for k, v in sorted(tally.rejected.items())},
+                **{f"removed:{stage}:{k}": v for k, v in sorted(tally.rejected.items())},
                 **{f"skipped:{k}": v for k, v in sorted(tally.skipped.items())},
+                **{f"counted:{k}": v for k, v in sorted(tally.counted.items())},
             },
             "quarantined": [],
         }
@@ -294,6 +322,74 @@ def ingest_images(source: Path, output: Path, options: IngestOptions) -> dict[st
         if work.is_dir():
             shutil.rmtree(work)
     return manifest
+
+
+def _tar_files(source: Path) -> list[Path]:
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise UsageError(f"{source} is neither a .tar file nor a directory of them")
+    return sorted(p for p in source.rglob("*.tar") if p.is_file() and not p.name.startswith("."))
+
+
+def walk_webdataset(source: Path, tally: Tally) -> Iterator[Found]:
+    """One row per sample of every ``.tar`` (sorted): members named ``KEY.EXT`` that follow each
+    other form a sample (WebDataset's rule: the key is the member path up to the first dot of its
+    file name). The image is the first member with an image extension; ``KEY.txt`` is ``text``,
+    ``KEY.json`` is ``json`` (as written). A sample without an image is a reject
+    (``missing_image``); a sample without txt or json has nulls there (counted
+    ``counted:missing_txt`` / ``missing_json``). Non-file members (links, folders) are skipped and
+    counted; nothing is ever extracted to disk. A truncated or unreadable tar is bad input (exit 3)."""
+    import tarfile
+
+    from curate.errors import BadInputError
+
+    for archive in _tar_files(source):
+        name = archive.name if source.is_file() else str(archive.relative_to(source))
+        sample_key: str | None = None
+        members: dict[str, bytes] = {}
+        try:
+            with tarfile.open(archive, mode="r|*") as stream:
+                for member in stream:
+                    if not member.isfile():
+                        tally.skipped["tar_non_file_member"] = tally.skipped.get("tar_non_file_member", 0) + 1
+                        continue
+                    directory, _, base = member.name.rpartition("/")
+                    stem, dot, extension = base.partition(".")
+                    key = f"{directory}/{stem}" if directory else stem
+                    if not dot:
+                        tally.skipped["tar_member_without_extension"] = (
+                            tally.skipped.get("tar_member_without_extension", 0) + 1
+                        )
+                        continue
+                    if key != sample_key and sample_key is not None:
+                        yield _sample(name, sample_key, members, tally)
+                        members = {}
+                    sample_key = key
+                    handle = stream.extractfile(member)
+                    members[extension.lower()] = handle.read() if handle is not None else b""
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise BadInputError(str(archive), f"not a readable tar file ({exc})") from exc
+        if sample_key is not None:
+            yield _sample(name, sample_key, members, tally)
+
+
+def _sample(archive: str, key: str, members: dict[str, bytes], tally: Tally) -> Found:
+    sample_id = f"{archive}/{key}"
+    text, meta = members.get("txt"), members.get("json")
+    for part, value in (("txt", text), ("json", meta)):
+        if value is None:
+            tally.counted[f"missing_{part}"] = tally.counted.get(f"missing_{part}", 0) + 1
+    for extension in set(members) - {"txt", "json", *IMAGE_EXTENSIONS}:
+        tally.skipped[f"tar_member:{extension}"] = tally.skipped.get(f"tar_member:{extension}", 0) + 1
+    extra = {
+        "text": None if text is None else text.decode("utf-8", "replace"),
+        "json": None if meta is None else meta.decode("utf-8", "replace"),
+    }
+    image = next((members[e] for e in IMAGE_EXTENSIONS if e in members), None)
+    if image is None:
+        return Found(sample_id, archive, "missing_image", extra=extra)
+    return Found(sample_id, archive, data=image, extra=extra)
 
 
 def _ordered(
