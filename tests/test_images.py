@@ -252,7 +252,8 @@ def test_hash_names_a_missing_image_column(tmp_path: Path) -> None:
 
 
 def test_hamming_pairs_equal_brute_force() -> None:
-    from curate.dedup.images.hamming import hamming_pairs
+    """The Rust kernel and the numpy reference against every pair compared."""
+    from curate.dedup.images.hamming import hamming_pairs, hamming_pairs_reference
 
     rng = np.random.default_rng(3)
     hashes = rng.integers(0, 2**64 - 1, size=1500, dtype=np.uint64, endpoint=True)
@@ -263,6 +264,8 @@ def test_hamming_pairs_equal_brute_force() -> None:
     as_int = [int(h) for h in hashes]
     for distance in (0, 3, 4, 7, 10, 13):
         i, j = hamming_pairs(hashes, distance)
+        ref_i, ref_j = hamming_pairs_reference(hashes, distance)
+        assert np.array_equal(i, ref_i) and np.array_equal(j, ref_j)
         brute = [
             (a, b)
             for a in range(len(as_int))

@@ -10,6 +10,7 @@ mod cluster;
 mod cpu;
 mod error;
 mod exact;
+mod hamming;
 mod line_rules;
 mod minhash;
 mod normalize;
@@ -388,6 +389,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simd_backend, m)?)?;
     m.add_function(wrap_pyfunction!(_set_portable_only, m)?)?;
     py_exact::register(m)?;
+    hamming::register(m)?;
     line_rules::register(m)?;
     text_stats::register(m)?;
     Ok(())

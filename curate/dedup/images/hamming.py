@@ -10,7 +10,8 @@ brute-force comparison of every pair (the tests check it).
 Cost: ``4 * sum(C(16, i) for i <= r)`` probes per hash (4 for d <= 3, 68 for d <= 7, 548 for
 d <= 11), each one bucket of an index of 65,536 buckets per chunk, so about ``probes * n / 65536``
 candidates per hash on uniform hashes; memory is the index (4 x (n x 8 + 65,536 x 8) bytes) plus
-at most ``BLOCK_CANDIDATES`` candidate pairs at a time, whatever ``n``.
+at most ``BLOCK_CANDIDATES`` candidate pairs at a time, whatever ``n`` (the reference); the Rust
+kernel holds the index (4 x (4 n + 8 x 65,537) bytes) and the pairs it returns.
 """
 
 from __future__ import annotations
@@ -58,7 +59,23 @@ def _expand(starts: NDArray[np.int64], counts: NDArray[np.int64]) -> NDArray[np.
 
 def hamming_pairs(hashes: NDArray[np.uint64], max_distance: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Row pairs ``(i, j)``, ``i < j``, whose hashes differ in at most ``max_distance`` bits,
-    sorted by (i, j), each pair once."""
+    sorted by (i, j), each pair once: the Rust kernel (``rust_ext/src/hamming.rs``, the GIL
+    released), the same algorithm as :func:`hamming_pairs_reference`."""
+    import pyarrow as pa
+
+    from curate import _native
+
+    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
+    if len(hashes) < 2 or max_distance < 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    left, right = _native.hamming_pairs_u64(*pa.array(hashes, pa.uint64()).__arrow_c_array__(), int(max_distance))
+    return np.frombuffer(left, dtype=np.uint64).astype(np.int64), np.frombuffer(right, dtype=np.uint64).astype(np.int64)
+
+
+def hamming_pairs_reference(
+    hashes: NDArray[np.uint64], max_distance: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The numpy reference of :func:`hamming_pairs` (same pairs, same order)."""
     hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
     n = len(hashes)
     if n < 2 or max_distance < 0:
