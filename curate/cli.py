@@ -19,6 +19,7 @@ import click
 
 from curate import __version__
 from curate.errors import CurateError, ExitCode
+from curate.help_format import UnbrokenHelpFormatter
 
 COMMAND_GROUPS = {
     "dedup": ("curate.commands.dedup", "dedup", "Remove duplicate and near-duplicate documents."),
@@ -27,6 +28,7 @@ COMMAND_GROUPS = {
     "filter": ("curate.commands.filter", "filter", "Quality filters and PII redaction."),
     "hash": ("curate.commands.hash", "hash", "Add hash columns (perceptual hashes of images)."),
     "ingest": ("curate.commands.ingest", "ingest", "Turn files users have (image folders) into a dataset."),
+    "report": ("curate.commands.report", "report", "One HTML page about a dataset or a chain."),
     "run": ("curate.commands.run", "run", "Run a pipeline of stages (YAML)."),
     "stages": ("curate.commands.run", "stages", "List the stages a pipeline can use."),
     "verify": ("curate.commands.verify", "verify", "Check a dataset's files against its manifest's checksums."),
@@ -115,6 +117,10 @@ def _unknown(key: str, valid: list[str], where: str) -> NoReturn:
     near = difflib.get_close_matches(key, valid, n=1)
     hint = f"; did you mean {near[0]!r}?" if near else f" (valid: {', '.join(valid)})"
     raise click.BadParameter(f"{where}: unknown key {key!r}{hint}", param_hint="--config")
+
+
+# Every command's help (the root group's and each subcommand's context) wraps at spaces only.
+click.Context.formatter_class = UnbrokenHelpFormatter
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "CURATE"})

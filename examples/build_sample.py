@@ -195,6 +195,15 @@ def build(gutenberg: Path, out: Path, n_docs: int, seed: int) -> dict[str, objec
     n_copies = round(0.15 * n_docs)
     n_special = N_EXACT + len(EMPTY_TEXTS) + len(SHORT_TEXTS)
     n_originals = n_docs - n_copies - n_special - len(natural_docs)
+    if n_originals > len(pool):
+        # Drawing originals twice would add duplicates the ground truth does not list.
+        most = n_docs
+        while most - round(0.15 * most) - n_special - len(natural_docs) > len(pool):
+            most -= 1
+        raise SystemExit(
+            f"error: --docs {n_docs} needs {n_originals} distinct passages, but {gutenberg} gives {len(pool)}; "
+            f"use --docs {most} or fewer (or a larger Gutenberg collection with --gutenberg)"
+        )
     chosen = np.sort(rng.choice(len(pool), n_originals, replace=False))
     originals = [pool[int(i)] for i in chosen]
 

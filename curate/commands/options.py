@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from curate.errors import ExitCode
+from curate.io.locations import check_output_location
 from curate.io.read_options import DEFAULT_MAX_EXPANSION
 
 if TYPE_CHECKING:
@@ -22,16 +23,42 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class JsonFlag(click.Option):
+    """``--json``: its environment variable is ``CURATE_<COMMAND>_JSON``, not the
+    ``..._AS_JSON`` click would derive from the parameter's name."""
+
+    def _name_envvar(self, ctx: click.Context) -> None:
+        if self.envvar is None and ctx.auto_envvar_prefix is not None:
+            self.envvar = f"{ctx.auto_envvar_prefix}_JSON"
+
+    def resolve_envvar_value(self, ctx: click.Context) -> str | None:
+        self._name_envvar(ctx)
+        return super().resolve_envvar_value(ctx)
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self._name_envvar(ctx)
+        return super().get_help_record(ctx)
+
+
+def json_flag(help_text: str) -> Callable[[F], F]:
+    return click.option("--json", "as_json", cls=JsonFlag, is_flag=True, show_envvar=True, help=help_text)
+
+
 def _option(*decls: str, **kwargs: Any) -> Callable[[F], F]:
     kwargs.setdefault("show_envvar", True)
     return click.option(*decls, **kwargs)
+
+
+def _local_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """OUT as a local path; a URI is a usage error before anything is created."""
+    return None if value is None else check_output_location(value)
 
 
 def input_arguments(fn: F) -> F:
     for decorator in reversed(
         [
             click.argument("input_location", metavar="IN"),
-            click.argument("output", metavar="OUT", type=click.Path(file_okay=False)),
+            click.argument("output", metavar="OUT", type=click.Path(file_okay=False), callback=_local_output),
             _option("--text-column", default="text", show_default=True, help="Column holding the document text."),
             _option(
                 "--id-column",
@@ -71,7 +98,12 @@ def execution_options(fn: F) -> F:
                 show_default=True,
                 help="Local workers: threads (every hot path releases the GIL) or spawned processes.",
             ),
-            _option("--workers", type=click.IntRange(min=0), default=0, help="Parallel workers (0 = CPU count)."),
+            _option(
+                "--workers",
+                type=click.IntRange(min=0),
+                default=0,
+                help="Parallel workers (0 = the CPUs this process may use: affinity, cgroup quota).",
+            ),
             _option("--ray-address", default=None, help="Ray cluster address (else RAY_ADDRESS, else local Ray)."),
             _option(
                 "--on-error",
@@ -82,7 +114,7 @@ def execution_options(fn: F) -> F:
             ),
             _option("--overwrite", is_flag=True, help="Replace an output written with another configuration."),
             _option("--keep-work", is_flag=True, help="Keep intermediate files in OUT/_work after success."),
-            _option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object."),
+            json_flag("Print the summary as one JSON object."),
         ]
     ):
         fn = decorator(fn)

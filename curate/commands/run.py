@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from curate.commands.options import _option, execution_options, run_options
+from curate.commands.options import _option, execution_options, json_flag, run_options
 
 
 @click.command()
@@ -128,7 +128,7 @@ def _report(app: Any, pipeline: Any, params: dict[str, Any], summary: Any) -> No
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the stages and their options as JSON.")
+@json_flag("Print the stages and their options as JSON.")
 def stages(as_json: bool) -> None:
     """List every stage a pipeline (and the command line) can run, with its options and defaults."""
     from curate.pipelines.registry import all_entries

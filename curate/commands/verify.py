@@ -8,12 +8,13 @@ from pathlib import Path
 
 import click
 
+from curate.commands.options import json_flag
 from curate.errors import ExitCode, UsageError
 
 
 @click.command()
 @click.argument("dataset", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@json_flag("Print the result as one JSON object.")
 def verify(dataset: Path, as_json: bool) -> None:
     """Check every shard and rejects file listed in DIR/_manifest.json against its recorded
     size and xxh3-128 checksum.

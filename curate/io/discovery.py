@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 from curate.errors import BadInputError, UsageError
+from curate.io.locations import resolve_input
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,7 @@ def _is_data_file(name: str) -> bool:
 
 
 def _resolve_filesystem(location: str) -> tuple[pafs.FileSystem, str]:
-    if "://" in location and not location.startswith("file://"):
-        filesystem, path = pafs.FileSystem.from_uri(location)
-        return filesystem, path
-    local = location.removeprefix("file://")
-    return pafs.LocalFileSystem(), os.path.abspath(local)
+    return resolve_input(location)
 
 
 def _is_glob(location: str) -> bool:

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 from curate.errors import BadInputError
+from curate.io.columns import top_level
 from curate.io.discovery import InputShard
 from curate.io.promotion import SchemaConflict, unify
 from curate.io.read_options import ReadOptions
@@ -337,6 +338,7 @@ def read_tables(
     number of rows whose text was repaired."""
     only_listed = columns is not None
     if columns is not None:
-        schema = pa.schema([item for item in schema if item.name in columns])
+        tops = {top_level(c, schema.names) for c in columns}
+        schema = pa.schema([item for item in schema if item.name in tops])
     for block in blocks(shard, options):
         yield parse_block(block, shard, options.text_column, schema, only_listed=only_listed)

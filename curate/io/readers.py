@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from curate.errors import BadInputError, UsageError
 from curate.io import jsonl
+from curate.io.columns import column_values, has_column, top_level
 from curate.io.discovery import InputShard
 from curate.io.integrity import verify_shard
 from curate.io.read_options import DEFAULT_BATCH_ROWS, ReadCounters, ReadOptions
@@ -76,8 +77,8 @@ def canonical_text(values: pa.Array, *, shard: InputShard, column: str) -> tuple
 
 def batch_ids(batch: pa.RecordBatch, shard: InputShard, first_row: int, options: ReadOptions) -> pa.Array:
     """The document ids of ``batch`` as strings (cast from any id type, or derived)."""
-    if options.id_column in batch.schema.names:
-        ids = batch.column(options.id_column)
+    if has_column(batch.schema, options.id_column):
+        ids = column_values(batch, options.id_column)
         return ids if pa.types.is_string(ids.type) else pc.cast(ids, pa.string())
     rows = pa.array(range(first_row, first_row + batch.num_rows), pa.int64())
     return pc.binary_join_element_wise(pa.scalar(shard.name), pc.cast(rows, pa.string()), "#")
@@ -112,7 +113,7 @@ def read_batches(
             raise UsageError(f"{shard.path}: no text column {options.text_column!r} (columns: {batch.schema.names})")
         # An explicit id column must exist, unless the caller asked for other columns only.
         wants_id = columns is None or options.id_column in columns
-        if options.id_column_explicit and wants_id and options.id_column not in batch.schema.names:
+        if options.id_column_explicit and wants_id and not has_column(batch.schema, options.id_column):
             raise UsageError(f"{shard.path}: no id column {options.id_column!r} (columns: {batch.schema.names})")
         if not has_text:
             counters.rows += batch.num_rows
@@ -130,10 +131,12 @@ def _parquet_batches(shard: InputShard, options: ReadOptions, columns: list[str]
         handle = shard.filesystem.open_input_file(shard.path)
         parquet = pq.ParquetFile(handle)
         if columns is not None:
-            present = set(parquet.schema_arrow.names)
+            present = parquet.schema_arrow.names
             # Once each: a name asked for twice (--on text reads the text column twice)
-            # would give a zero-row shard's batch duplicate fields.
-            columns = [c for c in dict.fromkeys(columns) if c in present]
+            # would give a zero-row shard's batch duplicate fields. A path (metadata.url)
+            # reads its top-level column.
+            tops = [top_level(c, present) for c in columns]
+            columns = [c for c in dict.fromkeys(tops) if c in present]
         empty = True
         for batch in parquet.iter_batches(batch_size=options.batch_rows, columns=columns):
             empty = False

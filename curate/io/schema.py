@@ -16,9 +16,11 @@ import pyarrow.parquet as pq
 
 from curate.errors import BadInputError, UsageError
 from curate.io import jsonl
+from curate.io.columns import has_column
 from curate.io.discovery import InputShard
 from curate.io.promotion import SchemaConflict, unify
 from curate.io.readers import ReadOptions, jsonl_read_schema
+from curate.pipelines.cpus import available_cpus
 
 STRING_TYPES = (pa.string(), pa.large_string(), pa.binary(), pa.large_binary(), pa.string_view(), pa.null())
 
@@ -113,7 +115,7 @@ def _checked(schema: pa.Schema, shard: InputShard, options: ReadOptions) -> pa.S
     """``schema`` with the text column as large_string; UsageError for a missing or
     non-string text column or a missing explicit id column."""
     if options.text_column not in schema.names and not options.text_required:
-        if options.id_column_explicit and options.id_column not in schema.names:
+        if options.id_column_explicit and not has_column(schema, options.id_column):
             raise UsageError(f"{shard.path}: no id column {options.id_column!r} (columns: {schema.names})")
         return schema.remove_metadata()
     if options.text_column not in schema.names:
@@ -121,7 +123,7 @@ def _checked(schema: pa.Schema, shard: InputShard, options: ReadOptions) -> pa.S
     text_type = schema.field(options.text_column).type
     if text_type not in STRING_TYPES:
         raise UsageError(f"{shard.path}: text column {options.text_column!r} has type {text_type}, not a string")
-    if options.id_column_explicit and options.id_column not in schema.names:
+    if options.id_column_explicit and not has_column(schema, options.id_column):
         raise UsageError(f"{shard.path}: no id column {options.id_column!r} (columns: {schema.names})")
     position = schema.get_field_index(options.text_column)
     return schema.set(position, pa.field(options.text_column, pa.large_string())).remove_metadata()
@@ -141,7 +143,7 @@ def check_input_schemas(
     (UsageError) or a column whose types cannot be unified (BadInputError naming both shards
     and the column); with ``skip_bad`` an unreadable shard is listed in ``unreadable`` instead."""
     report = SchemaReport(unified=None)
-    threads = workers if workers > 0 else min(8, os.cpu_count() or 1)
+    threads = workers if workers > 0 else min(8, available_cpus())
     found: dict[int, pa.Schema | None] = {}
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curate.io.columns import has_column
 from curate.io.readers import ReadCounters, ReadOptions, batch_ids, read_batches
 from curate.io.schema import conform
 from curate.io.shard_output import ShardOutput, part_name, reject_schema, with_reject_columns
@@ -196,10 +197,10 @@ def chain_task(plan: ChainPlan, shard_index: int) -> tuple[dict[str, Any], list[
     ):
         for batch in read_batches(shard, read, counters, schema=plan.read_schema(shard.index)):
             n = batch.num_rows
-            if read.id_column not in batch.schema.names:
+            if not has_column(batch.schema, read.id_column):
                 batch = batch.append_column(read.id_column, batch_ids(batch, shard, first_row, read))
             schema = plan.output_schema if plan.output_schema is not None else batch.schema
-            if read.id_column not in schema.names:
+            if not has_column(schema, read.id_column):
                 schema = schema.append(pa.field(read.id_column, pa.string()))
             for k, stage in enumerate(stages):
                 if k > 0:

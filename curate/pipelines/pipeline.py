@@ -30,6 +30,8 @@ from typing import Any, NoReturn
 import click
 
 from curate.errors import UsageError
+from curate.io.columns import top_level
+from curate.io.locations import check_output_location
 from curate.pipelines.registry import StageEntry, all_entries
 
 TOP_KEYS = ("input", "output", "read", "stages")
@@ -228,16 +230,17 @@ def _check_columns(stages: list[PipelineStage], read: Any, input_columns: list[s
     """A stage reading a column an earlier stage removes, or that the input lacks, is refused."""
     removed_by: dict[str, PipelineStage] = {}
     for item in stages:
-        for column in item.stage.reads(read):
+        for path in item.stage.reads(read):
+            column = top_level(path, input_columns)  # metadata.url lives in metadata
             if column in removed_by:
                 earlier = removed_by[column]
                 _fail(
                     where,
-                    f"stage {item.position} ({item.path}) reads column {column!r}, which stage "
+                    f"stage {item.position} ({item.path}) reads column {path!r}, which stage "
                     f"{earlier.position} ({earlier.path}) removes",
                 )
             if input_columns is not None and item.position == 1 and column not in input_columns:
-                _fail(where, f"stage 1 ({item.path}) reads column {column!r}, which the input does not have")
+                _fail(where, f"stage 1 ({item.path}) reads column {path!r}, which the input does not have")
         for column in item.stage.removes():
             removed_by[column] = item
 
@@ -296,7 +299,7 @@ def parse_pipeline(
     if check_input:
         input_columns = _input_columns(str(source_input), read)
     _check_columns(built, read, input_columns, where)
-    return Pipeline(where, str(source_input), Path(str(source_output)), read, tuple(built))
+    return Pipeline(where, str(source_input), Path(check_output_location(str(source_output))), read, tuple(built))
 
 
 def _input_columns(location: str, read: Any) -> list[str] | None:

@@ -40,6 +40,7 @@ from curate.io.discovery import (
 from curate.io.lock import LOCK_NAME, OutputLock
 from curate.io.manifest import fingerprint, read_manifest, write_manifest
 from curate.io.writers import file_checksum
+from curate.pipelines.cpus import available_cpus
 from curate.pipelines.executors import Executor, make_executor
 from curate.pipelines.workspace import WORK_DIR, Workspace
 
@@ -82,7 +83,7 @@ class RunOptions:
 
     @property
     def worker_count(self) -> int:
-        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+        return self.workers if self.workers > 0 else available_cpus()
 
 
 @dataclass
@@ -296,6 +297,13 @@ class StageRun:
             )
         return {key: results[key] for key, _ in tasks}
 
+    def _input_location_record(self) -> str:
+        """The input as given, made absolute when it is a local path (a chain run from another
+        working directory still resolves)."""
+        if "://" in self.input_location:
+            return self.input_location
+        return os.path.abspath(self.input_location)
+
     def finish(self, body: dict[str, Any]) -> dict[str, Any]:
         """Write the manifest (last, atomically), then drop ``_work``."""
         assert self.workspace is not None
@@ -306,6 +314,8 @@ class StageRun:
             "fingerprint": self.fingerprint,
             "inputs": [s.fingerprint() for s in self.shards],
             "input_manifest_fingerprint": (self.input_manifest or {}).get("fingerprint"),
+            # Where the input was (not in the fingerprint): `curate explain` follows a chain back.
+            "input_location": self._input_location_record(),
             "started_at": self.started_at,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(time.monotonic() - self.started, 3),

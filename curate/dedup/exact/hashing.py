@@ -16,6 +16,7 @@ from curate.dedup.exact.config import ExactPlan
 from curate.dedup.exact.urls import normalize_urls
 from curate.dedup.unique_ids import IdWriter
 from curate.errors import UsageError
+from curate.io.columns import column_values, has_column
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, batch_ids, read_batches
 
@@ -39,9 +40,9 @@ def hash_task(plan: ExactPlan, shard_index: int) -> tuple[dict[str, Any], list[P
 
 def _values(plan: ExactPlan, batch: pa.RecordBatch) -> pa.Array:
     config = plan.config
-    if config.column not in batch.schema.names:
+    if not has_column(batch.schema, config.column):
         raise UsageError(f"no column {config.column!r} to deduplicate on (columns: {batch.schema.names})")
-    values = batch.column(config.column)
+    values = column_values(batch, config.column)
     if config.is_url:
         return normalize_urls(values)
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):

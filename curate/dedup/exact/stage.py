@@ -17,6 +17,7 @@ from curate.dedup.unique_ids import PHASE as ID_PHASE
 from curate.dedup.unique_ids import duplicate_ids_task
 from curate.dedup.unique_ids import summarize as summarize_ids
 from curate.errors import UsageError
+from curate.io.columns import has_column
 from curate.io.discovery import InputShard
 from curate.io.readers import ReadOptions
 from curate.pipelines.plan import partitions_for
@@ -60,7 +61,7 @@ class ExactStage(GlobalStage):
 
     def check_input(self, unified: pa.Schema | None, shards: list[InputShard]) -> None:
         config = self.config
-        if unified is not None and config.column not in unified.names:
+        if unified is not None and not has_column(unified, config.column):
             raise UsageError(f"--on {config.on}: no column {config.column!r} in the input (columns: {unified.names})")
         config.keep.require_column(unified)
 

@@ -41,6 +41,7 @@ import pyarrow as pa
 from curate.errors import UsageError
 from curate.filters.base import TextFilter, Verdict
 from curate.filters.registry import register
+from curate.io.columns import column_values, has_column
 from curate.io.discovery import _resolve_filesystem
 from curate.io.readers import ReadOptions
 
@@ -185,11 +186,11 @@ class UrlFilter(TextFilter):
     def evaluate(self, texts: pa.LargeStringArray, batch: pa.RecordBatch) -> Verdict:
         import polars as pl
 
-        if self.url_column not in batch.schema.names:
+        if not has_column(batch.schema, self.url_column):
             raise UsageError(
                 f"--url-column {self.url_column!r}: no such column (columns: {', '.join(batch.schema.names)})"
             )
-        urls = batch.column(self.url_column)
+        urls = column_values(batch, self.url_column)
         value_type = urls.type.value_type if pa.types.is_dictionary(urls.type) else urls.type
         if not (
             pa.types.is_string(value_type)

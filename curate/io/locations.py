@@ -1,0 +1,105 @@
+"""What a location string names: a local path or an object-store URI, checked before any work.
+
+A URI-looking string is never turned into a local path: ``pathlib.Path("s3://b/x")`` is
+``s3:/b/x``, so an unsupported or malformed URI used as OUT would create a local directory
+named ``s3:`` and fail later. Instead it is a usage error (exit 2) naming what is supported.
+
+Inputs: ``s3://bucket/prefix`` is read through ``pyarrow.fs.S3FileSystem`` with connect and
+request timeouts (so an unreachable endpoint fails in seconds, not after minutes of retries);
+the endpoint comes from ``AWS_ENDPOINT_URL`` when set (MinIO, moto, a local gateway).
+``gs://`` and ``hf://`` fail fast: pyarrow's GCS client retries the metadata server for
+minutes when there are no credentials, and ``hf://`` needs fsspec, which curate does not use.
+Outputs: local paths only, for now (the commit protocol on an object store is not built yet).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pyarrow.fs as pafs
+
+from curate.errors import UsageError
+
+# A scheme as RFC 3986 spells it, followed by ':' (``s3:/x`` is a mistyped URI, not a path).
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/")
+# Seconds before giving up on connecting to / hearing from an object store (the environment
+# may lower them: CURATE_S3_CONNECT_TIMEOUT, CURATE_S3_REQUEST_TIMEOUT), and attempts per request.
+CONNECT_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 60.0
+ATTEMPTS = 3
+
+
+def scheme_of(location: str) -> str | None:
+    """The URI scheme of ``location`` (lower case), or None for a local path."""
+    match = _SCHEME.match(location)
+    if match is None or location.startswith("file://"):
+        return None
+    return match.group(1).lower()
+
+
+def check_output_location(location: str) -> str:
+    """``location`` if it is a local path; a UsageError for any URI (never a local ``s3:``)."""
+    scheme = scheme_of(location)
+    if scheme is not None:
+        raise UsageError(
+            f"the output {location!r} names a {scheme}:// location; curate writes outputs to local paths "
+            "only for now (write locally, then copy the finished directory)"
+        )
+    return location.removeprefix("file://")
+
+
+def _s3_parts(location: str) -> tuple[str, str]:
+    if not location.lower().startswith("s3://"):
+        raise UsageError(f"malformed S3 URI {location!r}: want s3://BUCKET/PREFIX")
+    rest = location[len("s3://") :]
+    bucket, _, key = rest.partition("/")
+    if not bucket or "*" in bucket or " " in bucket:
+        raise UsageError(f"malformed S3 URI {location!r}: want s3://BUCKET/PREFIX (no bucket name)")
+    return bucket, key.rstrip("/")
+
+
+def _seconds(variable: str, default: float) -> float:
+    raw = os.environ.get(variable)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{variable}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise UsageError(f"{variable}={raw!r} must be positive")
+    return value
+
+
+def s3_filesystem() -> pafs.S3FileSystem:
+    """An S3 filesystem with timeouts; ``AWS_ENDPOINT_URL`` picks another endpoint."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3")
+    options: dict[str, object] = {
+        "connect_timeout": _seconds("CURATE_S3_CONNECT_TIMEOUT", CONNECT_TIMEOUT),
+        "request_timeout": _seconds("CURATE_S3_REQUEST_TIMEOUT", REQUEST_TIMEOUT),
+        "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=ATTEMPTS),
+    }
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        options["endpoint_override"] = host or scheme
+        options["scheme"] = scheme if host else "https"
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        options["region"] = region
+    return pafs.S3FileSystem(**options)  # type: ignore[arg-type]
+
+
+def resolve_input(location: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and path of an input location; UsageError for what is not supported."""
+    scheme = scheme_of(location)
+    if scheme is None:
+        return pafs.LocalFileSystem(), os.path.abspath(location.removeprefix("file://"))
+    if scheme == "s3":
+        bucket, key = _s3_parts(location)
+        return s3_filesystem(), f"{bucket}/{key}" if key else bucket
+    if scheme in ("gs", "gcs", "hf"):
+        raise UsageError(
+            f"{scheme}:// inputs are not supported yet ({location}); copy the files locally or to S3 first"
+        )
+    raise UsageError(f"unsupported location {location!r}: want a local path or s3://BUCKET/PREFIX")
