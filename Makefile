@@ -24,8 +24,10 @@ lint:
 	$(VENV)/bin/ruff format --check .
 	cd rust_ext && cargo fmt --check
 	cd rust_ext && cargo clippy --release --all-targets -- -D warnings
+	$(PY) -m mypy.stubtest curate._native  # curate/_native.pyi against the built extension
 
 test: lint
+	cd rust_ext && cargo test --quiet  # without the extension-module feature (maturin turns it on), so it links
 	$(PY) -m pytest -q -p no:cacheprovider; status=$$?; if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$status
 
 bench:  ## build the benchmark set from ../shared and run curate against its peers

@@ -6,6 +6,40 @@ Array results are ``bytearray``s of native-endian numbers.
 
 from typing import Any
 
+# The names the extension registers (PyO3 sets the module's __all__; mypy.stubtest compares the two).
+__all__ = [
+    "C4_COLUMNS",
+    "FINEWEB_COLUMNS",
+    "MAX_NGRAM",
+    "MAX_PERM",
+    "MAX_STAT_NGRAM",
+    "MAX_STOP_WORDS",
+    "QUALITY_COLUMNS",
+    "REPETITION_COLUMNS",
+    "TOKEN_SPILL",
+    "UNICODE_VERSION",
+    "__version__",
+    "_set_portable_only",
+    "c4_lines",
+    "connected_components",
+    "content_hashes",
+    "cover_survivors",
+    "exact_jaccard",
+    "fineweb_lines",
+    "gopher_quality_stats",
+    "gopher_repetition_stats",
+    "leader_clusters",
+    "line_rule_tables",
+    "minhash_batch",
+    "normalize_array",
+    "normalize_text",
+    "permutations",
+    "remove_segments",
+    "segment_hashes",
+    "shingle_hashes",
+    "simd_backend",
+]
+
 __version__: str
 UNICODE_VERSION: str
 TOKEN_SPILL: int

@@ -22,15 +22,18 @@ from curate.errors import CurateError, ExitCode
 from curate.help_format import UnbrokenHelpFormatter
 
 COMMAND_GROUPS = {
+    "classify": ("curate.commands.classify", "classify", "Train fastText classifiers and score documents."),
     "dedup": ("curate.commands.dedup", "dedup", "Remove duplicate and near-duplicate documents."),
     "embed": ("curate.commands.embed", "embed", "Add embedding columns (image descriptors)."),
     "explain": ("curate.commands.explain", "explain", "Why is a document gone?"),
     "filter": ("curate.commands.filter", "filter", "Quality filters and PII redaction."),
     "hash": ("curate.commands.hash", "hash", "Add hash columns (perceptual hashes of images)."),
     "ingest": ("curate.commands.ingest", "ingest", "Turn files users have (image folders) into a dataset."),
+    "index": ("curate.commands.index", "index", "Inspect and maintain a persistent dedup index."),
     "report": ("curate.commands.report", "report", "One HTML page about a dataset or a chain."),
     "run": ("curate.commands.run", "run", "Run a pipeline of stages (YAML)."),
     "stages": ("curate.commands.run", "stages", "List the stages a pipeline can use."),
+    "status": ("curate.commands.status", "status", "Is a dataset or an index complete, in progress, or broken?"),
     "verify": ("curate.commands.verify", "verify", "Check a dataset's files against its manifest's checksums."),
 }
 

@@ -167,3 +167,82 @@ def expected_pairs(docs: list[dict[str, object]], threshold: float, n: int = 5) 
             if similarity >= threshold:
                 found[(a, b)] = similarity
     return found
+
+
+# Language-ID corpora: lingua's ISO 639-1 file names, and the UDHR file (ISO 639-3) of each.
+LINGUA_TO_UDHR = {
+    "en": "eng",
+    "de": "deu",
+    "fr": "fra",
+    "es": "spa",
+    "it": "ita",
+    "nl": "nld",
+    "pt": "por_PT",
+    "pl": "pol",
+    "sv": "swe",
+    "fi": "fin",
+    "tr": "tur",
+    "ru": "rus",
+}
+
+
+def lingua_rows(shared: Path, languages: list[str], kind: str = "sentences") -> list[dict[str, object]]:
+    """One row per line of lingua's test files: id, text, and the language (the file name)."""
+    rows: list[dict[str, object]] = []
+    for language in languages:
+        lines = (shared / "lingua-langid-testdata" / kind / f"{language}.txt").read_text(encoding="utf-8").splitlines()
+        rows += [{"id": f"{language}-{i}", "text": line, "language": language} for i, line in enumerate(lines)]
+    return rows
+
+
+def udhr_paragraphs(shared: Path, code: str, min_chars: int = 40) -> list[str]:
+    """The paragraphs (non-empty lines) of one UDHR translation, long enough to classify."""
+    text = (shared / "udhr2-multilingual" / f"{code}.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if len(line.strip()) >= min_chars]
+
+
+def chunks(text: str, size: int) -> list[str]:
+    """``text`` cut at paragraph breaks into pieces of about ``size`` characters."""
+    pieces: list[str] = []
+    current = ""
+    for paragraph in re.split(r"\n\s*\n", text):
+        current = f"{current}\n\n{paragraph}" if current else paragraph
+        if len(current) >= size:
+            pieces.append(current)
+            current = ""
+    return pieces
+
+
+def prose_documents(shared: Path, books: int, per_book: int, skip: int = 20, articles: bool = True) -> list[str]:
+    """Long-form prose: ~2,000-character passages of Gutenberg books (the first ``books``
+    authors' first book, from passage ``skip`` on: past the front matter), and the gold
+    article bodies of the article-extraction benchmark (with ``articles``)."""
+    import json
+
+    root = shared / "gutenberg-top-authors-subset"
+    documents: list[str] = []
+    for author in sorted(p for p in root.iterdir() if p.is_dir())[:books]:
+        book = sorted(author.glob("*.txt"))[0]
+        documents += chunks(book.read_text(encoding="utf-8", errors="replace"), 2000)[skip : skip + per_book]
+    if not articles:
+        return documents
+    truth = json.loads((shared / "article-extraction-benchmark" / "ground-truth.json").read_text(encoding="utf-8"))
+    documents += [item["articleBody"] for _, item in sorted(truth.items()) if len(item["articleBody"]) > 200]
+    return documents
+
+
+def informal_documents(shared: Path) -> list[str]:
+    """Informal, spam and raw web text: every SMS of the spam collection, nltk webtext's forum,
+    chat and personal-ad lines in groups of five, and the Common Crawl documents of dolma's samples."""
+    import gzip
+    import json
+
+    documents = []
+    for line in (shared / "sms-spam-collection" / "SMSSpamCollection").read_text(encoding="utf-8").splitlines()[1:]:
+        documents.append(line.partition("\t")[2])
+    for name in ("firefox.txt", "overheard.txt", "singles.txt"):
+        lines = (shared / "nltk-webtext" / name).read_text(encoding="utf-8", errors="replace").splitlines()
+        documents += ["\n".join(lines[i : i + 5]) for i in range(0, len(lines), 5)]
+    with gzip.open(shared / "dolma-cc-samples" / "CC-MAIN-20190717121559-20190717143559-00140.jsonl.gz", "rt") as f:
+        documents += [json.loads(line)["text"] for line in f]
+    return [d for d in documents if d.strip()]

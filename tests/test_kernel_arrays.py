@@ -43,7 +43,7 @@ def assert_same(a: kernel.MinHashBatch, b: kernel.MinHashBatch) -> None:
 
 
 def test_stub_names_exist_in_the_extension() -> None:
-    stub = ast.parse((Path(kernel.__file__).parent / "_native.pyi").read_text(encoding="utf-8"))
+    stub = ast.parse((Path(_native.__file__).parent / "_native.pyi").read_text(encoding="utf-8"))
     names = [node.name for node in stub.body if isinstance(node, ast.FunctionDef)]
     names += [
         node.target.id for node in stub.body if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.errors import UsageError
 from curate.filters.base import TextFilter, Verdict
 from curate.filters.registry import register
 from curate.io.readers import ReadOptions
@@ -357,6 +358,10 @@ def test_pipeline_options_come_from_the_same_definitions_as_the_cli() -> None:
         if path.startswith("filter test-"):
             continue
         options = _stage_options(entry, {}, path)
+        if path in ("filter lang", "filter quality", "classify score"):  # a model must be named
+            with pytest.raises(UsageError, match="--model is required"):
+                entry.build_stage(dict(options), read, lambda _: None)
+            continue
         stage = entry.build_stage(dict(options), read, lambda _: None)
         assert stage is not None
     exact = all_entries()["dedup exact"].build_stage(

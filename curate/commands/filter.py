@@ -10,8 +10,8 @@ import click
 
 def _report(stage: Any, summary: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     counters = summary.manifest["counters"]
-    if stage.kind == "filter":
-        annotate = bool(stage.annotate)
+    if getattr(stage, "kind", "filter") == "filter":  # a global stage (filter quality --top-percent) is one
+        annotate = bool(getattr(stage, "annotate", False))
         prefix = "flagged:" if annotate else "dropped:"
         detail_counts = {k.removeprefix(prefix): v for k, v in counters.items() if k.startswith(prefix)}
         extra: dict[str, Any] = {"annotate": annotate, ("flagged" if annotate else "dropped"): detail_counts}

@@ -24,6 +24,14 @@ def run_stage(stage: Any, read: Any, params: dict[str, Any], app: Any) -> StageS
     from curate.pipelines.single import run_global_stage
     from curate.pipelines.stage import GlobalStage
 
+    if isinstance(stage, GlobalStage) and getattr(getattr(stage, "config", None), "index", ""):
+        from curate.dedup.index.session import IndexSession
+
+        session = IndexSession(stage.config, Path(params["output"]))
+        options = run_options(params, app)
+        return session.run(
+            lambda s: run_global_stage(s, read, params["input_location"], Path(params["output"]), options), stage
+        )
     if isinstance(stage, GlobalStage):
         return run_global_stage(stage, read, params["input_location"], Path(params["output"]), run_options(params, app))
     from curate.filters.stage import run_text_stage

@@ -57,6 +57,14 @@ def _load_decisions(plan: FilterPlan, shard_index: int) -> pa.Table:
     root = plan.workspace.root
     tables = [pq.read_table(root / decision_name(shard_index, q)) for q in range(plan.decision_partitions)]
     table = pa.concat_tables(tables) if tables else DECISION_SCHEMA.empty_table()
+    reason = pa.repeat(pa.scalar(plan.reason, pa.string()), table.num_rows)
+    table = table.append_column("reason", reason)
+    if getattr(plan.config, "index", ""):
+        from curate.dedup.index.probe import INDEX_REASON, hits_name
+
+        hits = pq.read_table(root / hits_name(shard_index)).cast(DECISION_SCHEMA)
+        hits = hits.append_column("reason", pa.repeat(pa.scalar(INDEX_REASON, pa.string()), hits.num_rows))
+        table = pa.concat_tables([table, hits])
     return table.sort_by("doc")
 
 
@@ -100,8 +108,7 @@ class DecisionsApply(MapStage):
                 for item in CLUSTER_FIELDS
                 if item.name not in batch.schema.names
             }
-        reason = pa.scalar(self.plan.reason, pa.string())
-        reasons = pc.if_else(pa.array(removed), reason, pa.scalar(None, pa.string()))
+        reasons = pc.if_else(pa.array(removed), picked.column("reason").combine_chunks(), pa.scalar(None, pa.string()))
         return MapResult(
             keep=~removed,
             reasons=reasons,

@@ -15,6 +15,7 @@ MODULES = (
     "curate.filters.rules.fineweb",
     "curate.filters.rules.url",
     "curate.filters.rules.pii",
+    "curate.classify.stages",
 )
 
 _REGISTRY: dict[str, type[TextStage]] = {}

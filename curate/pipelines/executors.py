@@ -19,15 +19,13 @@ import dataclasses
 import logging
 import multiprocessing
 import os
-import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor as PoolExecutor
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from typing import Any, Protocol
 
-from tqdm import tqdm
-
 from curate.errors import CurateError, UsageError
+from curate.pipelines.progress import PhaseProgress
 from curate.pipelines.worker_lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
@@ -89,14 +87,14 @@ def _resources(plan: Any) -> tuple[float, float]:
     return gpus, cpus
 
 
-def progress_enabled(quiet: bool) -> bool:
-    return not quiet and sys.stderr.isatty()
-
-
 class Executor(Protocol):
     name: str
 
-    def map(self, fn: TaskFn, tasks: Sequence[Any], *, description: str) -> list[dict[str, Any]]: ...
+    def map(
+        self, fn: TaskFn, tasks: Sequence[Any], *, description: str, weights: Sequence[int] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run every task; the phase's progress counts ``weights[i]`` bytes for task ``i`` (else tasks)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -135,14 +133,16 @@ class LocalExecutor:
                 )
         return self._pool
 
-    def map(self, fn: TaskFn, tasks: Sequence[Any], *, description: str) -> list[dict[str, Any]]:
-        bar = tqdm(total=len(tasks), desc=description, disable=not progress_enabled(self.quiet), leave=False)
+    def map(
+        self, fn: TaskFn, tasks: Sequence[Any], *, description: str, weights: Sequence[int] | None = None
+    ) -> list[dict[str, Any]]:
+        bar = PhaseProgress(description, len(tasks), weights, quiet=self.quiet)
         try:
             if self.workers == 1 or len(tasks) <= 1:
                 results = []
-                for task in tasks:
+                for i, task in enumerate(tasks):
                     results.append(run_task(fn, task))
-                    bar.update()
+                    bar.done(i)
                 return results
             pool = self._get_pool()
             futures: dict[Future[dict[str, Any]], int] = {
@@ -152,7 +152,7 @@ class LocalExecutor:
             try:
                 for future in as_completed(futures):
                     ordered[futures[future]] = future.result()
-                    bar.update()
+                    bar.done(futures[future])
             except BaseException as exc:
                 for future in futures:
                     future.cancel()
@@ -234,16 +234,20 @@ class RayExecutor:
         self._actors = actors  # kept alive until the results are in
         return [actors[i % len(actors)].run.remote(fn, plan_ref, task) for i, task in enumerate(tasks)]
 
-    def map(self, fn: TaskFn, tasks: Sequence[Any], *, description: str) -> list[dict[str, Any]]:
+    def map(
+        self, fn: TaskFn, tasks: Sequence[Any], *, description: str, weights: Sequence[int] | None = None
+    ) -> list[dict[str, Any]]:
         ray = self._ray
         refs = self._submit(fn, tasks)
-        bar = tqdm(total=len(refs), desc=description, disable=not progress_enabled(self.quiet), leave=False)
+        bar = PhaseProgress(description, len(refs), weights, quiet=self.quiet)
+        position = {ref: i for i, ref in enumerate(refs)}
         try:
             pending = list(refs)
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1)
                 ray.get(ready)  # raise the first task error promptly
-                bar.update(len(ready))
+                for ref in ready:
+                    bar.done(position[ref])
             results: list[dict[str, Any]] = ray.get(refs)
             return results
         except ray.exceptions.RayTaskError as exc:

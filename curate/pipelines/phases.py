@@ -48,11 +48,16 @@ def run_phase(run: StageRun, phase: Phase, plan: Any, *, marker_phase: str | Non
     in ``marker_phase``, default the phase's name); return every task's stats by key."""
     assert run.workspace is not None
     name = marker_phase or phase.name
+    indices = phase.task_indices(plan)
     tasks = [
-        (key, PhaseTask(run.workspace, name, key, phase.fn, plan, index, phase.quarantine))
-        for key, index in phase.task_indices(plan)
+        (key, PhaseTask(run.workspace, name, key, phase.fn, plan, index, phase.quarantine)) for key, index in indices
     ]
-    return run.run_phase(name, run_phase_task, tasks)
+    # A map phase's task reads one input shard: its progress counts the shards' bytes (known from the listing).
+    weights = None
+    if phase.kind == "map":
+        sizes = {shard.index: shard.size for shard in plan.active_shards}
+        weights = [sizes[index] for _, index in indices]
+    return run.run_phase(name, run_phase_task, tasks, weights)
 
 
 def quarantined_shards(stats_by_task: dict[str, dict[str, Any]]) -> dict[int, str]:

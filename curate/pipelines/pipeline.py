@@ -51,7 +51,10 @@ class PipelineStage:
 
     @property
     def is_global(self) -> bool:
-        return self.entry.kind == "global"
+        # The built stage decides: filter quality is a map stage, or global with --top-percent.
+        from curate.pipelines.stage import GlobalStage
+
+        return isinstance(self.stage, GlobalStage)
 
     @property
     def reject_dir(self) -> str:

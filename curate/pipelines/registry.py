@@ -201,11 +201,28 @@ def filter_entry(cls: type) -> StageEntry:
     from curate.filters.base import TextFilter
 
     def build(values: dict[str, Any], read: Any, notice: Notice) -> Any:
-        return cls(**values)
+        stage = cls(**values)
+        # A filter whose options need the whole dataset (filter quality --top-percent) is
+        # replaced by the global stage that makes its cut.
+        replacement = getattr(stage, "global_stage", None)
+        return (replacement(read) if replacement is not None else None) or stage
 
     doc = (cls.__doc__ or cls.summary).strip()
     annotate = issubclass(cls, TextFilter)
     return StageEntry("filter", cls.name, "map", cls, build, cls.summary, doc, annotate=annotate)  # type: ignore[attr-defined]
+
+
+# The map stages of ``curate classify`` (its training commands are not stages): name -> class.
+CLASSIFY_STAGES = {"score": "curate.classify.stages:ClassifyScore"}
+
+
+def classify_entry(name: str) -> StageEntry:
+    cls = _load(CLASSIFY_STAGES[name])
+
+    def build(values: dict[str, Any], read: Any, notice: Notice) -> Any:
+        return cls(**values)
+
+    return StageEntry("classify", name, "map", cls, build, cls.summary, (cls.__doc__ or cls.summary).strip())
 
 
 def group_names(group: str) -> list[str]:
@@ -213,6 +230,8 @@ def group_names(group: str) -> list[str]:
         return list(DEDUP_STAGES)
     if group in MAP_GROUPS:
         return [name for g, name in MAP_STAGES if g == group]
+    if group == "classify":
+        return list(CLASSIFY_STAGES)
     from curate.filters.registry import load_all
 
     return list(load_all())
@@ -223,6 +242,8 @@ def entry(group: str, name: str) -> StageEntry | None:
         return dedup_entry(name) if name in DEDUP_STAGES else None
     if group in MAP_GROUPS:
         return map_entry(group, name) if (group, name) in MAP_STAGES else None
+    if group == "classify":
+        return classify_entry(name) if name in CLASSIFY_STAGES else None
     if group == "filter":
         from curate.filters.registry import load_all
 
@@ -232,9 +253,9 @@ def entry(group: str, name: str) -> StageEntry | None:
 
 
 def all_entries() -> dict[str, StageEntry]:
-    """Every stage by path: dedup, hash, embed, then filters (each group sorted as its command lists it)."""
+    """Every stage by path: dedup, hash, embed, filters, then classify (each group sorted as its command lists it)."""
     found: dict[str, StageEntry] = {}
-    for group in ("dedup", *MAP_GROUPS, "filter"):
+    for group in ("dedup", *MAP_GROUPS, "filter", "classify"):
         for name in group_names(group):
             item = entry(group, name)
             if item is not None:

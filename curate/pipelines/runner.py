@@ -270,21 +270,31 @@ class StageRun:
         phase: str,
         fn: Callable[[Any], dict[str, Any]],
         tasks: Sequence[tuple[str, Any]],
+        weights: Sequence[int] | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Run the tasks (key, argument) of one phase whose markers are missing; return the
-        stats of every task by key, finished now or earlier."""
+        stats of every task by key, finished now or earlier. ``weights`` (aligned with
+        ``tasks``): the bytes each task reads, which the progress bar then counts."""
         assert self.workspace is not None
         results: dict[str, dict[str, Any]] = {}
         todo: list[tuple[str, Any]] = []
-        for key, argument in tasks:
+        todo_weights: list[int] = []
+        for i, (key, argument) in enumerate(tasks):
             done = self.workspace.done(phase, key)
             if done is None:
                 todo.append((key, argument))
+                if weights is not None:
+                    todo_weights.append(weights[i])
             else:
                 results[key] = done
         if todo:
             began = time.monotonic()
-            outputs = self.executor.map(fn, [argument for _, argument in todo], description=phase)
+            outputs = self.executor.map(
+                fn,
+                [argument for _, argument in todo],
+                description=phase,
+                weights=None if weights is None else todo_weights,
+            )
             for (key, _), stats in zip(todo, outputs, strict=True):
                 results[key] = stats
             log.info(

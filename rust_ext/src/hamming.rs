@@ -9,8 +9,9 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyCapsule};
 
+use crate::arrow;
+use crate::binding::u64_bytes;
 use crate::error::KernelError;
-use crate::{arrow, u64_bytes};
 
 const CHUNKS: u32 = 4;
 const CHUNK_BITS: u32 = 16;

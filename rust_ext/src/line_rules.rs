@@ -23,13 +23,10 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyCapsule};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::error::{KernelError, KernelResult};
 use crate::exact::is_python_space;
-use crate::{arrow, to_bytearray, u64_bytes};
 
 #[inline]
 fn in_ranges(table: &[(u32, u32)], c: char) -> bool {
@@ -622,165 +619,15 @@ pub fn fineweb_row(text: &str, stops: &StopChars, short_line_length: usize) -> [
 
 // -- Python -----------------------------------------------------------------------------------------------------
 
-fn char_set(what: &str, chars: &str) -> KernelResult<Vec<char>> {
+pub(crate) fn char_set(what: &str, chars: &str) -> KernelResult<Vec<char>> {
     if chars.is_empty() {
         return Err(KernelError::value(format!("{what} must not be empty")));
     }
     Ok(chars.chars().collect())
 }
 
-fn clear_bit(validity: &mut Option<Vec<u8>>, n: usize, row: usize) {
-    let bits = validity.get_or_insert_with(|| vec![0xff; n.div_ceil(8)]);
-    if let Some(byte) = bits.get_mut(row / 8) {
-        *byte &= !(1u8 << (row % 8));
-    }
-}
-
-type Rewritten<'py> = (
-    Bound<'py, PyByteArray>,
-    Bound<'py, PyByteArray>,
-    Option<Bound<'py, PyByteArray>>,
-);
-
-/// C4 counts of every row of a string array: a uint64 bytearray `(n, 9)` in the order of `C4_COLUMNS`
-/// (zeros for null rows); with `rewrite`, also the kept text of every row as `(offsets, data, validity)` of a
-/// large_string array (int64 offsets, UTF-8 data, validity bitmap or None; null rows stay null).
-#[pyfunction]
-#[pyo3(signature = (
-    schema, array, *, terminal, filter_no_terminal_punct, remove_citations, max_word_length,
-    min_words_per_line, filter_lorem_ipsum, filter_javascript, filter_curly_bracket, filter_policy, rewrite,
-    row_base=0
-))]
-#[allow(clippy::too_many_arguments)]
-pub fn c4_lines<'py>(
-    py: Python<'py>,
-    schema: &Bound<'py, PyCapsule>,
-    array: &Bound<'py, PyCapsule>,
-    terminal: &str,
-    filter_no_terminal_punct: bool,
-    remove_citations: bool,
-    max_word_length: Option<usize>,
-    min_words_per_line: usize,
-    filter_lorem_ipsum: bool,
-    filter_javascript: bool,
-    filter_curly_bracket: bool,
-    filter_policy: bool,
-    rewrite: bool,
-    row_base: usize,
-) -> PyResult<(Bound<'py, PyByteArray>, Option<Rewritten<'py>>)> {
-    let config = C4Config {
-        terminal: if filter_no_terminal_punct {
-            char_set("terminal", terminal)?
-        } else {
-            Vec::new()
-        },
-        filter_no_terminal_punct,
-        remove_citations,
-        max_word_length,
-        min_words_per_line,
-        filter_lorem_ipsum,
-        filter_javascript,
-        filter_curly_bracket,
-        filter_policy,
-    };
-    let column = arrow::import_strings(schema, array)?;
-    let (counts, text) = py.detach(|| -> KernelResult<_> {
-        let n = column.len();
-        let mut counts: Vec<u64> = Vec::with_capacity(n * C4_COLUMNS.len());
-        let mut scratch = C4Scratch::default();
-        let mut offsets: Vec<i64> = Vec::with_capacity(if rewrite { n + 1 } else { 0 });
-        let mut data: Vec<u8> = Vec::new();
-        let mut validity: Option<Vec<u8>> = None;
-        if rewrite {
-            offsets.push(0);
-        }
-        for row in 0..n {
-            match column.text(row, row_base)? {
-                Some(text) => {
-                    let out = if rewrite { Some(&mut data) } else { None };
-                    counts.extend_from_slice(&c4_row(text, &config, &mut scratch, out));
-                }
-                None => {
-                    counts.extend_from_slice(&[0; 9]);
-                    if rewrite {
-                        clear_bit(&mut validity, n, row);
-                    }
-                }
-            }
-            if rewrite {
-                let end = i64::try_from(data.len())
-                    .map_err(|_| KernelError::value("rewritten texts too large"))?;
-                offsets.push(end);
-            }
-        }
-        Ok((counts, rewrite.then_some((offsets, data, validity))))
-    })?;
-    let counts = u64_bytes(py, &counts)?;
-    let text = match text {
-        Some((offsets, data, validity)) => Some((
-            to_bytearray(py, &offsets, i64::to_ne_bytes)?,
-            PyByteArray::new(py, &data),
-            validity.map(|bits| PyByteArray::new(py, &bits)),
-        )),
-        None => None,
-    };
-    Ok((counts, text))
-}
-
-/// FineWeb counts of every row of a string array: a uint64 bytearray `(n, 7)` in the order of
-/// `FINEWEB_COLUMNS` (zeros for null rows). `stop_chars` None means every sentence terminal.
-#[pyfunction]
-#[pyo3(signature = (schema, array, *, stop_chars, short_line_length, row_base=0))]
-pub fn fineweb_lines<'py>(
-    py: Python<'py>,
-    schema: &Bound<'py, PyCapsule>,
-    array: &Bound<'py, PyCapsule>,
-    stop_chars: Option<&str>,
-    short_line_length: usize,
-    row_base: usize,
-) -> PyResult<Bound<'py, PyByteArray>> {
-    let stops = match stop_chars {
-        None => StopChars::Unicode,
-        Some(chars) => StopChars::Set(char_set("stop_chars", chars)?),
-    };
-    let column = arrow::import_strings(schema, array)?;
-    let counts = py.detach(|| -> KernelResult<Vec<u64>> {
-        let n = column.len();
-        let mut counts = Vec::with_capacity(n * FINEWEB_COLUMNS.len());
-        for row in 0..n {
-            match column.text(row, row_base)? {
-                Some(text) => {
-                    counts.extend_from_slice(&fineweb_row(text, &stops, short_line_length))
-                }
-                None => counts.extend_from_slice(&[0; 7]),
-            }
-        }
-        Ok(counts)
-    })?;
-    u64_bytes(py, &counts)
-}
-
-/// The character tables, for the tests: `(sentence terminals, punctuation-or-symbol ranges)`.
-#[pyfunction]
-fn line_rule_tables() -> (String, Vec<(u32, u32)>) {
-    let terminals = SENTENCE_TERMINAL
-        .iter()
-        .flat_map(|&(low, high)| (low..=high).filter_map(char::from_u32))
-        .collect();
-    (terminals, PUNCT_OR_SYMBOL.to_vec())
-}
-
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("C4_COLUMNS", C4_COLUMNS.to_vec())?;
-    m.add("FINEWEB_COLUMNS", FINEWEB_COLUMNS.to_vec())?;
-    m.add_function(wrap_pyfunction!(c4_lines, m)?)?;
-    m.add_function(wrap_pyfunction!(fineweb_lines, m)?)?;
-    m.add_function(wrap_pyfunction!(line_rule_tables, m)?)?;
-    Ok(())
-}
-
 /// Unicode `Sentence_Terminal` characters (assigned in Unicode 14.0), as inclusive code point ranges.
-static SENTENCE_TERMINAL: [(u32, u32); 84] = [
+pub(crate) static SENTENCE_TERMINAL: [(u32, u32); 84] = [
     (0x21, 0x21),
     (0x2E, 0x2E),
     (0x3F, 0x3F),
@@ -868,7 +715,7 @@ static SENTENCE_TERMINAL: [(u32, u32); 84] = [
 ];
 
 /// General categories P* and S* of Unicode 14.0 (Python 3.11's `unicodedata`), as inclusive code point ranges.
-static PUNCT_OR_SYMBOL: [(u32, u32); 338] = [
+pub(crate) static PUNCT_OR_SYMBOL: [(u32, u32); 338] = [
     (0x21, 0x2F),
     (0x3A, 0x40),
     (0x5B, 0x60),

@@ -31,13 +31,10 @@
 
 use std::sync::OnceLock;
 
-use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyCapsule};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{KernelError, KernelResult};
 use crate::exact::is_python_space;
-use crate::{arrow, u64_bytes};
 
 /// Largest n of an n-gram statistic, and most stop words.
 pub const MAX_STAT_NGRAM: usize = 64;
@@ -472,7 +469,7 @@ pub struct RepetitionScratch {
     paragraph_starts: Vec<bool>,
 }
 
-fn check_ngrams(what: &str, ns: &[usize]) -> KernelResult<()> {
+pub(crate) fn check_ngrams(what: &str, ns: &[usize]) -> KernelResult<()> {
     match ns.iter().find(|&&n| n == 0 || n > MAX_STAT_NGRAM) {
         Some(n) => Err(KernelError::value(format!(
             "{what} n-gram sizes must be between 1 and {MAX_STAT_NGRAM}, got {n}"
@@ -696,71 +693,6 @@ fn ngram_chars(scratch: &mut RepetitionScratch, top: &[usize], dup: &[usize], re
             candidates.truncate(kept);
         }
     }
-}
-
-/// Quality counts of every row of a string array: a uint64 bytearray of `(n, 13)` in the order of
-/// `QUALITY_COLUMNS` (zeros for null rows).
-#[pyfunction]
-#[pyo3(signature = (schema, array, stop_words, bullets, row_base=0))]
-pub fn gopher_quality_stats<'py>(
-    py: Python<'py>,
-    schema: &Bound<'py, PyCapsule>,
-    array: &Bound<'py, PyCapsule>,
-    stop_words: Vec<String>,
-    bullets: Vec<String>,
-    row_base: usize,
-) -> PyResult<Bound<'py, PyByteArray>> {
-    let config = QualityConfig::new(stop_words, bullets)?;
-    let column = arrow::import_strings(schema, array)?;
-    let values = py.detach(|| -> KernelResult<Vec<u64>> {
-        let mut values = Vec::with_capacity(column.len() * QUALITY_COLUMNS.len());
-        for row in 0..column.len() {
-            let text = column.text(row, row_base)?.unwrap_or("");
-            values.extend_from_slice(&quality_row(text, &config));
-        }
-        Ok(values)
-    })?;
-    u64_bytes(py, &values)
-}
-
-/// Repetition counts of every row of a string array: a uint64 bytearray of `(n, 10 + len(top) + len(dup))`,
-/// the `REPETITION_COLUMNS` then the top n-gram characters of each `top` n, then the duplicate n-gram
-/// characters of each `dup` n (zeros for null rows).
-#[pyfunction]
-#[pyo3(signature = (schema, array, top, dup, row_base=0))]
-pub fn gopher_repetition_stats<'py>(
-    py: Python<'py>,
-    schema: &Bound<'py, PyCapsule>,
-    array: &Bound<'py, PyCapsule>,
-    top: Vec<usize>,
-    dup: Vec<usize>,
-    row_base: usize,
-) -> PyResult<Bound<'py, PyByteArray>> {
-    check_ngrams("top", &top)?;
-    check_ngrams("duplicate", &dup)?;
-    let column = arrow::import_strings(schema, array)?;
-    let values = py.detach(|| -> KernelResult<Vec<u64>> {
-        let width = REPETITION_COLUMNS.len() + top.len() + dup.len();
-        let mut values = Vec::with_capacity(column.len() * width);
-        let mut scratch = RepetitionScratch::default();
-        for row in 0..column.len() {
-            let text = column.text(row, row_base)?.unwrap_or("");
-            repetition_row(text, &top, &dup, &mut scratch, &mut values)
-                .map_err(|e| KernelError::value(format!("row {}: {e}", row_base + row)))?;
-        }
-        Ok(values)
-    })?;
-    u64_bytes(py, &values)
-}
-
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("MAX_STAT_NGRAM", MAX_STAT_NGRAM)?;
-    m.add("MAX_STOP_WORDS", MAX_STOP_WORDS)?;
-    m.add("QUALITY_COLUMNS", QUALITY_COLUMNS.to_vec())?;
-    m.add("REPETITION_COLUMNS", REPETITION_COLUMNS.to_vec())?;
-    m.add_function(wrap_pyfunction!(gopher_quality_stats, m)?)?;
-    m.add_function(wrap_pyfunction!(gopher_repetition_stats, m)?)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.dedup.index.probe import drop_hits, load_hit_docs
 from curate.dedup.minhash.config import MinHashPlan
 from curate.dedup.minhash.signatures import BAND_SCHEMA, band_name
 from curate.io.writers import write_table_atomically
@@ -44,6 +45,9 @@ def candidate_task(plan: MinHashPlan, partition: int) -> tuple[dict[str, Any], l
     root = plan.workspace.root
     tables = [pq.read_table(root / band_name(partition, shard.index)) for shard in plan.active_shards]
     bands = pa.concat_tables(tables) if tables else BAND_SCHEMA.empty_table()
+    if plan.config.index:
+        # Documents already removed as duplicates of the index leave the within-run dedup.
+        bands = drop_hits(bands, load_hit_docs(root, plan.active_shards))
     a, b = star_edges(bands.column("bucket").to_numpy(), bands.column("doc").to_numpy())
     del bands, tables
     table = pa.table({"a": a, "b": b}, schema=EDGE_SCHEMA)

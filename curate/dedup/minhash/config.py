@@ -50,6 +50,13 @@ class MinHashConfig:
     verify: bool = option(True, "Check each member's exact Jaccard against its cluster's survivor before removing it.")
     # keep-rule mode only: the survivors a member is compared with (cover has no such cap).
     max_leaders: int = option(64, cli=False)
+    index: str = option(
+        "",
+        "Persistent dedup index (a directory): also remove documents near-duplicate of a survivor of an earlier "
+        "run, then add this run's survivors to it once OUT is published (nightly incremental dedup).",
+    )
+    # Set by the index session: the index's content this run probes (a resumed run must probe the same).
+    index_generation: str = option("", cli=False)
 
     def resolved(self, notice: Callable[[str], None]) -> MinHashConfig:
         """With --bands and --rows chosen from --threshold when neither was given."""
@@ -84,7 +91,32 @@ class MinHashConfig:
             "id_column_explicit": self.read.id_column_explicit,
         }
         fields["algorithm_version"] = ALGORITHM_VERSION
+        if not self.index:
+            # Without an index, the identity of runs made before the option existed.
+            fields.pop("index")
+            fields.pop("index_generation")
+        else:
+            # The index's content (its generation) decides the output, not where it lies.
+            fields["index"] = True
         return fields
+
+    def index_fields(self) -> dict[str, object]:
+        """What an index must have been built with to be probed by this run (not the keep rule or the
+        survivor mode, which only decide between tonight's documents)."""
+        return {
+            "stage": STAGE_NAME,
+            "algorithm_version": ALGORITHM_VERSION,
+            "threshold": self.threshold,
+            "num_perm": self.num_perm,
+            "ngram": self.ngram,
+            "shingle": self.shingle,
+            "bands": self.bands,
+            "rows": self.rows,
+            "seed": self.seed,
+            "verify": self.verify,
+            "text_column": self.read.text_column,
+            "id_column": self.read.id_column,
+        }
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from curate.dedup.filtering import DecisionsApply
+from curate.dedup.index.probe import INDEX_REASON, probe_task
 from curate.dedup.minhash.candidates import candidate_task
 from curate.dedup.minhash.clusters import gather_task, resolve_task
 from curate.dedup.minhash.components import components_task
@@ -18,6 +19,7 @@ from curate.dedup.minhash.signatures import signature_task
 from curate.dedup.unique_ids import PHASE as ID_PHASE
 from curate.dedup.unique_ids import duplicate_ids_task
 from curate.dedup.unique_ids import summarize as summarize_ids
+from curate.errors import UsageError
 from curate.io.discovery import InputShard
 from curate.io.readers import ReadOptions
 from curate.pipelines.plan import partitions_for
@@ -40,8 +42,13 @@ def _clusters(plan: MinHashPlan) -> int:
     return plan.cluster_partitions
 
 
+def _has_index(plan: MinHashPlan) -> bool:
+    return bool(plan.config.index)
+
+
 PHASES = [
     Phase("signatures", "map", signature_task, quarantine=True),
+    Phase("index_probe", "single", probe_task, key="all", when=_has_index),
     Phase(ID_PHASE, "reduce", duplicate_ids_task, count=_bands, prefix="i"),
     Phase("candidates", "reduce", candidate_task, count=_bands, prefix="p"),
     Phase("components", "single", components_task, key="all"),
@@ -74,6 +81,14 @@ class MinHashStage(GlobalStage):
 
     def check_input(self, unified: pa.Schema | None, shards: list[InputShard]) -> None:
         self.config.keep.require_column(unified)
+        read = self.config.read
+        if self.config.index and not self.config.index_generation:
+            raise UsageError("--index works with `curate dedup minhash` on its own, not inside `curate run`")
+        if self.config.index and unified is not None and read.id_column not in unified.names:
+            raise UsageError(
+                f"--index needs a stable id column: no column {read.id_column!r} in the input "
+                "(pass --id-column; a derived id names a position, not a document)"
+            )
 
     def make_plan(self, base: dict[str, Any], input_bytes: int) -> MinHashPlan:
         partitions = partitions_for(input_bytes, self.config.bands * BAND_ROW_BYTES)
@@ -89,8 +104,11 @@ class MinHashStage(GlobalStage):
         self, plan: MinHashPlan, stats: dict[str, dict[str, dict[str, Any]]], apply: dict[str, Any]
     ) -> dict[str, Any]:
         signatures = stats["signatures"].values()
+        of_index = stats["index_probe"]["all"]["index_matches"] if "index_probe" in stats else 0
+        index_counters = {f"removed:{INDEX_REASON}": of_index} if self.config.index else {}
         return {
-            f"removed:{REASON}": apply["body"]["rows_rejected"],
+            f"removed:{REASON}": apply["body"]["rows_rejected"] - of_index,
+            **index_counters,
             "clusters": sum(s["clusters"] for s in stats["resolve"].values()),
             "candidate_edges": sum(s["edges"] for s in stats["candidates"].values()),
             "clustered_docs": stats["components"]["all"]["clustered_docs"],

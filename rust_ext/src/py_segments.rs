@@ -1,11 +1,12 @@
-//! PyO3 wrappers of `exact`: content hashes and line / paragraph segments over Arrow string arrays.
+//! PyO3 bindings of the segments concern (`exact`): content hashes and line / paragraph segments over Arrow
+//! string arrays (`curate/kernel/segments.py` is the facade).
 
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyCapsule};
 
+use crate::binding::{to_bytearray, u64_bytes, with_strings, StringsOut};
 use crate::error::KernelError;
 use crate::exact::{self, Level, Segment, Unit};
-use crate::{arrow, to_bytearray, u64_bytes};
 
 /// xxh3-128 of every row under `level` (`none`, `basic`, `aggressive`): `(hi, lo)` uint64 bytearrays.
 /// Null rows hash as empty strings (the facade masks them).
@@ -19,8 +20,7 @@ pub fn content_hashes<'py>(
     row_base: usize,
 ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
     let level = Level::parse(level)?;
-    let column = arrow::import_strings(schema, array)?;
-    let (hi, lo) = py.detach(|| -> Result<_, KernelError> {
+    let (hi, lo) = with_strings(py, schema, array, |column| {
         let n = column.len();
         let (mut hi, mut lo) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let (mut scratch, mut line) = (Vec::new(), String::new());
@@ -47,8 +47,7 @@ pub fn segment_hashes<'py>(
     row_base: usize,
 ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
     let unit = Unit::parse(unit)?;
-    let column = arrow::import_strings(schema, array)?;
-    let (rows, hashes) = py.detach(|| -> Result<_, KernelError> {
+    let (rows, hashes) = with_strings(py, schema, array, |column| {
         let (mut rows, mut hashes) = (Vec::new(), Vec::new());
         let (mut key, mut segments) = (String::new(), Vec::<Segment>::new());
         for row in 0..column.len() {
@@ -93,18 +92,14 @@ pub fn remove_segments<'py>(
     row_base: usize,
 ) -> PyResult<Removed<'py>> {
     let unit = Unit::parse(unit)?;
-    let column = arrow::import_strings(schema, array)?;
-    let result = py.detach(|| -> Result<_, KernelError> {
+    let (texts, removed, chars, words) = with_strings(py, schema, array, |column| {
         let n = column.len();
-        let mut offsets: Vec<i64> = Vec::with_capacity(n + 1);
-        let mut data: Vec<u8> = Vec::new();
-        let mut validity: Option<Vec<u8>> = None;
+        let mut texts = StringsOut::new(n, 0);
         let (mut removed, mut chars, mut words) = (vec![0u32; n], vec![0u64; n], vec![0u64; n]);
         let (mut key, mut segments, mut units) =
             (String::new(), Vec::<Segment>::new(), Vec::<Segment>::new());
         let (mut flags, mut drops) = (Vec::new(), Vec::new());
         let mut cursor = 0usize;
-        offsets.push(0);
         for row in 0..n {
             match column.text(row, row_base)? {
                 Some(text) => {
@@ -118,32 +113,27 @@ pub fn remove_segments<'py>(
                     cursor = end;
                     // Flags are per counted segment; removal may be by finer units (sentences).
                     exact::removal_units(text, unit, &flags, &mut key, &mut units, &mut drops);
-                    let outcome = exact::remove_segments(text, &units, &drops, &mut data);
+                    let outcome = exact::remove_segments(text, &units, &drops, &mut texts.data);
                     removed[row] = outcome.segments_removed;
                     chars[row] = outcome.chars_removed;
                     words[row] = outcome.words_left;
                 }
-                None => {
-                    let bits = validity.get_or_insert_with(|| vec![0xff; n.div_ceil(8)]);
-                    if let Some(byte) = bits.get_mut(row / 8) {
-                        *byte &= !(1u8 << (row % 8));
-                    }
-                }
+                None => texts.set_null(row),
             }
-            offsets.push(data.len() as i64);
+            texts.end_row()?;
         }
         if cursor != drop.len() {
             return Err(KernelError::value(
                 "drop flags are more than the texts' segments",
             ));
         }
-        Ok((offsets, data, validity, removed, chars, words))
+        Ok((texts, removed, chars, words))
     })?;
-    let (offsets, data, validity, removed, chars, words) = result;
+    let (offsets, data, validity) = texts.into_py(py)?;
     Ok((
-        to_bytearray(py, &offsets, i64::to_ne_bytes)?,
-        PyByteArray::new(py, &data),
-        validity.map(|bits| PyByteArray::new(py, &bits)),
+        offsets,
+        data,
+        validity,
         to_bytearray(py, &removed, u32::to_ne_bytes)?,
         u64_bytes(py, &chars)?,
         u64_bytes(py, &words)?,

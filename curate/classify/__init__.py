@@ -1,0 +1,1 @@
+"""fastText classifiers: model files checked before loading, training, and the scoring stages."""

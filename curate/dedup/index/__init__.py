@@ -1,0 +1,1 @@
+"""A persistent dedup index: the state nightly incremental dedup keeps between runs."""

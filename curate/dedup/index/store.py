@@ -1,0 +1,337 @@
+"""The persistent dedup index directory (DESIGN.md §8), its own directory, never a run's ``_work/``:
+
+```
+IDX/
+  _index.json              state, written last and atomically: fingerprint, runs, applied outputs, next night
+  _pending.json            an update announced before the run publishes OUT (see ``IndexSession``)
+  _curate.lock             the index's own OS advisory lock (one run per index)
+  bands/run-NNNNNN.parquet (bucket u64, key u64) of every survivor of one night, sorted by bucket
+  docs/run-NNNNNN.parquet  (key u64, id, night, text) of those survivors, sorted by key
+  removed.parquet          (id, before) removed with ``curate index remove``: the id's rows of the runs of
+                           nights before ``before`` no longer match (tombstones until compaction)
+```
+
+Document keys are derived from the id (the low 64 bits of xxh3-128 of the id string), never from a
+position in one run's input, so they mean the same document on every night. The index stores the
+survivors' *text* (zstd-compressed): a tonight document that shares a band bucket with a survivor is
+verified on exact Jaccard, the same check a single run over all nights makes, so the incremental runs
+keep the same documents. The trade-off: the index holds about the compressed size of every kept
+document (a signature-only index would be 4·num_perm bytes per document but could only estimate the
+similarity). Only the texts of candidates are read, by key, through the row-group statistics of the
+sorted ``docs`` runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate import kernel
+from curate.errors import CurateError, UsageError
+from curate.io.lock import OutputLock
+from curate.io.manifest import fingerprint
+
+STATE_NAME = "_index.json"
+PENDING_NAME = "_pending.json"
+REMOVED_NAME = "removed.parquet"
+FORMAT = 1
+BAND_SCHEMA = pa.schema([("bucket", pa.uint64()), ("key", pa.uint64())])
+REMOVED_SCHEMA = pa.schema([("id", pa.string()), ("before", pa.int64())])
+DOC_SCHEMA = pa.schema([("key", pa.uint64()), ("id", pa.string()), ("night", pa.int64()), ("text", pa.large_string())])
+# Small row groups in the docs runs: a probe reads only the groups whose key range holds a candidate.
+DOC_ROW_GROUP = 4096
+
+
+class IndexMismatchError(UsageError):
+    """The index was built with another configuration."""
+
+
+def id_keys(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The stable u64 key of every id (xxh3-128 of the id string, low half)."""
+    _, lo = kernel.content_hashes(pc.cast(ids, pa.large_string()), level="none")
+    return lo
+
+
+def run_name(kind: str, run: dict[str, Any]) -> str:
+    return f"{kind}/{run['file']}"
+
+
+@dataclass
+class IndexState:
+    fingerprint: str
+    config: dict[str, Any]
+    next_night: int = 1
+    runs: list[dict[str, Any]] = field(default_factory=list)  # {file, night, docs, bands}
+    applied: list[dict[str, Any]] = field(default_factory=list)  # {output, manifest, night}
+    removed: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "fingerprint": self.fingerprint,
+            "config": self.config,
+            "next_night": self.next_night,
+            "runs": self.runs,
+            "applied": self.applied,
+            "removed": self.removed,
+        }
+
+    @property
+    def generation(self) -> str:
+        """Changes whenever the index's content does (a resumed run must probe the same index)."""
+        return fingerprint({"runs": self.runs, "removed": self.removed, "fingerprint": self.fingerprint})
+
+
+def _write_parquet(root: Path, name: str, table: pa.Table, row_group: int | None = None) -> None:
+    """Write ``root/name`` through a temporary file, fsync, rename: a crash leaves the old or the new file."""
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd", row_group_size=row_group)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Atomically and durably: temporary file, fsync, rename, fsync of the directory."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sorted_bands(buckets: np.ndarray, keys: np.ndarray) -> pa.Table:
+    """(bucket, key) sorted by bucket (a stable radix sort: rows of one bucket keep their order, which
+    is deterministic, the order of OUT's rows or of the runs merged)."""
+    order = np.argsort(buckets, kind="stable")
+    return pa.table({"bucket": buckets[order], "key": keys[order]}, schema=BAND_SCHEMA)
+
+
+class Index:
+    """An index directory; open it with :meth:`locked` for anything that writes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # --- state ---------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return (self.root / STATE_NAME).exists()
+
+    def state(self) -> IndexState | None:
+        path = self.root / STATE_NAME
+        if not path.exists():
+            return None
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CurateError(f"{path}: unreadable index state ({exc})") from exc
+        if raw.get("format") != FORMAT:
+            raise CurateError(f"{path}: index format {raw.get('format')!r}, this curate reads {FORMAT}")
+        return IndexState(
+            fingerprint=raw["fingerprint"],
+            config=raw["config"],
+            next_night=raw["next_night"],
+            runs=raw["runs"],
+            applied=raw["applied"],
+            removed=raw.get("removed", 0),
+        )
+
+    def write_state(self, state: IndexState) -> None:
+        write_json(self.root / STATE_NAME, state.as_json())
+
+    def check_config(self, config: dict[str, Any]) -> IndexState | None:
+        """The state, after checking the index was built with ``config`` (else a clear refusal)."""
+        state = self.state()
+        if state is not None and state.fingerprint != fingerprint(config):
+            differ = sorted(k for k in {*config, *state.config} if config.get(k) != state.config.get(k))
+            detail = ", ".join(f"{k}: index {state.config.get(k)!r}, this run {config.get(k)!r}" for k in differ)
+            raise IndexMismatchError(
+                f"index {self.root} was built with another configuration ({detail}); "
+                "use the index's options or another index"
+            )
+        return state
+
+    def locked(self) -> OutputLock:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return OutputLock(self.root)
+
+    # --- reading -------------------------------------------------------------------------------
+    def removed(self) -> pa.Table:
+        path = self.root / REMOVED_NAME
+        return pq.read_table(path).cast(REMOVED_SCHEMA) if path.exists() else REMOVED_SCHEMA.empty_table()
+
+    def live(self, table: pa.Table) -> pa.Table:
+        """``table`` (columns key, night) without the rows a removal tombstoned."""
+        removed = self.removed()
+        if removed.num_rows == 0 or table.num_rows == 0:
+            return table
+        tomb = pa.table({"key": id_keys(removed.column("id")), "before": removed.column("before")})
+        tomb = tomb.group_by("key").aggregate([("before", "max")]).rename_columns(["key", "before"])
+        joined = table.join(tomb, "key", join_type="left outer")
+        dead = pc.fill_null(pc.less(joined.column("night"), joined.column("before")), False)
+        return joined.filter(pc.invert(dead)).drop_columns(["before"])
+
+    def probe_buckets(self, state: IndexState, buckets: np.ndarray) -> pa.Table:
+        """(bucket, key, night) of every index row whose bucket is in the sorted unique ``buckets``: each
+        run is streamed in batches and searched, so memory is bounded by tonight's buckets and one
+        batch, whatever the history."""
+        found: list[pa.Table] = []
+        for run in state.runs:
+            with pq.ParquetFile(self.root / run_name("bands", run)) as handle:
+                for batch in handle.iter_batches(batch_size=1 << 20):
+                    column = batch.column(0).to_numpy()
+                    at = np.searchsorted(buckets, column)
+                    hit = (
+                        (at < len(buckets)) & (buckets[np.minimum(at, len(buckets) - 1)] == column)
+                        if len(buckets)
+                        else None
+                    )
+                    if hit is not None and hit.any():
+                        picked = pa.Table.from_batches([batch]).filter(pa.array(hit))
+                        found.append(
+                            picked.append_column("night", pa.array(np.full(picked.num_rows, run["night"], np.int64)))
+                        )
+        if not found:
+            return BAND_SCHEMA.empty_table().append_column("night", pa.array([], pa.int64()))
+        return pa.concat_tables(found)
+
+    def docs_for(self, state: IndexState, keys: np.ndarray) -> pa.Table:
+        """(key, id, night, text) of the survivors with these keys. Per run, only the row groups whose
+        key range (from the footer's statistics) holds a wanted key are read, one at a time, and
+        filtered at once: memory is one row group plus the matches."""
+        if len(keys) == 0:
+            return DOC_SCHEMA.empty_table()
+        wanted = np.unique(keys)
+        value_set = pa.array(wanted, pa.uint64())
+        found = [DOC_SCHEMA.empty_table()]
+        for run in state.runs:
+            with pq.ParquetFile(self.root / run_name("docs", run)) as handle:
+                meta = handle.metadata
+                column = meta.schema.names.index("key")
+                for group in range(meta.num_row_groups):
+                    statistics = meta.row_group(group).column(column).statistics
+                    if statistics is not None and statistics.has_min_max:
+                        # The first wanted key at or above the group's min must not pass its max.
+                        at = int(np.searchsorted(wanted, np.uint64(statistics.min)))
+                        if at == len(wanted) or wanted[at] > np.uint64(statistics.max):
+                            continue
+                    table = handle.read_row_group(group)
+                    table = table.filter(pc.is_in(table.column("key"), value_set=value_set))
+                    if table.num_rows:
+                        found.append(table.cast(DOC_SCHEMA))
+        return pa.concat_tables(found)
+
+    def stats(self) -> dict[str, Any]:
+        state = self.state()
+        if state is None:
+            return {"index": str(self.root), "exists": False}
+        docs = sum(r["docs"] for r in state.runs)
+        size = sum(p.stat().st_size for p in self.root.rglob("*.parquet"))
+        return {
+            "index": str(self.root),
+            "exists": True,
+            "runs": len(state.runs),
+            "documents": docs,
+            "band_rows": sum(r["bands"] for r in state.runs),
+            "removed_pending_compaction": state.removed,
+            "nights": state.next_night - 1,
+            "bytes": size,
+            "pending_update": (self.root / PENDING_NAME).exists(),
+            "config": state.config,
+        }
+
+    # --- writing (under the lock) --------------------------------------------------------------
+    def add_night(
+        self, state: IndexState, docs: pa.Table, bands: np.ndarray, keys: np.ndarray, output: dict[str, Any]
+    ) -> IndexState:
+        """Add one night's survivors (``docs``: key, id, text; ``bands``: their band hashes, one row per
+        doc) as a new run, then the state (written last): a crash before the state leaves it unchanged."""
+        night = state.next_night
+        docs = docs.append_column("night", pa.array(np.full(docs.num_rows, night, np.int64)))
+        docs = docs.select(DOC_SCHEMA.names).cast(DOC_SCHEMA)
+        docs = docs.take(pa.array(np.argsort(docs.column("key").to_numpy(), kind="stable")))
+        per_doc = bands.shape[1] if bands.ndim == 2 else 0
+        band_table = _sorted_bands(bands.reshape(-1), np.repeat(keys, per_doc))
+        run = {"file": f"run-{night:06d}.parquet", "night": night, "docs": docs.num_rows, "bands": band_table.num_rows}
+        _write_parquet(self.root, run_name("docs", run), docs, DOC_ROW_GROUP)
+        _write_parquet(self.root, run_name("bands", run), band_table)
+        runs = [*state.runs, run]
+        new = IndexState(
+            state.fingerprint,
+            state.config,
+            night + 1,
+            runs,
+            [*state.applied, {**output, "night": night}],
+            state.removed,
+        )
+        self.write_state(new)
+        return new
+
+    def remove(self, state: IndexState, ids: pa.Array) -> int:
+        """Tombstone ``ids``: their rows in the runs so far no longer suppress later copies (a copy
+        kept on a later night is a new survivor and is indexed again); compaction drops the rows."""
+        old = self.removed()
+        new = pa.table({"id": ids.cast(pa.string()), "before": pa.array(np.full(len(ids), state.next_night, np.int64))})
+        merged = pa.concat_tables([old, new.cast(REMOVED_SCHEMA)])
+        merged = merged.group_by("id").aggregate([("before", "max")]).rename_columns(["id", "before"]).sort_by("id")
+        _write_parquet(self.root, REMOVED_NAME, merged)
+        state.removed = merged.num_rows
+        self.write_state(state)
+        return merged.num_rows - old.num_rows
+
+    def compact(self, state: IndexState) -> IndexState:
+        """Merge every run into one without the removed rows. The merged run gets a new file name and
+        the state switches to it in one atomic write; the old files are deleted only after."""
+        if not state.runs:
+            return state
+        docs = pa.concat_tables([pq.read_table(self.root / run_name("docs", r)).cast(DOC_SCHEMA) for r in state.runs])
+        bands = pa.concat_tables(
+            [
+                pq.read_table(self.root / run_name("bands", r)).append_column(
+                    "night", pa.array(np.full(r["bands"], r["night"], np.int64))
+                )
+                for r in state.runs
+            ]
+        )
+        docs = self.live(docs)
+        docs = docs.take(pa.array(np.argsort(docs.column("key").to_numpy(), kind="stable")))
+        bands = self.live(bands)
+        bands = _sorted_bands(bands.column("bucket").to_numpy(), bands.column("key").to_numpy())
+        night = state.runs[-1]["night"]
+        # docs keep their own night; the merged run's night is its newest (tombstones compare per row).
+        run = {
+            "file": f"compact-{night:06d}-{len(state.runs):04d}.parquet",
+            "night": night,
+            "docs": docs.num_rows,
+            "bands": bands.num_rows,
+        }
+        _write_parquet(self.root, run_name("docs", run), docs, DOC_ROW_GROUP)
+        _write_parquet(self.root, run_name("bands", run), bands)
+        new = IndexState(state.fingerprint, state.config, state.next_night, [run], state.applied, 0)
+        self.write_state(new)
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / REMOVED_NAME).unlink()
+        for old in state.runs:
+            if old["file"] != run["file"]:
+                for kind in ("docs", "bands"):
+                    with contextlib.suppress(FileNotFoundError):
+                        (self.root / run_name(kind, old)).unlink()
+        return new
