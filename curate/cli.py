@@ -28,7 +28,11 @@ COMMAND_GROUPS = {
     "explain": ("curate.commands.explain", "explain", "Why is a document gone?"),
     "filter": ("curate.commands.filter", "filter", "Quality filters and PII redaction."),
     "hash": ("curate.commands.hash", "hash", "Add hash columns (perceptual hashes of images)."),
-    "ingest": ("curate.commands.ingest", "ingest", "Turn files users have (image folders) into a dataset."),
+    "ingest": (
+        "curate.commands.ingest",
+        "ingest",
+        "Raw sources to shards: web archives (WARC / ARC / WET) to text, image folders and WebDataset tars.",
+    ),
     "index": ("curate.commands.index", "index", "Inspect and maintain a persistent dedup index."),
     "report": ("curate.commands.report", "report", "One HTML page about a dataset or a chain."),
     "run": ("curate.commands.run", "run", "Run a pipeline of stages (YAML)."),

@@ -1,5 +1,11 @@
-"""``curate ingest``: turn the files users have into a curate dataset (``ingest images``: a folder
-tree of image files; ``ingest webdataset``: WebDataset ``.tar`` shards)."""
+"""``curate ingest NAME IN OUT``: source stages, raw inputs to shards: web archives (WARC, ARC,
+WET) to text shards, and image files (``ingest images``: a folder tree; ``ingest webdataset``:
+WebDataset ``.tar`` shards) to image shards.
+
+The web-archive commands are made from their registered stages (``INGEST_STAGES`` in
+``curate.pipelines.registry``): their options are the fields of the stage's dataclass. The image
+commands are one pass each, not stages (their input is not a dataset of shards).
+"""
 
 from __future__ import annotations
 
@@ -13,11 +19,6 @@ import click
 from curate.commands.options import _option
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@click.group()
-def ingest() -> None:
-    """Turn files users have into a dataset of Parquet shards."""
 
 
 def _ingest_options(fn: F) -> F:
@@ -54,7 +55,7 @@ def _ingest_options(fn: F) -> F:
     return fn
 
 
-@ingest.command("images")
+@click.command("images")
 @click.argument("source", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("output", metavar="OUT", type=click.Path(file_okay=False, path_type=Path))
 @_ingest_options
@@ -68,7 +69,7 @@ def images(source: Path, output: Path, **params: Any) -> None:
     _ingest(source, output, params, webdataset=False)
 
 
-@ingest.command("webdataset")
+@click.command("webdataset")
 @click.argument("source", metavar="TARS", type=click.Path(exists=True, path_type=Path))
 @click.argument("output", metavar="OUT", type=click.Path(file_okay=False, path_type=Path))
 @_ingest_options
@@ -107,3 +108,34 @@ def _ingest(source: Path, output: Path, params: dict[str, Any], *, webdataset: b
             f"{label}: {result['rows_in']} in, {result['rows_kept']} images, {result['rows_removed']} "
             f"rejected{' (' + why + ')' if why else ''}, {result['seconds']:.2f} s -> {output}"
         )
+
+
+IMAGE_COMMANDS: dict[str, click.Command] = {"images": images, "webdataset": webdataset}
+
+
+def _report(stage: Any, summary: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    counters = summary.manifest["counters"]
+    dropped = {k.removeprefix("dropped:"): v for k, v in counters.items() if k.startswith("dropped:")}
+    return {"dropped": dropped}, f"{sum(dropped.values())} records not kept, "
+
+
+class IngestGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from curate.pipelines.registry import group_names
+
+        return sorted([*group_names("ingest"), *IMAGE_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from curate.commands.stage_command import make_stage_command
+        from curate.pipelines.registry import entry
+
+        if cmd_name in IMAGE_COMMANDS:
+            return IMAGE_COMMANDS[cmd_name]
+        found = entry("ingest", cmd_name)
+        return None if found is None else make_stage_command(found, _report, short_help=found.summary)
+
+
+@click.group(cls=IngestGroup)
+def ingest() -> None:
+    """Raw sources to shards: web archives (WARC, ARC, WET) with main-content extraction; image folders
+    and WebDataset .tar shards."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 from curate.errors import BadInputError, UsageError
+from curate.ingest.formats import WARC_SUFFIXES, is_web_archive
 from curate.io.locations import resolve_input
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class InputShard:
 
     @property
     def format(self) -> str:
+        if is_web_archive(self.path):
+            return "warc"
         return "parquet" if self.path.endswith(".parquet") else "jsonl"
 
     @property
@@ -63,9 +66,33 @@ class InputShard:
         return {"name": self.name, "size": self.size, "mtime_ns": self.mtime_ns}
 
 
-def _is_data_file(name: str) -> bool:
+INGEST_HINT = "web archives are read by `curate ingest warc IN OUT` (then run this command on OUT)"
+
+
+def _suffixes(source: str | None) -> tuple[str, ...]:
+    """The file names a run reads: web archives for a ``warc`` source stage, else tables."""
+    return WARC_SUFFIXES if source == "warc" else SUPPORTED_SUFFIXES
+
+
+def _wanted(name: str, suffixes: tuple[str, ...]) -> bool:
+    return name.lower().endswith(suffixes) if suffixes is WARC_SUFFIXES else name.endswith(suffixes)
+
+
+def _is_data_file(name: str, suffixes: tuple[str, ...] = SUPPORTED_SUFFIXES) -> bool:
     base = os.path.basename(name)
-    return not base.startswith(("_", ".")) and base.endswith(SUPPORTED_SUFFIXES)
+    return not base.startswith(("_", ".")) and _wanted(base, suffixes)
+
+
+def _refuse_or_note_archives(archives: list[str], found: int, root: str) -> None:
+    """Web archives in a table run's input are never skipped in silence: with no table beside
+    them the run is refused, else the user is told at the default verbosity which were left out."""
+    if not archives:
+        return
+    names = [os.path.relpath(p, root) for p in archives]
+    shown = ", ".join(names[:3]) + (f", ... ({len(names) - 3} more)" if len(names) > 3 else "")
+    if not found:
+        raise UsageError(f"{root} holds {len(names)} WARC/ARC/WET file(s) ({shown}) and no table: {INGEST_HINT}")
+    log.warning("skipped %d WARC/ARC/WET file(s) (%s): %s", len(names), shown, INGEST_HINT)
 
 
 def _resolve_filesystem(location: str) -> tuple[pafs.FileSystem, str]:
@@ -115,7 +142,7 @@ def input_root(location: str) -> str | None:
     return path if os.path.isdir(path) else None
 
 
-def discover_inputs(location: str) -> tuple[list[InputShard], dict[str, object] | None]:
+def discover_inputs(location: str, source: str | None = None) -> tuple[list[InputShard], dict[str, object] | None]:
     """List the input shards at ``location`` in a stable (sorted) order.
 
     A directory holding ``_manifest.json`` is a curate dataset: only the shards its
@@ -123,28 +150,35 @@ def discover_inputs(location: str) -> tuple[list[InputShard], dict[str, object] 
     ``_work/`` but no manifest is an unfinished run and is refused. Otherwise every
     supported file below the directory (files and folders whose name starts with ``_`` or
     ``.`` are skipped, and listed at -v),
-    a glob, or a single file. Raises UsageError when nothing is found.
+    a glob, or a single file. Raises UsageError when nothing is found. ``source="warc"``
+    (``curate ingest warc``) finds web archives instead of tables; any other run refuses
+    web archives, or names those it left out, pointing to ``curate ingest warc``.
     """
+    suffixes = _suffixes(source)
     filesystem, path = _resolve_filesystem(location)
     if _is_glob(location):
         if not isinstance(filesystem, pafs.LocalFileSystem):
             raise UsageError(f"globs are supported on local paths only: {location}")
         matched = sorted(p for p in glob.glob(path, recursive=True) if os.path.isfile(p))
-        found = [p for p in matched if _is_data_file(p)]
+        found = [p for p in matched if _is_data_file(p, suffixes)]
         root = _glob_root(path)
-        _note_skipped([p for p in matched if p.endswith(SUPPORTED_SUFFIXES) and not _is_data_file(p)], root)
+        if source is None:
+            _refuse_or_note_archives([p for p in matched if _is_data_file(p, WARC_SUFFIXES)], len(found), root)
+        _note_skipped([p for p in matched if _wanted(p, suffixes) and not _is_data_file(p, suffixes)], root)
         return _shards(filesystem, found, root), None
 
     info = filesystem.get_file_info(path)
     if info.type == pafs.FileType.NotFound:
         raise UsageError(f"input not found: {location}")
     if info.type == pafs.FileType.File:
-        if not path.endswith(SUPPORTED_SUFFIXES):
-            raise UsageError(f"unsupported input file type (want {', '.join(SUPPORTED_SUFFIXES)}): {location}")
+        if source is None and is_web_archive(path):
+            raise UsageError(f"{location} is a web archive: {INGEST_HINT}")
+        if not _wanted(path, suffixes):
+            raise UsageError(f"unsupported input file type (want {', '.join(suffixes)}): {location}")
         return _shards(filesystem, [path], os.path.dirname(path)), None
 
     manifest_path = f"{path.rstrip('/')}/{MANIFEST_NAME}"
-    if filesystem.get_file_info(manifest_path).type == pafs.FileType.File:
+    if source is None and filesystem.get_file_info(manifest_path).type == pafs.FileType.File:
         with filesystem.open_input_stream(manifest_path) as stream:
             try:
                 manifest = json.loads(stream.read())
@@ -173,15 +207,22 @@ def discover_inputs(location: str) -> tuple[list[InputShard], dict[str, object] 
     selector = pafs.FileSelector(path, recursive=True)
     found = []
     skipped = []
+    archives = []
     for entry in filesystem.get_file_info(selector):
-        if entry.type != pafs.FileType.File or not entry.path.endswith(SUPPORTED_SUFFIXES):
+        if entry.type != pafs.FileType.File:
             continue
         parts = Path(entry.path).relative_to(path).parts
-        (found if not any(part.startswith(("_", ".")) for part in parts) else skipped).append(entry.path)
+        hidden = any(part.startswith(("_", ".")) for part in parts)
+        if source is None and not hidden and is_web_archive(entry.path):
+            archives.append(entry.path)
+        if not _wanted(entry.path, suffixes):
+            continue
+        (found if not hidden else skipped).append(entry.path)
     found.sort()
+    _refuse_or_note_archives(sorted(archives), len(found), path)
     _note_skipped(sorted(skipped), path)
     if not found:
-        raise UsageError(f"no input files ({', '.join(SUPPORTED_SUFFIXES)}) found in {location}")
+        raise UsageError(f"no input files ({', '.join(suffixes)}) found in {location}")
     return _shards(filesystem, found, path), None
 
 

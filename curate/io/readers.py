@@ -100,6 +100,8 @@ def read_batches(
     any read or decode failure, and UsageError when the text column is missing.
     """
     counters = counters if counters is not None else ReadCounters()
+    if shard.format == "warc":
+        raise UsageError(f"{shard.path} is a web archive: read it with `curate ingest warc IN OUT`")
     verify_shard(shard)
     if shard.size == 0:
         raise BadInputError(shard.path, "empty file (0 bytes)")

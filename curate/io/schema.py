@@ -100,6 +100,10 @@ def _shard_schema(
     for a JSONL file without rows, or when ``stop`` was set: another shard failed)."""
     if shard.format == "parquet":
         return read_footer_schema(shard)
+    if shard.format == "warc":  # one row per record, whatever the file holds
+        from curate.ingest.formats import warc_read_schema
+
+        return warc_read_schema(options.text_column)
     if shard.size == 0:
         raise BadInputError(shard.path, "empty file (0 bytes)")
     cached = cache.get(shard) if cache is not None else None

@@ -146,6 +146,11 @@ def apply_result(
         kept = kept.set_column(position, batch.schema.field(position), result.texts.cast(pa.large_string()))
     kept = with_columns(kept, result.columns)
     kept_schema = schema_with(schema, kept, list(result.columns))
+    removed = [name for name in stage.removes() if name in kept.schema.names]
+    if removed:  # neither kept nor rejected rows carry what the stage removes
+        batch = batch.drop_columns(removed)
+        kept = kept.drop_columns(removed)
+        kept_schema = pa.schema([f for f in kept_schema if f.name not in removed])
     tally.rows_in += n
     tally.changes.update(result.changes)
     tally.counted.update(result.counters)
@@ -195,7 +200,11 @@ def chain_task(plan: ChainPlan, shard_index: int) -> tuple[dict[str, Any], list[
         ShardOutput(root, shard.index, kept_root=plan.kept_root, reject_dirs=plan.reject_dirs) as output,
         _AbortOnError(intermediate),
     ):
-        for batch in read_batches(shard, read, counters, schema=plan.read_schema(shard.index)):
+        if stages[0].source is not None:
+            batches = stages[0].source_batches(shard, read)
+        else:
+            batches = read_batches(shard, read, counters, schema=plan.read_schema(shard.index))
+        for batch in batches:
             n = batch.num_rows
             if not has_column(batch.schema, read.id_column):
                 batch = batch.append_column(read.id_column, batch_ids(batch, shard, first_row, read))

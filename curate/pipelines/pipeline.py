@@ -298,19 +298,23 @@ def parse_pipeline(
         _fail(where, "no input: give --input or an 'input:' key")
     if not source_output:
         _fail(where, "no output: give --output or an 'output:' key")
+    for item in built[1:]:
+        if item.stage.source is not None:
+            _fail(where, f"stage {item.position} ({item.path}) reads {item.stage.source} files: it must be stage 1")
+    source = built[0].stage.source
     input_columns = None
     if check_input:
-        input_columns = _input_columns(str(source_input), read)
+        input_columns = _input_columns(str(source_input), read, source)
     _check_columns(built, read, input_columns, where)
     return Pipeline(where, str(source_input), Path(check_output_location(str(source_output))), read, tuple(built))
 
 
-def _input_columns(location: str, read: Any) -> list[str] | None:
+def _input_columns(location: str, read: Any, source: str | None = None) -> list[str] | None:
     """The input's columns from its Parquet footers (None when it is JSONL: not known before reading)."""
     from curate.io.discovery import discover_inputs
     from curate.io.schema import check_input_schemas
 
-    shards, _ = discover_inputs(location)
+    shards, _ = discover_inputs(location, source)
     if any(s.format != "parquet" for s in shards):
         return None
     report = check_input_schemas(shards, read, skip_bad=True)

@@ -74,7 +74,8 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
     output = pipeline.output
     read = pipeline.read
     fields = pipeline_fields(pipeline, keep_intermediate)
-    with StageRun(STAGE_NAME, pipeline.input_location, output, fields, options) as run:
+    source = pipeline.stages[0].stage.source
+    with StageRun(STAGE_NAME, pipeline.input_location, output, fields, options, source=source) as run:
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None

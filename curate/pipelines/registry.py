@@ -187,6 +187,19 @@ def map_entry(group: str, name: str) -> StageEntry:
     return StageEntry(group, name, "map", cls, build, cls.summary, doc)
 
 
+# Source stages, by name: what `curate ingest NAME` runs (config class = stage class).
+INGEST_STAGES = {"warc": "curate.ingest.stage:IngestWarc"}
+
+
+def ingest_entry(name: str) -> StageEntry:
+    cls = _load(INGEST_STAGES[name])
+
+    def build(values: dict[str, Any], read: Any, notice: Notice) -> Any:
+        return cls(**values)
+
+    return StageEntry("ingest", name, "map", cls, build, cls.summary, (cls.__doc__ or cls.summary).strip())
+
+
 def _load(target: str) -> Any:
     module, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)
@@ -230,6 +243,8 @@ def group_names(group: str) -> list[str]:
         return list(DEDUP_STAGES)
     if group in MAP_GROUPS:
         return [name for g, name in MAP_STAGES if g == group]
+    if group == "ingest":
+        return list(INGEST_STAGES)
     if group == "classify":
         return list(CLASSIFY_STAGES)
     from curate.filters.registry import load_all
@@ -242,6 +257,8 @@ def entry(group: str, name: str) -> StageEntry | None:
         return dedup_entry(name) if name in DEDUP_STAGES else None
     if group in MAP_GROUPS:
         return map_entry(group, name) if (group, name) in MAP_STAGES else None
+    if group == "ingest":
+        return ingest_entry(name) if name in INGEST_STAGES else None
     if group == "classify":
         return classify_entry(name) if name in CLASSIFY_STAGES else None
     if group == "filter":
@@ -253,9 +270,10 @@ def entry(group: str, name: str) -> StageEntry | None:
 
 
 def all_entries() -> dict[str, StageEntry]:
-    """Every stage by path: dedup, hash, embed, filters, then classify (each group sorted as its command lists it)."""
+    """Every stage by path: dedup, hash, embed, filters, classify, then sources (each group sorted as
+    its command lists it)."""
     found: dict[str, StageEntry] = {}
-    for group in ("dedup", *MAP_GROUPS, "filter", "classify"):
+    for group in ("dedup", *MAP_GROUPS, "filter", "classify", "ingest"):
         for name in group_names(group):
             item = entry(group, name)
             if item is not None:

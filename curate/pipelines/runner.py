@@ -98,6 +98,8 @@ class StageRun:
     fingerprint: str = ""
     workspace: Workspace | None = None
     previous_manifest: dict[str, Any] | None = None
+    # The first stage's source (``"warc"``): which input files discovery finds.
+    source: str | None = None
     started: float = 0.0
     started_at: str = ""
     _lock: OutputLock | None = None
@@ -110,7 +112,7 @@ class StageRun:
     def __enter__(self) -> StageRun:
         self.started = time.monotonic()
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self.shards, self.input_manifest = discover_inputs(self.input_location)
+        self.shards, self.input_manifest = discover_inputs(self.input_location, self.source)
         self._refuse_output_inside_input()
         self._output_existed = self._check_output_path()
         self._lock_existed = os.path.lexists(self.output / LOCK_NAME)

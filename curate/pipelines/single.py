@@ -48,7 +48,7 @@ def run_map_stage(
     counters: Callable[[StageTally], dict[str, Any]],
 ) -> StageSummary:
     stage.check_installed()
-    with StageRun(label, input_location, output, config_fields, options) as run:
+    with StageRun(label, input_location, output, config_fields, options, source=stage.source) as run:
         if run.previous_manifest is not None:
             return StageSummary(run.previous_manifest, reused=True)
         assert run.workspace is not None

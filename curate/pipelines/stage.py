@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -120,6 +120,9 @@ class StageBase:
     summary: ClassVar[str] = ""
     extra: ClassVar[str | None] = None  # the pip extra it needs: curate[EXTRA]
     extra_modules: ClassVar[tuple[str, ...]] = ()  # what that extra installs, checked at build time
+    # A *source* stage reads input files no other stage reads (``"warc"``: web archives) through
+    # its own :meth:`MapStage.source_batches`; it can only be the first stage of a run.
+    source: ClassVar[str | None] = None
 
     def check_installed(self) -> None:
         check_extra(f"{self.group} {self.name}", self.extra, self.extra_modules)
@@ -176,6 +179,14 @@ class MapStage(StageBase):
         return None
 
     def apply(self, batch: pa.RecordBatch, context: BatchContext) -> MapResult:
+        raise NotImplementedError
+
+    def source_batches(self, shard: InputShard, read: ReadOptions) -> Iterator[pa.RecordBatch]:
+        """A source stage's rows of one input file (its ``source_schema``, in file order)."""
+        raise NotImplementedError
+
+    def source_schema(self, read: ReadOptions) -> pa.Schema:
+        """The schema every input file of a source stage is read as."""
         raise NotImplementedError
 
     def worker_state(self) -> Any:
