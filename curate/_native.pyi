@@ -28,6 +28,7 @@ __all__ = [
     "fineweb_lines",
     "gopher_quality_stats",
     "gopher_repetition_stats",
+    "hamming_pairs_u64",
     "leader_clusters",
     "line_rule_tables",
     "minhash_batch",
