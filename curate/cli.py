@@ -24,9 +24,15 @@ from curate.help_format import UnbrokenHelpFormatter
 COMMAND_GROUPS = {
     "classify": ("curate.commands.classify", "classify", "Train fastText classifiers and score documents."),
     "dedup": ("curate.commands.dedup", "dedup", "Remove duplicate and near-duplicate documents."),
+    "embed": ("curate.commands.embed", "embed", "Add embedding columns (image descriptors)."),
     "explain": ("curate.commands.explain", "explain", "Why is a document gone?"),
     "filter": ("curate.commands.filter", "filter", "Quality filters and PII redaction."),
-    "ingest": ("curate.commands.ingest", "ingest", "Raw sources (WARC / ARC / WET web archives) to text shards."),
+    "hash": ("curate.commands.hash", "hash", "Add hash columns (perceptual hashes of images)."),
+    "ingest": (
+        "curate.commands.ingest",
+        "ingest",
+        "Raw sources to shards: web archives (WARC / ARC / WET) to text, image folders and WebDataset tars.",
+    ),
     "index": ("curate.commands.index", "index", "Inspect and maintain a persistent dedup index."),
     "report": ("curate.commands.report", "report", "One HTML page about a dataset or a chain."),
     "run": ("curate.commands.run", "run", "Run a pipeline of stages (YAML)."),

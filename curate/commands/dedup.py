@@ -60,7 +60,13 @@ def _lines_report(stage: Any, summary: Any, params: dict[str, Any]) -> tuple[dic
     return extra, f"{removed} {column.replace('_', ' ')}, "
 
 
-REPORTERS = {"minhash": _minhash_report, "exact": _exact_report, "lines": _lines_report}
+def _images_report(stage: Any, summary: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    config = stage.config
+    pairs = summary.manifest["counters"].get("pairs", 0)
+    return {"by": config.by, "threshold": config.threshold, "pairs": pairs}, f"{pairs} pairs, "
+
+
+REPORTERS = {"images": _images_report, "minhash": _minhash_report, "exact": _exact_report, "lines": _lines_report}
 
 
 @click.group(cls=DefaultCommandGroup)

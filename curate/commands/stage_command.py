@@ -53,6 +53,9 @@ def make_stage_command(entry: StageEntry, reporter: Reporter, *, short_help: str
     def run(app: Any, **params: Any) -> None:
         read = read_options(params)
         stage = entry.build_stage(params, read, app.notice)
+        from curate.pipelines.stage import text_requirement
+
+        read = text_requirement(read, [stage])
         summary = run_stage(stage, read, params, app)
         extra, detail = reporter(stage, summary, params)
         report(app, entry.path, params, summary, extra, detail)

@@ -21,7 +21,11 @@ class ReadOptions:
 
     A compressed shard may decompress to ``max_expansion`` times its size (at least
     ``DECOMPRESSION_FLOOR_BYTES``; 0 = no cap), or exactly ``max_decompressed_bytes`` when
-    that is set; past the cap it is treated as corrupt (a decompression bomb)."""
+    that is set; past the cap it is treated as corrupt (a decompression bomb).
+
+    ``text_required``: a shard without the text column is refused. Image datasets have no text,
+    so a run whose stages read no text column (``curate hash images``, ``dedup images``) reads
+    with it off: the text column is then canonicalised where present and passed over where not."""
 
     text_column: str = "text"
     id_column: str = "id"
@@ -29,6 +33,7 @@ class ReadOptions:
     batch_rows: int = DEFAULT_BATCH_ROWS
     max_expansion: int = DEFAULT_MAX_EXPANSION
     max_decompressed_bytes: int | None = None
+    text_required: bool = True
 
     def decompressed_cap(self, compressed_bytes: int) -> int | None:
         """The most bytes a compressed shard of this size may expand to (None: no cap)."""

@@ -110,12 +110,17 @@ def read_batches(
     else:
         batches = _jsonl_batches(shard, options, counters, columns, schema)
     for batch in batches:
-        if options.text_column not in batch.schema.names:
+        has_text = options.text_column in batch.schema.names
+        if not has_text and options.text_required:
             raise UsageError(f"{shard.path}: no text column {options.text_column!r} (columns: {batch.schema.names})")
         # An explicit id column must exist, unless the caller asked for other columns only.
         wants_id = columns is None or options.id_column in columns
         if options.id_column_explicit and wants_id and not has_column(batch.schema, options.id_column):
             raise UsageError(f"{shard.path}: no id column {options.id_column!r} (columns: {batch.schema.names})")
+        if not has_text:
+            counters.rows += batch.num_rows
+            yield batch
+            continue
         position = batch.schema.get_field_index(options.text_column)
         text, repaired = canonical_text(batch.column(position), shard=shard, column=options.text_column)
         counters.invalid_utf8_rows += repaired

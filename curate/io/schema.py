@@ -118,6 +118,10 @@ def _shard_schema(
 def _checked(schema: pa.Schema, shard: InputShard, options: ReadOptions) -> pa.Schema:
     """``schema`` with the text column as large_string; UsageError for a missing or
     non-string text column or a missing explicit id column."""
+    if options.text_column not in schema.names and not options.text_required:
+        if options.id_column_explicit and not has_column(schema, options.id_column):
+            raise UsageError(f"{shard.path}: no id column {options.id_column!r} (columns: {schema.names})")
+        return schema.remove_metadata()
     if options.text_column not in schema.names:
         raise UsageError(f"{shard.path}: no text column {options.text_column!r} (columns: {schema.names})")
     text_type = schema.field(options.text_column).type

@@ -289,6 +289,9 @@ def parse_pipeline(
         item = PipelineStage(position, entry, options, stage)
         seen.setdefault(stage_path, item)
         built.append(item)
+    from curate.pipelines.stage import text_requirement
+
+    read = text_requirement(read, [item.stage for item in built])
     source_input = input_location or document.get("input")
     source_output = output or document.get("output")
     if not source_input:

@@ -144,6 +144,49 @@ DEDUP_STAGES = {
 }
 
 
+def _images(values: dict[str, Any], read: Any, notice: Notice) -> Any:
+    from curate.dedup.images.config import ImageDedupConfig
+    from curate.dedup.images.stage import ImageDedupStage
+
+    config = ImageDedupConfig(read=read, **values).resolved(notice)
+    config.validate()
+    return ImageDedupStage(config)
+
+
+IMAGES_HELP = """Near-duplicate images: Hamming distance of perceptual hashes or cosine of embeddings.
+
+    --by phash / dhash reads the uint64 column of `curate hash images`; --by embedding the
+    fixed-size float32 list of `curate embed images`. Pairs at or above --threshold are
+    joined into connected components; one survivor per component (--keep); the others go to
+    OUT/_rejects/ with dup_of, similarity (to the survivor), dup_cluster and _reason
+    images:duplicate_<by>.
+    """
+
+DEDUP_STAGES["images"] = (
+    "curate.dedup.images.config:ImageDedupConfig",
+    _images,
+    "Near-duplicate images by perceptual hash (Hamming) or embedding (cosine kNN).",
+    IMAGES_HELP,
+)
+
+# Map stages outside ``filter``: (group, name) -> stage class as module:attribute.
+MAP_STAGES = {
+    ("hash", "images"): "curate.images.hashing:HashImages",
+    ("embed", "images"): "curate.images.embedding:EmbedImages",
+}
+MAP_GROUPS = ("hash", "embed")
+
+
+def map_entry(group: str, name: str) -> StageEntry:
+    cls = _load(MAP_STAGES[(group, name)])
+
+    def build(values: dict[str, Any], read: Any, notice: Notice) -> Any:
+        return cls(**values)
+
+    doc = (cls.__doc__ or cls.summary).strip()
+    return StageEntry(group, name, "map", cls, build, cls.summary, doc)
+
+
 # Source stages, by name: what `curate ingest NAME` runs (config class = stage class).
 INGEST_STAGES = {"warc": "curate.ingest.stage:IngestWarc"}
 
@@ -198,6 +241,8 @@ def classify_entry(name: str) -> StageEntry:
 def group_names(group: str) -> list[str]:
     if group == "dedup":
         return list(DEDUP_STAGES)
+    if group in MAP_GROUPS:
+        return [name for g, name in MAP_STAGES if g == group]
     if group == "ingest":
         return list(INGEST_STAGES)
     if group == "classify":
@@ -210,6 +255,8 @@ def group_names(group: str) -> list[str]:
 def entry(group: str, name: str) -> StageEntry | None:
     if group == "dedup":
         return dedup_entry(name) if name in DEDUP_STAGES else None
+    if group in MAP_GROUPS:
+        return map_entry(group, name) if (group, name) in MAP_STAGES else None
     if group == "ingest":
         return ingest_entry(name) if name in INGEST_STAGES else None
     if group == "classify":
@@ -223,9 +270,10 @@ def entry(group: str, name: str) -> StageEntry | None:
 
 
 def all_entries() -> dict[str, StageEntry]:
-    """Every stage by path: dedup, filters, classify, then sources (each group sorted as its command lists it)."""
+    """Every stage by path: dedup, hash, embed, filters, classify, then sources (each group sorted as
+    its command lists it)."""
     found: dict[str, StageEntry] = {}
-    for group in ("dedup", "filter", "classify", "ingest"):
+    for group in ("dedup", *MAP_GROUPS, "filter", "classify", "ingest"):
         for name in group_names(group):
             item = entry(group, name)
             if item is not None:

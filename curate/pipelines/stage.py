@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -138,6 +138,13 @@ class StageBase:
     def files(self) -> tuple[str, ...]:
         """Files whose content decides the output (word lists, blocklists, models)."""
         return ()
+
+
+def text_requirement(read: ReadOptions, stages: list[StageBase]) -> ReadOptions:
+    """The read options with ``text_required`` only when a stage reads the text column (image
+    stages do not: their inputs have no text)."""
+    needed = any(read.text_column in stage.reads(read) for stage in stages)
+    return read if needed == read.text_required else replace(read, text_required=needed)
 
 
 class MapStage(StageBase):

@@ -14,6 +14,7 @@ mod cluster;
 mod cpu;
 mod error;
 mod exact;
+mod hamming;
 mod line_rules;
 mod minhash;
 mod normalize;
@@ -35,6 +36,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     py_text::register(m)?;
     py_graph::register(m)?;
+    hamming::register(m)?;
     py_segments::register(m)?;
     py_lines::register(m)?;
     py_quality::register(m)?;

@@ -1,0 +1,1 @@
+"""``curate dedup images``: near-duplicate images by perceptual hash or embedding."""

@@ -1,0 +1,1 @@
+"""Image datasets: ingest, decode, hash and embed (``curate[images]``, imported lazily)."""

@@ -1,0 +1,147 @@
+"""``curate embed images --model PATH``: image descriptors from an ONNX model (onnxruntime).
+
+The model follows SSCD's input/output contract (Pizzi et al., CVPR 2022, the SSCD README):
+input ``float32[N, 3, S, S]`` of RGB pixels resized to S x S (``--size``, 288 for SSCD's
+``sscd_disc_mixup``: its README resizes the short side to 288; a square resize keeps batches of
+one shape), scaled to 0..1 and normalised with ImageNet's mean (0.485, 0.456, 0.406) and
+standard deviation (0.229, 0.224, 0.225); output ``float32[N, D]``, which curate L2-normalises
+(SSCD descriptors are compared by cosine). The column ``embedding`` is a fixed-size list of D
+float32 (D = 512 for SSCD's published models; whatever the model's output says otherwise).
+
+The model's SHA-256 is part of the stage's fingerprint (a changed file is another stage), and
+``--model-sha256`` refuses a file whose content is not the one expected. The model loads once
+per worker (``setup()``); onnxruntime releases the GIL while it runs.
+
+TorchScript files (SSCD's own ``.torchscript.pt``) are not loaded: torch's PyPI wheel is about
+800 MB with its CUDA libraries, too large for curate's extra; export the model to ONNX
+(``torch.onnx.export``) once, where torch is installed. SSCD weights cannot be downloaded in
+curate's CI, so the tests build a small ONNX model with the same contract themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from curate.errors import UsageError
+from curate.images.decode import DEFAULT_MAX_PIXELS, open_image
+from curate.images.hashing import image_column
+from curate.pipelines.fingerprint import file_digest
+from curate.pipelines.options import option
+from curate.pipelines.stage import BatchContext, MapResult, MapStage, Resources
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+ALGORITHM_VERSION = 1
+
+
+@dataclass(frozen=True)
+class EmbedImages(MapStage):
+    """Add an L2-normalised image descriptor (embedding: fixed-size list<float32>) from an ONNX model.
+
+    Images that do not decode go to OUT/_rejects/ with _reason embed_images:<why> (or, with
+    --undecodable keep, stay with a null embedding); counted in the manifest either way.
+    """
+
+    name: ClassVar[str] = "images"
+    group: ClassVar[str] = "embed"
+    summary: ClassVar[str] = "Add image descriptors (embedding) from an ONNX model with SSCD's contract."
+    extra: ClassVar[str | None] = "images"
+    extra_modules: ClassVar[tuple[str, ...]] = ("PIL", "onnxruntime")
+    resources: ClassVar[Resources] = Resources(batch_rows=64)
+
+    model: str = option("", "The ONNX model file (input float32[N,3,S,S], output float32[N,D]).")
+    model_sha256: str = option("", "Refuse the model unless its SHA-256 is this (hex).", show_default=False)
+    size: int = option(288, "Images are resized to SIZE x SIZE (SSCD: 288).", min=8, max=4096)
+    image_column: str = option("image", "Column holding the encoded image (binary).")
+    max_pixels: int = option(
+        DEFAULT_MAX_PIXELS, "Images with more pixels are refused (too_large). 0 = no limit.", min=0
+    )
+    undecodable: str = option(
+        "drop",
+        "An image that does not decode: drop it (to _rejects/) or keep it with a null embedding.",
+        choices=("drop", "keep"),
+    )
+
+    def check_installed(self) -> None:
+        """Before any work (the CLI and pipelines call it when they build the stage): the extra,
+        a model given, and its content the one --model-sha256 names."""
+        super().check_installed()
+        if not self.model:
+            raise UsageError("embed images needs --model PATH (an ONNX file)")
+        if self.model_sha256:
+            actual = file_digest(self.model)
+            if actual != self.model_sha256.lower():
+                raise UsageError(f"--model {self.model}: SHA-256 is {actual}, not the --model-sha256 given")
+
+    def reads(self, read: Any) -> tuple[str, ...]:
+        return (self.image_column,)
+
+    def files(self) -> tuple[str, ...]:
+        return (self.model,) if self.model else ()  # no model: check_installed says so
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "size": self.size,
+            "image_column": self.image_column,
+            "max_pixels": self.max_pixels,
+            "undecodable": self.undecodable,
+            "algorithm_version": ALGORITHM_VERSION,
+        }
+
+    def setup(self) -> Any:
+        import onnxruntime
+
+        try:
+            session = onnxruntime.InferenceSession(self.model, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for a bad file
+            raise UsageError(f"--model {self.model}: not an ONNX model onnxruntime loads ({exc})") from exc
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 4:
+            raise UsageError(f"--model {self.model}: want one input float32[N,3,S,S], got {[i.shape for i in inputs]}")
+        dimension = outputs[0].shape[-1]
+        if not isinstance(dimension, int):
+            dimension = int(
+                session.run(None, {inputs[0].name: np.zeros((1, 3, self.size, self.size), np.float32)})[0].shape[-1]
+            )
+        return session, inputs[0].name, dimension
+
+    def dimension(self) -> int:
+        return int(self.worker_state()[2])
+
+    def apply(self, batch: pa.RecordBatch, context: BatchContext) -> MapResult:
+        session, input_name, dimension = context.state if context.state is not None else self.worker_state()
+        images = image_column(batch, self.image_column)
+        n = batch.num_rows
+        pixels = np.zeros((n, 3, self.size, self.size), dtype=np.float32)
+        failed = np.zeros(n, dtype=bool)
+        why: list[str | None] = [None] * n
+        from PIL import Image
+
+        for row, data in enumerate(images.to_pylist()):
+            decoded = open_image(data, max_pixels=self.max_pixels, draft=(self.size, self.size), mode="RGB")
+            if decoded.image is None:
+                failed[row], why[row] = True, f"embed_images:{decoded.reason}"
+                continue
+            resized = decoded.image.resize((self.size, self.size), Image.Resampling.BILINEAR)
+            array = np.asarray(resized, dtype=np.float32) / 255.0
+            pixels[row] = ((array - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
+        vectors = np.zeros((n, dimension), dtype=np.float32)
+        good = np.flatnonzero(~failed)
+        if len(good):
+            out = np.asarray(session.run(None, {input_name: pixels[good]})[0], dtype=np.float32).reshape(len(good), -1)
+            if out.shape[1] != dimension:
+                raise UsageError(f"--model {self.model}: output has {out.shape[1]} values per image, not {dimension}")
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            vectors[good] = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+        flat = pa.array(vectors.reshape(-1), pa.float32())
+        embedding = pa.FixedSizeListArray.from_arrays(flat, dimension, mask=pa.array(failed))
+        counters = {f"undecodable:{r.removeprefix('embed_images:')}": why.count(r) for r in set(why) if r}
+        keep = ~failed if self.undecodable == "drop" else None
+        return MapResult(
+            keep=keep, reasons=pa.array(why, pa.string()), columns={"embedding": embedding}, counters=counters
+        )
