@@ -418,17 +418,20 @@ def test_processes_and_ray_actors_give_the_same_bytes(
         ).read_bytes()
 
 
-def test_without_the_extra_the_error_names_it(lid: Path, tmp_path: Path) -> None:
+def test_scoring_needs_no_fasttext_and_training_names_the_extra(lid: Path, tmp_path: Path) -> None:
+    """Prediction runs in curate's Rust extension: without fastText's Python module a model still
+    scores; training (fastText's trainer, curate[classify]) names the extra."""
     import subprocess
     import sys
 
     write_shard(tmp_path / "in" / "part-0.parquet", [{"id": "a", "text": "hello"}])
     hide = "import sys; sys.modules['fasttext'] = None; from curate.cli import main; main(sys.argv[1:])"
-    for args in (
-        ["filter", "lang", str(tmp_path / "in"), str(tmp_path / "out"), "--model", str(lid)],
-        ["classify", "train", str(tmp_path / "in"), str(tmp_path / "m.bin"), "--label-column", "id"],
-    ):
-        done = subprocess.run([sys.executable, "-c", hide, *args], capture_output=True, text=True)
-        assert done.returncode == 2, done.stderr
-        assert "pip install 'curate[classify]'" in done.stderr
-        assert not (tmp_path / "out").exists()
+    scoring = ["filter", "lang", str(tmp_path / "in"), str(tmp_path / "out"), "--model", str(lid), "--min-score", "0"]
+    done = subprocess.run([sys.executable, "-c", hide, *scoring], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert read_dir(tmp_path / "out").num_rows == 1
+    training = ["classify", "train", str(tmp_path / "in"), str(tmp_path / "m.bin"), "--label-column", "id"]
+    done = subprocess.run([sys.executable, "-c", hide, *training], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'curate[classify]'" in done.stderr
+    assert not (tmp_path / "m.bin").exists()

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.classify.model import EXTRA, EXTRA_MODULES, LoadedModel, Predictions, load_model, predict
+from curate.classify.model import LoadedModel, Predictions, load_model, predict
 from curate.classify.model_file import ModelInfo, inspect_model
 from curate.classify.text import DEFAULT_MAX_CHARS, EMPTY_LABEL
 from curate.errors import UsageError
@@ -58,8 +58,8 @@ def _require_labels(stage: Any, wanted: tuple[str, ...], option_name: str) -> No
 class ModelStage:
     """What the three stages share: the model's file, its loading and prediction."""
 
-    extra: ClassVar[str | None] = EXTRA
-    extra_modules: ClassVar[tuple[str, ...]] = EXTRA_MODULES
+    extra: ClassVar[str | None] = None  # prediction is in the Rust extension; fastText only trains
+    extra_modules: ClassVar[tuple[str, ...]] = ()
     model: str
     max_chars: int
     info: ModelInfo
