@@ -25,6 +25,45 @@ impl Dense {
     pub fn row(&self, i: usize) -> &[f32] {
         &self.values[i * self.cols..(i + 1) * self.cols]
     }
+
+    /// Add the rows `ids` (checked to be in range) to `sum`, one after another as C++ fastText does, a block
+    /// of 16 columns at a time: the block's sums stay in registers across all the rows (one pass over the
+    /// rows for a 16-dimension model) instead of going through memory after every row. Each value is still
+    /// the sum of its column in row order, so the result is the same to the last bit.
+    pub fn add_rows(&self, ids: &[i32], sum: &mut [f32]) {
+        const BLOCK: usize = 16;
+        let cols = self.cols;
+        let mut start = 0;
+        while start < cols {
+            let width = BLOCK.min(cols - start);
+            if width == BLOCK {
+                let mut acc = [0.0f32; BLOCK];
+                acc.copy_from_slice(&sum[start..start + BLOCK]);
+                for &id in ids {
+                    let at = id as usize * cols + start;
+                    let row: &[f32; BLOCK] = match self.values[at..at + BLOCK].try_into() {
+                        Ok(row) => row,
+                        Err(_) => continue, // unreachable: the slice is BLOCK long
+                    };
+                    for (a, v) in acc.iter_mut().zip(row) {
+                        *a += v;
+                    }
+                }
+                sum[start..start + BLOCK].copy_from_slice(&acc);
+            } else {
+                for &id in ids {
+                    let at = id as usize * cols + start;
+                    for (a, v) in sum[start..start + width]
+                        .iter_mut()
+                        .zip(&self.values[at..at + width])
+                    {
+                        *a += v;
+                    }
+                }
+            }
+            start += width;
+        }
+    }
 }
 
 fn truncated(what: &str) -> KernelError {

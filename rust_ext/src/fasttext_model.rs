@@ -21,10 +21,10 @@ use fasttext::dictionary::{Dictionary, EntryType};
 
 use crate::error::{KernelError, KernelResult};
 use crate::fasttext_matrix::{read_bool, read_matrix, Dense};
+use crate::fasttext_tokens::{LineScratch, Tokenizer, EOS};
 
 const MAGIC: i32 = 793_712_314;
 const MAX_VERSION: i32 = 12;
-const EOS: &str = "</s>";
 const SIGMOID_TABLE_SIZE: usize = 512;
 const MAX_SIGMOID: f32 = 8.0;
 
@@ -46,6 +46,7 @@ enum Output {
 /// A loaded supervised model and its labels (with their `__label__` prefix) in dictionary order.
 pub struct Model {
     dict: Dictionary,
+    tokenizer: Tokenizer,
     input: Dense,
     output: Dense,
     kind: Output,
@@ -301,8 +302,10 @@ impl Model {
             LossName::Softmax => Output::Softmax,
             LossName::NegativeSampling | LossName::OneVsAll => Output::Sigmoid(sigmoid_table()),
         };
+        let tokenizer = Tokenizer::new(&dict)?;
         Ok(Self {
             dict,
+            tokenizer,
             input,
             output,
             kind,
@@ -345,27 +348,24 @@ impl Model {
         // (and forms word n-grams with the last word).
         scratch.line.push(' ');
         scratch.line.push_str(EOS);
-        let dict = &self.dict;
-        catch_unwind(AssertUnwindSafe(|| {
-            dict.get_line_from_str(&scratch.line, &mut scratch.words, &mut scratch.no_labels)
-        }))
-        .map_err(|payload| KernelError::value(panic_message(payload)))?;
-        if scratch.words.is_empty() {
+        self.tokenizer
+            .line(&self.dict, &scratch.line, &mut scratch.tokens);
+        let words = &scratch.tokens.ids;
+        if words.is_empty() {
             return Ok(Vec::new());
+        }
+        for &id in words {
+            if usize::try_from(id).map_or(true, |r| r >= self.input.rows) {
+                return Err(KernelError::value(format!(
+                    "word id {id} outside the model"
+                )));
+            }
         }
         let hidden = &mut scratch.hidden;
         hidden.clear();
         hidden.resize(self.input.cols, 0.0);
-        for &id in &scratch.words {
-            let row = usize::try_from(id)
-                .ok()
-                .filter(|&r| r < self.input.rows)
-                .ok_or_else(|| KernelError::value(format!("word id {id} outside the model")))?;
-            for (h, v) in hidden.iter_mut().zip(self.input.row(row)) {
-                *h += v;
-            }
-        }
-        let scale = (1.0 / scratch.words.len() as f64) as f32;
+        self.input.add_rows(words, hidden);
+        let scale = (1.0 / words.len() as f64) as f32;
         for h in hidden.iter_mut() {
             *h *= scale;
         }
@@ -442,8 +442,7 @@ impl Model {
 #[derive(Default)]
 struct Scratch {
     line: String,
-    words: Vec<i32>,
-    no_labels: Vec<i32>,
+    tokens: LineScratch,
     hidden: Vec<f32>,
     output: Vec<f32>,
 }

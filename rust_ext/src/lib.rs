@@ -16,6 +16,7 @@ mod error;
 mod exact;
 mod fasttext_matrix;
 mod fasttext_model;
+mod fasttext_tokens;
 mod hamming;
 mod line_rules;
 mod minhash;
