@@ -134,8 +134,8 @@ def test_a_uri_output_is_a_usage_error_and_creates_no_local_directory(tmp_path: 
 @pytest.mark.parametrize(
     ("location", "message"),
     [
-        ("gs://bucket/in", "gs:// inputs are not supported"),
-        ("hf://datasets/org/name", "hf:// inputs are not supported"),
+        ("gs://", "malformed gs:// URI"),
+        ("hf://datasets/org", "malformed hf:// URI"),
         ("s3://", "malformed S3 URI"),
         ("ftp://host/in", "unsupported location"),
     ],
