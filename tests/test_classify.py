@@ -119,7 +119,7 @@ def test_filter_lang_keeps_what_fasttext_says(lid: Path, shared_data: Path, tmp_
     assert set(kept.column("lang").to_pylist()) <= {"en", "de"}
     assert "lang_score" in rejects.schema.names
     manifest = json.loads((out / "_manifest.json").read_text())
-    assert manifest["rows_in"] == len(rows) == manifest["rows_out"] + manifest["rows_rejected"]
+    assert manifest["rows_in"] == len(rows) == manifest["rows_kept"] + manifest["rows_removed"]
     assert manifest["counters"]["dropped:lang:empty"] == 4
     assert Counter(v for v in expected.values() if v) == {
         k.removeprefix("dropped:"): v for k, v in manifest["counters"].items() if k.startswith("dropped:")
@@ -334,7 +334,7 @@ def test_top_percent_is_an_exact_cut_over_every_shard(
     assert manifest["top_percent"]["target"] == target
     assert manifest["top_percent"]["threshold"] == pytest.approx(float(threshold), rel=1e-6)
     assert manifest["counters"]["dropped:quality:empty"] == 3
-    assert manifest["rows_in"] == len(rows) == manifest["rows_out"] + manifest["rows_rejected"]
+    assert manifest["rows_in"] == len(rows) == manifest["rows_kept"] + manifest["rows_removed"]
     assert invoke(*args).exit_code == 0  # the same command again: nothing to do
 
 
@@ -390,8 +390,8 @@ def test_the_example_script_and_recipe(shared_data: Path, tmp_path: Path) -> Non
     lang = manifest["stages"][0]
     assert lang["stage"] == "filter lang" and lang["rows_in"] == 3000
     assert lang["dropped"]["lang:empty"] == 4  # the sample's four empty documents
-    assert lang["kept"] >= 2900  # the sample is English
-    assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
+    assert lang["rows_kept"] >= 2900  # the sample is English
+    assert manifest["rows_in"] == manifest["rows_kept"] + manifest["rows_removed"]
 
 
 @pytest.mark.parametrize("executor", ["process", "ray"])

@@ -199,9 +199,11 @@ def _record(line: bytes, offset: int, block: Block, is_last: bool, shard: InputS
     except json.JSONDecodeError as exc:
         cut = " (the file ends inside this line: truncated?)" if block.unterminated and is_last else ""
         number = block.first_line + offset
-        raise BadInputError(shard.path, f"line {number}: invalid JSON ({exc.msg} at character {exc.pos}){cut}") from exc
+        problem = f"line {number}: invalid JSON ({exc.msg} at character {exc.pos}){cut}"
+        raise BadInputError(shard.path, problem, line=number) from exc
     if not isinstance(record, dict):
-        raise BadInputError(shard.path, f"line {block.first_line + offset}: not a JSON object")
+        number = block.first_line + offset
+        raise BadInputError(shard.path, f"line {number}: not a JSON object", line=number)
     return record
 
 
@@ -240,6 +242,8 @@ def _repair_lines(block: Block, shard: InputShard, text_column: str, *, every_li
                     f"line {block.first_line + offset}, column {where!r}: invalid UTF-8 or a lone surrogate "
                     f"escape; only the text column ({text_column!r}) is repaired (U+FFFD), other columns are "
                     "never rewritten",
+                    line=block.first_line + offset,
+                    column=where,
                 )
         if changed:
             lines[offset] = json.dumps(record, ensure_ascii=False).encode("utf-8")

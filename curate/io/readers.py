@@ -64,7 +64,7 @@ def canonical_text(values: pa.Array, *, shard: InputShard, column: str) -> tuple
     elif not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         if pa.types.is_null(values.type):
             return pa.nulls(len(values), pa.large_string()), 0
-        raise BadInputError(shard.path, f"text column {column!r} has type {values.type}, not a string")
+        raise BadInputError(shard.path, f"text column {column!r} has type {values.type}, not a string", column=column)
     try:
         values.validate(full=True)
         repaired = 0

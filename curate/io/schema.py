@@ -181,6 +181,7 @@ def check_input_schemas(
                     shard.path,
                     f"column {conflict.column!r} is {conflict.later} here but {conflict.earlier} in "
                     f"{origin[conflict.column]}; cast the shards to one type first",
+                    column=conflict.column,
                 ) from conflict
         for item in schema:  # where each column first had a type (null never conflicts)
             if not pa.types.is_null(item.type):

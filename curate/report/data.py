@@ -44,7 +44,7 @@ class StageView:
     stage: str
     rows_in: int
     rows_kept: int
-    rows_rejected: int
+    rows_removed: int
     dropped: dict[str, int]
     flagged: dict[str, int]
     cluster_sizes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -102,8 +102,8 @@ def stage_view(output: Path, manifest: dict[str, Any], input_columns: set[str] |
         output=output,
         stage=str(manifest.get("stage")),
         rows_in=int(manifest.get("rows_in", 0)),
-        rows_kept=int(manifest.get("rows_out", manifest.get("rows_kept", 0))),
-        rows_rejected=int(manifest.get("rows_rejected", 0)),
+        rows_kept=int(manifest.get("rows_kept", 0)),
+        rows_removed=int(manifest.get("rows_removed", 0)),
         dropped=dropped,
         flagged=_reason_counts(counters, "flagged:"),
     )
