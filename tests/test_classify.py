@@ -432,3 +432,34 @@ def test_without_the_extra_the_error_names_it(lid: Path, tmp_path: Path) -> None
         assert done.returncode == 2, done.stderr
         assert "pip install 'curate[classify]'" in done.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_a_struct_text_field_is_scored_filtered_and_cut_like_a_top_level_one(
+    lid: Path, quality: Path, tmp_path: Path
+) -> None:
+    """--text-column metadata.text: classify score, filter lang and filter quality --top-percent
+    give what they give with the text as a top-level column, the struct kept as it was."""
+    from tests.test_nested_text_column import _same_as_flat, _write
+
+    nested_in, flat_in = _write(tmp_path)
+    commands = [
+        ["classify", "score", "--model", str(lid), "--column-name", "lang"],
+        ["filter", "lang", "--model", str(lid), "--keep", "en", "--min-score", "0.9"],
+        ["filter", "quality", "--model", str(quality), "--top-percent", "40"],
+    ]
+    for k, command in enumerate(commands):
+        flat = invoke(*command[:2], str(flat_in), str(tmp_path / f"flat{k}"), *command[2:])
+        assert flat.exit_code == 0, flat.output
+        nested = invoke(
+            *command[:2], str(nested_in), str(tmp_path / f"nested{k}"), *command[2:], "--text-column", "metadata.text"
+        )
+        assert nested.exit_code == 0, nested.output
+        _same_as_flat(tmp_path / f"nested{k}", tmp_path / f"flat{k}", "part-*.parquet")
+        if k:
+            assert 0 < read_dir(tmp_path / f"nested{k}").num_rows < 600, command
+            _same_as_flat(tmp_path / f"nested{k}", tmp_path / f"flat{k}", "_rejects/*.parquet")
+    model = tmp_path / "from-struct.bin"
+    train = invoke(
+        "classify", "train", str(nested_in), str(model), "--label-column", "n", "--text-column", "metadata.text", *SMALL
+    )
+    assert train.exit_code == 0, train.output

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from curate.errors import BadInputError, UsageError
 from curate.io import jsonl
-from curate.io.columns import column_values, has_column, top_level
+from curate.io.columns import column_values, has_column, top_level, with_values
 from curate.io.discovery import InputShard
 from curate.io.integrity import verify_shard
 from curate.io.read_options import DEFAULT_BATCH_ROWS, ReadCounters, ReadOptions
@@ -110,7 +110,7 @@ def read_batches(
     else:
         batches = _jsonl_batches(shard, options, counters, columns, schema)
     for batch in batches:
-        has_text = options.text_column in batch.schema.names
+        has_text = has_column(batch.schema, options.text_column)
         if not has_text and options.text_required:
             raise UsageError(f"{shard.path}: no text column {options.text_column!r} (columns: {batch.schema.names})")
         # An explicit id column must exist, unless the caller asked for other columns only.
@@ -121,10 +121,19 @@ def read_batches(
             counters.rows += batch.num_rows
             yield batch
             continue
+        counters.rows += batch.num_rows
+        if options.text_column not in batch.schema.names:
+            # A struct field (metadata.text) keeps its type inside the user's struct: only
+            # repaired text is written back into it.
+            text, repaired = canonical_text(
+                column_values(batch, options.text_column), shard=shard, column=options.text_column
+            )
+            counters.invalid_utf8_rows += repaired
+            yield with_values(batch, options.text_column, text) if repaired else batch
+            continue
         position = batch.schema.get_field_index(options.text_column)
         text, repaired = canonical_text(batch.column(position), shard=shard, column=options.text_column)
         counters.invalid_utf8_rows += repaired
-        counters.rows += batch.num_rows
         yield batch.set_column(position, pa.field(options.text_column, pa.large_string()), text)
 
 
