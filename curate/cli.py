@@ -197,11 +197,14 @@ click.Context.formatter_class = UnbrokenHelpFormatter
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "CURATE"})
 @click.version_option(__version__, prog_name="curate")
-@click.option("-v", "--verbose", count=True, help="Explain more (-v phases and choices, -vv debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only results (no notices, no progress bars).")
+@click.option("-v", "--verbose", count=True, show_envvar=True, help="Explain more (-v phases and choices, -vv debug).")
+@click.option(
+    "-q", "--quiet", is_flag=True, show_envvar=True, help="Print only results (no notices, no progress bars)."
+)
 @click.option(
     "--run-id",
     callback=_check_run_id,
+    show_envvar=True,
     help="This run's id, in the manifest, the --json summary and stderr lines (which, when stderr is not a "
     "terminal, start with the UTC time and the id). Default: made from the start time and 24 random bits.",
 )

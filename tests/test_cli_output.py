@@ -58,6 +58,8 @@ def test_curate_quiet_and_curate_verbose_environment_variables(tmp_path: Path) -
     verbose = run("verbose", CURATE_VERBOSE="1").stderr
     assert "LSH 18 bands" in verbose and "phase signatures: 1 task(s)" in verbose
     assert "phase signatures" in run("very", CURATE_VERBOSE="2").stderr
+    shown = " ".join(invoke("--help").stdout.split())
+    assert all(f"[env var: {name}]" in shown for name in ("CURATE_QUIET", "CURATE_VERBOSE", "CURATE_RUN_ID"))
 
 
 # --- stamped stderr lines, the run id ----------------------------------------------------------
