@@ -239,3 +239,19 @@ def test_report_shows_removed_texts_from_the_struct(inputs: tuple[Path, Path], t
     removed = read_dir(out, "_rejects/*.parquet").column("metadata").to_pylist()
     # The excerpts (the first 40 characters here) of removed texts, read from metadata.text.
     assert removed and all(html.escape(m["text"][:40], quote=False) in page for m in removed[:3])
+
+
+def test_parquet_repairs_invalid_utf8_inside_the_struct(tmp_path: Path) -> None:
+    texts = pa.array([b"fine words", b"bad \xff\xfe bytes", None], pa.binary()).view(pa.string())
+    urls = pa.array(["u1", "u2", "u3"])
+    meta = pa.StructArray.from_arrays([texts, urls], names=["text", "url"])
+    (tmp_path / "in").mkdir()
+    pq.write_table(pa.table({"id": ["a", "b", "c"], "metadata": meta}), tmp_path / "in" / "a.parquet")
+    result = invoke("filter", "pii", str(tmp_path / "in"), str(tmp_path / "out"), "--text-column", "metadata.text")
+    assert result.exit_code == 0, result.output
+    kept = read_dir(tmp_path / "out")
+    assert kept.schema.field("metadata").type == meta.type
+    assert [m["url"] for m in kept.column("metadata").to_pylist()] == ["u1", "u2", "u3"]
+    kept.validate(full=True)  # valid UTF-8 written back into the struct
+    assert [m["text"] for m in kept.column("metadata").to_pylist()] == ["fine words", "bad \ufffd\ufffd bytes", None]
+    assert json.loads((tmp_path / "out" / "_manifest.json").read_text())["counters"]["invalid_utf8_rows"] == 1
