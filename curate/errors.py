@@ -33,7 +33,22 @@ class CurateError(Exception):
 
 
 class UsageError(CurateError):
+    """A usage error; ``path`` and ``column`` say which file and column, when one is at fault
+    (the message says it too; ``--json`` errors carry them as fields)."""
+
     exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, *, path: str | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.column = column
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_usage, (type(self), str(self), self.path, self.column))
+
+
+def _rebuild_usage(kind: type[UsageError], message: str, path: str | None, column: str | None) -> UsageError:
+    return kind(message, path=path, column=column)
 
 
 class BadInputError(CurateError):

@@ -162,6 +162,7 @@ def test_usage_errors_as_json(tmp_path: Path) -> None:
     assert missing["code"] == "usage_error" and "nowhere" in missing["message"]
     wrong_column = _one_error(run_process("filter", "pii", str(src), out, "--text-column", "body", "--json"))
     assert "no text column 'body'" in wrong_column["message"]
+    assert (wrong_column["file"], wrong_column["column"]) == (str(src / "a.parquet"), "body")
     not_a_dataset = _one_error(run_process("explain", str(src), "d0", "--json"))
     assert not_a_dataset["code"] == "usage_error"
     assert not (tmp_path / "out").exists()

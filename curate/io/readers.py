@@ -101,7 +101,7 @@ def read_batches(
     """
     counters = counters if counters is not None else ReadCounters()
     if shard.format == "warc":
-        raise UsageError(f"{shard.path} is a web archive: read it with `curate ingest warc IN OUT`")
+        raise UsageError(f"{shard.path} is a web archive: read it with `curate ingest warc IN OUT`", path=shard.path)
     verify_shard(shard)
     if shard.size == 0:
         raise BadInputError(shard.path, "empty file (0 bytes)")
@@ -112,11 +112,19 @@ def read_batches(
     for batch in batches:
         has_text = has_column(batch.schema, options.text_column)
         if not has_text and options.text_required:
-            raise UsageError(f"{shard.path}: no text column {options.text_column!r} (columns: {batch.schema.names})")
+            raise UsageError(
+                f"{shard.path}: no text column {options.text_column!r} (columns: {batch.schema.names})",
+                path=shard.path,
+                column=options.text_column,
+            )
         # An explicit id column must exist, unless the caller asked for other columns only.
         wants_id = columns is None or options.id_column in columns
         if options.id_column_explicit and wants_id and not has_column(batch.schema, options.id_column):
-            raise UsageError(f"{shard.path}: no id column {options.id_column!r} (columns: {batch.schema.names})")
+            raise UsageError(
+                f"{shard.path}: no id column {options.id_column!r} (columns: {batch.schema.names})",
+                path=shard.path,
+                column=options.id_column,
+            )
         if not has_text:
             counters.rows += batch.num_rows
             yield batch

@@ -120,18 +120,34 @@ def _checked(schema: pa.Schema, shard: InputShard, options: ReadOptions) -> pa.S
     non-string text column or a missing explicit id column."""
     if not has_column(schema, options.text_column) and not options.text_required:
         if options.id_column_explicit and not has_column(schema, options.id_column):
-            raise UsageError(f"{shard.path}: no id column {options.id_column!r} (columns: {schema.names})")
+            raise UsageError(
+                f"{shard.path}: no id column {options.id_column!r} (columns: {schema.names})",
+                path=shard.path,
+                column=options.id_column,
+            )
         return schema.remove_metadata()
     if not has_column(schema, options.text_column):
-        raise UsageError(f"{shard.path}: no text column {options.text_column!r} (columns: {schema.names})")
+        raise UsageError(
+            f"{shard.path}: no text column {options.text_column!r} (columns: {schema.names})",
+            path=shard.path,
+            column=options.text_column,
+        )
     text_type = column_type(schema, options.text_column)
     nested = options.text_column not in schema.names
     # A struct field is rewritten in place with its own type: a binary one would need a cast.
     allowed = (pa.string(), pa.large_string(), pa.null()) if nested else STRING_TYPES
     if text_type not in allowed:
-        raise UsageError(f"{shard.path}: text column {options.text_column!r} has type {text_type}, not a string")
+        raise UsageError(
+            f"{shard.path}: text column {options.text_column!r} has type {text_type}, not a string",
+            path=shard.path,
+            column=options.text_column,
+        )
     if options.id_column_explicit and not has_column(schema, options.id_column):
-        raise UsageError(f"{shard.path}: no id column {options.id_column!r} (columns: {schema.names})")
+        raise UsageError(
+            f"{shard.path}: no id column {options.id_column!r} (columns: {schema.names})",
+            path=shard.path,
+            column=options.id_column,
+        )
     if nested:  # the user's struct as it is (stages cast the field to large_string to read it)
         return schema.remove_metadata()
     position = schema.get_field_index(options.text_column)
