@@ -68,7 +68,8 @@ def abort(message: str, code: int | ExitCode) -> NoReturn:
 
 class LazyGroup(click.Group):
     """The root group: loads command groups on first use and turns curate's errors into
-    one line on stderr and the exit code they carry."""
+    one line on stderr (one JSON object when the command has --json, see
+    :mod:`curate.error_output`) and the exit code they carry."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["curate.arguments"] = list(args)
