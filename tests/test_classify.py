@@ -119,7 +119,7 @@ def test_filter_lang_keeps_what_fasttext_says(lid: Path, shared_data: Path, tmp_
     assert set(kept.column("lang").to_pylist()) <= {"en", "de"}
     assert "lang_score" in rejects.schema.names
     manifest = json.loads((out / "_manifest.json").read_text())
-    assert manifest["rows_in"] == len(rows) == manifest["rows_out"] + manifest["rows_rejected"]
+    assert manifest["rows_in"] == len(rows) == manifest["rows_kept"] + manifest["rows_removed"]
     assert manifest["counters"]["dropped:lang:empty"] == 4
     assert Counter(v for v in expected.values() if v) == {
         k.removeprefix("dropped:"): v for k, v in manifest["counters"].items() if k.startswith("dropped:")
@@ -334,7 +334,7 @@ def test_top_percent_is_an_exact_cut_over_every_shard(
     assert manifest["top_percent"]["target"] == target
     assert manifest["top_percent"]["threshold"] == pytest.approx(float(threshold), rel=1e-6)
     assert manifest["counters"]["dropped:quality:empty"] == 3
-    assert manifest["rows_in"] == len(rows) == manifest["rows_out"] + manifest["rows_rejected"]
+    assert manifest["rows_in"] == len(rows) == manifest["rows_kept"] + manifest["rows_removed"]
     assert invoke(*args).exit_code == 0  # the same command again: nothing to do
 
 
@@ -390,8 +390,8 @@ def test_the_example_script_and_recipe(shared_data: Path, tmp_path: Path) -> Non
     lang = manifest["stages"][0]
     assert lang["stage"] == "filter lang" and lang["rows_in"] == 3000
     assert lang["dropped"]["lang:empty"] == 4  # the sample's four empty documents
-    assert lang["kept"] >= 2900  # the sample is English
-    assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
+    assert lang["rows_kept"] >= 2900  # the sample is English
+    assert manifest["rows_in"] == manifest["rows_kept"] + manifest["rows_removed"]
 
 
 @pytest.mark.parametrize("executor", ["process", "ray"])
@@ -435,3 +435,34 @@ def test_scoring_needs_no_fasttext_and_training_names_the_extra(lid: Path, tmp_p
     assert done.returncode == 2, done.stderr
     assert "pip install 'curate[classify]'" in done.stderr
     assert not (tmp_path / "m.bin").exists()
+
+
+def test_a_struct_text_field_is_scored_filtered_and_cut_like_a_top_level_one(
+    lid: Path, quality: Path, tmp_path: Path
+) -> None:
+    """--text-column metadata.text: classify score, filter lang and filter quality --top-percent
+    give what they give with the text as a top-level column, the struct kept as it was."""
+    from tests.test_nested_text_column import _same_as_flat, _write
+
+    nested_in, flat_in = _write(tmp_path)
+    commands = [
+        ["classify", "score", "--model", str(lid), "--column-name", "lang"],
+        ["filter", "lang", "--model", str(lid), "--keep", "en", "--min-score", "0.9"],
+        ["filter", "quality", "--model", str(quality), "--top-percent", "40"],
+    ]
+    for k, command in enumerate(commands):
+        flat = invoke(*command[:2], str(flat_in), str(tmp_path / f"flat{k}"), *command[2:])
+        assert flat.exit_code == 0, flat.output
+        nested = invoke(
+            *command[:2], str(nested_in), str(tmp_path / f"nested{k}"), *command[2:], "--text-column", "metadata.text"
+        )
+        assert nested.exit_code == 0, nested.output
+        _same_as_flat(tmp_path / f"nested{k}", tmp_path / f"flat{k}", "part-*.parquet")
+        if k:
+            assert 0 < read_dir(tmp_path / f"nested{k}").num_rows < 600, command
+            _same_as_flat(tmp_path / f"nested{k}", tmp_path / f"flat{k}", "_rejects/*.parquet")
+    model = tmp_path / "from-struct.bin"
+    train = invoke(
+        "classify", "train", str(nested_in), str(model), "--label-column", "n", "--text-column", "metadata.text", *SMALL
+    )
+    assert train.exit_code == 0, train.output

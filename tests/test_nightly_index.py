@@ -137,7 +137,7 @@ def test_incremental_nights_keep_what_one_run_over_all_nights_keeps(
         assert manifest["counters"]["removed:minhash:near_duplicate_of_index"] == sum(
             r["_reason"] == "minhash:near_duplicate_of_index" for r in rejects
         )
-        assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
+        assert manifest["rows_in"] == manifest["rows_kept"] + manifest["rows_removed"]
         kept_before |= _ids(out)
     assert of_index >= 30
     stats = invoke("index", "stats", str(tmp_path / "idx"), "--json")

@@ -24,6 +24,7 @@ from curate.classify.text import DEFAULT_MAX_CHARS, EMPTY_LABEL
 from curate.errors import UsageError
 from curate.filters.base import RUN_FIELD, TextFilter, TextStage
 from curate.filters.registry import register
+from curate.io.columns import text_values
 from curate.pipelines.options import check_ranges, option
 from curate.pipelines.stage import BatchContext, MapResult, reasons_from_rules
 
@@ -71,7 +72,7 @@ class ModelStage:
         return load_model(self.model, self.info.sha256)
 
     def predictions(self, batch: pa.RecordBatch, context: BatchContext, k: int) -> Predictions:
-        return predict(context.state, batch.column(context.read.text_column), k=k, max_chars=self.max_chars)
+        return predict(context.state, text_values(batch, context.read.text_column), k=k, max_chars=self.max_chars)
 
 
 def label_probability(found: Predictions, label: str, rows: int) -> pa.Array:

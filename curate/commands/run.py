@@ -119,10 +119,12 @@ def _report(app: Any, pipeline: Any, params: dict[str, Any], summary: Any) -> No
 
     manifest = summary.manifest
     stages = manifest.get("stages", [])
-    detail = "".join(f"{s['position']} {s['stage']} -{s['removed']}, " for s in stages if s["removed"])
+    detail = "".join(f"{s['position']} {s['stage']} -{s['rows_removed']}, " for s in stages if s["rows_removed"])
     extra = {
         "pipeline": pipeline.source,
-        "stages": [{k: s[k] for k in ("position", "stage", "rows_in", "kept", "removed", "dropped")} for s in stages],
+        "stages": [
+            {k: s[k] for k in ("position", "stage", "rows_in", "rows_kept", "rows_removed", "dropped")} for s in stages
+        ],
     }
     report(app, "run", params, summary, extra, detail)
 

@@ -151,7 +151,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
                 if written:
                     _write_dataset_manifest(output / intermediate_dir(item), written, output / intermediate_dir(item))
             if group.barrier is not None and plan is not None:
-                body = {"rows_rejected": tallies[group.barrier.position].removed}
+                body = {"rows_removed": tallies[group.barrier.position].removed}
                 barrier_counters[group.barrier.position] = group.barrier.stage.counters(
                     plan, phase_stats, {"tally": tallies[group.barrier.position], "body": body}
                 )
@@ -160,10 +160,10 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
                 kept = group_kept
             else:
                 shards, schema = _publish_group(root, group_kept, output, read)
-        rows_out = sum(s["rows"] for s in kept)
-        rows_rejected = sum(s["rows"] for s in rejects)
-        if rows_in != rows_out + rows_rejected:
-            raise AssertionError(f"rows in {rows_in} != kept {rows_out} + rejected {rows_rejected}")
+        rows_kept = sum(s["rows"] for s in kept)
+        rows_removed = sum(s["rows"] for s in rejects)
+        if rows_in != rows_kept + rows_removed:
+            raise AssertionError(f"rows in {rows_in} != kept {rows_kept} + removed {rows_removed}")
         if keep_intermediate:
             _keep_intermediate(output, groups)
         import pyarrow.parquet as pq
@@ -174,8 +174,8 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
                 "shards": kept,
                 "rejects": sorted(rejects, key=lambda s: s["name"]),
                 "rows_in": rows_in,
-                "rows_out": rows_out,
-                "rows_rejected": rows_rejected,
+                "rows_kept": rows_kept,
+                "rows_removed": rows_removed,
                 "schema": schema_json(final_schema),
                 "stages": [
                     {**_stage_report(item, tallies, barrier_counters), **barrier_fields.get(item.position, {})}
@@ -203,7 +203,9 @@ def _write_dataset_manifest(root: Path, shards: list[dict[str, Any]], relative_t
     or a later command, can read."""
     prefix = "" if root == relative_to else root.relative_to(relative_to).as_posix() + "/"
     listed = sorted(({**item, "name": item["name"].removeprefix(prefix)} for item in shards), key=lambda s: s["name"])
-    write_manifest(root, {"stage": "pipeline_intermediate", "shards": listed, "rows": sum(s["rows"] for s in listed)})
+    write_manifest(
+        root, {"stage": "pipeline_intermediate", "shards": listed, "rows_kept": sum(s["rows"] for s in listed)}
+    )
 
 
 def _keep_intermediate(output: Path, groups: list[Group]) -> None:
@@ -229,8 +231,8 @@ def _stage_report(
         "label": item.stage.stage_label,
         "rejects": item.reject_dir,
         "rows_in": tally.rows_in,
-        "kept": tally.kept,
-        "removed": tally.removed,
+        "rows_kept": tally.kept,
+        "rows_removed": tally.removed,
         "dropped": dict(sorted(tally.dropped.items())),
         "flagged": dict(sorted(tally.flagged.items())),
         "changed": dict(sorted(tally.changes.items())),

@@ -16,7 +16,7 @@ from curate.dedup.exact.config import ExactPlan
 from curate.dedup.exact.urls import normalize_urls
 from curate.dedup.unique_ids import IdWriter
 from curate.errors import UsageError
-from curate.io.columns import column_values, has_column
+from curate.io.columns import column_values, has_column, text_values
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, batch_ids, read_batches
 
@@ -69,7 +69,7 @@ def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
             hi, lo = kernel.content_hashes(values, level=level)  # type: ignore[arg-type]
             present = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
             nulls += int(n - present.sum())
-            key = config.keep.values(batch, batch.column(config.read.text_column))
+            key = config.keep.values(batch, text_values(batch, config.read.text_column))
             docs = doc_keys(shard.index, first_row, n)
             ids = batch_ids(batch, shard, first_row, config.read)
             id_rows.write(ids, docs)

@@ -79,7 +79,7 @@ class ExactStage(GlobalStage):
     ) -> dict[str, Any]:
         hashes = stats["hashes"].values()
         return {
-            f"removed:{plan.reason}": apply["body"]["rows_rejected"],
+            f"removed:{plan.reason}": apply["body"]["rows_removed"],
             "clusters": sum(s["clusters"] for s in stats["resolve"].values()),
             "null_values": sum(s.get("null_values", 0) for s in hashes),
             "invalid_utf8_rows": sum(s.get("invalid_utf8_rows", 0) for s in hashes),

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from curate import kernel
 from curate.dedup.index.store import PENDING_NAME, Index, IndexState, id_keys, write_json
 from curate.errors import BusyError, CurateError
+from curate.io.columns import column_values, text_values, top_level
 from curate.io.manifest import fingerprint, read_manifest
 
 
@@ -40,15 +41,21 @@ def survivors_of(config: Any, output: Path, manifest: dict[str, Any]) -> tuple[p
     read = config.read
     pieces = []
     for entry in manifest.get("shards", []):
-        pieces.append(pq.read_table(output / entry["name"], columns=[read.id_column, read.text_column]))
+        path = output / entry["name"]
+        names = pq.read_schema(path).names
+        # Column paths (metadata.text) read their top-level struct.
+        wanted = dict.fromkeys(top_level(c, names) for c in (read.id_column, read.text_column))
+        table = pq.read_table(path, columns=list(wanted))
+        ids = column_values(table, read.id_column)
+        pieces.append(pa.table({"id": ids.cast(pa.string()), "text": text_values(table, read.text_column)}))
     if not pieces:
         empty = pa.table(
             {"key": pa.array([], pa.uint64()), "id": pa.array([], pa.string()), "text": pa.array([], pa.large_string())}
         )
         return empty, np.zeros((0, config.bands), np.uint64), np.empty(0, np.uint64)
     table = pa.concat_tables(pieces, promote_options="permissive")
-    ids = table.column(read.id_column).combine_chunks().cast(pa.string())
-    texts = table.column(read.text_column).combine_chunks().cast(pa.large_string())
+    ids = table.column("id").combine_chunks()
+    texts = table.column("text").combine_chunks()
     result = kernel.minhash_batch(
         texts,
         kind=config.shingle,

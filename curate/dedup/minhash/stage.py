@@ -107,7 +107,7 @@ class MinHashStage(GlobalStage):
         of_index = stats["index_probe"]["all"]["index_matches"] if "index_probe" in stats else 0
         index_counters = {f"removed:{INDEX_REASON}": of_index} if self.config.index else {}
         return {
-            f"removed:{REASON}": apply["body"]["rows_rejected"] - of_index,
+            f"removed:{REASON}": apply["body"]["rows_removed"] - of_index,
             **index_counters,
             "clusters": sum(s["clusters"] for s in stats["resolve"].values()),
             "candidate_edges": sum(s["edges"] for s in stats["candidates"].values()),
