@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -85,6 +86,20 @@ def nights(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     return paths, everything
 
 
+def rejects_of(out: Path) -> pa.Table:
+    """The rows a run removed. The one place that knows where rejects and manifest lie (the output
+    layout may move them out of OUT)."""
+    return read_dir(out / "_rejects")
+
+
+def manifest_of(out: Path) -> dict[str, object]:
+    return dict(json.loads((out / "_manifest.json").read_text()))
+
+
+def has_manifest(out: Path) -> bool:
+    return (out / "_manifest.json").exists()
+
+
 def _ids(directory: Path) -> set[str]:
     return set(read_dir(directory).column("id").to_pylist())
 
@@ -127,13 +142,13 @@ def test_incremental_nights_keep_what_one_run_over_all_nights_keeps(
     kept_before: set[str] = set()
     of_index = 0
     for out in outs:
-        rejects = read_dir(out / "_rejects").to_pylist()
+        rejects = rejects_of(out).to_pylist()
         for row in rejects:
             if row["_reason"] == "minhash:near_duplicate_of_index":
                 of_index += 1
                 assert row["dup_of"] in kept_before
                 assert jaccard(word_shingles(texts[row["id"]]), word_shingles(texts[row["dup_of"]])) >= 0.8
-        manifest = json.loads((out / "_manifest.json").read_text())
+        manifest: dict[str, Any] = manifest_of(out)
         assert manifest["counters"]["removed:minhash:near_duplicate_of_index"] == sum(
             r["_reason"] == "minhash:near_duplicate_of_index" for r in rejects
         )
@@ -193,7 +208,7 @@ def test_removed_document_no_longer_suppresses_later_copies(tmp_path: Path) -> N
         result = invoke("-q", "dedup", "minhash", "--index", str(index), *MODE, str(n2), str(tmp_path / name))
         assert result.exit_code == 0, result.stderr
         assert _ids(tmp_path / name) == {"c0", "c2"}
-        assert {r["dup_of"] for r in read_dir(tmp_path / name / "_rejects").to_pylist()} == {"d1"}
+        assert {r["dup_of"] for r in rejects_of(tmp_path / name).to_pylist()} == {"d1"}
     # The copy kept on night 2 is a survivor now and suppresses night 3's copy again.
     n3 = tmp_path / "n3"
     n3.mkdir()
@@ -201,7 +216,7 @@ def test_removed_document_no_longer_suppresses_later_copies(tmp_path: Path) -> N
         pa.Table.from_pylist([{"id": "e0", "text": base[0]["text"], "night": 3}], schema=SCHEMA), n3 / "a.parquet"
     )
     assert invoke("-q", "dedup", "minhash", "--index", str(idx), *MODE, str(n3), str(tmp_path / "o3")).exit_code == 0
-    assert [r["dup_of"] for r in read_dir(tmp_path / "o3" / "_rejects").to_pylist()] == ["c0"]
+    assert [r["dup_of"] for r in rejects_of(tmp_path / "o3").to_pylist()] == ["c0"]
 
 
 def _cli(*args: str) -> list[str]:
@@ -337,7 +352,7 @@ def test_status_says_complete_interrupted_or_broken(nights: tuple[list[Path], Pa
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     result = invoke("status", str(tmp_path / "killed"), "--json")
-    if (tmp_path / "killed" / "_manifest.json").exists():
+    if has_manifest(tmp_path / "killed"):
         assert result.exit_code == 0
     else:
         assert (result.exit_code, json.loads(result.stdout)["state"]) == (1, "interrupted")
@@ -387,7 +402,7 @@ def test_full_disk_fails_cleanly_and_leaves_the_index_unchanged(
         result = invoke("-q", "dedup", "minhash", "--index", str(idx), *MODE, str(big), str(disk / "o2"))
         assert result.exit_code == 1, result.stderr
         assert "No space left on device" in result.stderr
-        assert not (disk / "o2" / "_manifest.json").exists()
+        assert not has_manifest(disk / "o2")
         assert not list((disk / "o2").glob("part-*.parquet"))
         assert _index_bytes(idx) == before
         assert not (idx / "_pending.json").exists()
