@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
+import signal
 import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -210,3 +213,68 @@ def test_exact_index_remove_and_compact(tmp_path: Path) -> None:
     out = tmp_path / "o3"
     assert invoke("-q", "dedup", "exact", "--index", str(idx), *KEEP, str(paths[2]), str(out)).exit_code == 0
     assert [(r["id"], r["dup_of"]) for r in rejects_of(out).to_pylist()] == [("e0", "c0")]
+
+
+EXACT_KILL_POINTS = [
+    "index:pending",
+    "phase:hashes",
+    "phase:index_probe",
+    "phase:ids",
+    "phase:resolve",
+    "phase:filter",
+    "published",
+    "index:run",
+    "index:runs",
+    "index:state",
+]
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "curate", "-q", *args]
+
+
+def _tree_bytes(index: Path) -> dict[str, bytes]:
+    """Every file of an index but its lock, the state without the (path-dependent) output names."""
+    found = {str(p.relative_to(index)): p.read_bytes() for p in sorted(index.rglob("*")) if p.is_file()}
+    found.pop("_curate.lock", None)
+    state = json.loads(found.pop("_index.json"))
+    for applied in state["applied"]:
+        applied.pop("output")
+    found["_index.json"] = json.dumps(state, sort_keys=True).encode()
+    return found
+
+
+@pytest.fixture(scope="module")
+def exact_reference(
+    exact_nights: tuple[list[Path], Path, list[dict]], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """An index of nights 1-2 (to copy), and night 3 run uninterrupted on a copy of it."""
+    paths, _, _ = exact_nights
+    root = tmp_path_factory.mktemp("exact-kill")
+    _run_nights(paths[:2], root / "base" / "idx", root / "base")
+    subprocess.run(["cp", "-a", str(root / "base"), str(root / "ref")], check=True)
+    cmd = _cli("dedup", "exact", "--index", str(root / "ref" / "idx"), *KEEP, str(paths[2]), str(root / "ref" / "out3"))
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    return root / "base", root / "ref"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", EXACT_KILL_POINTS)
+def test_exact_sigkill_at_each_phase_boundary_then_rerun_gives_the_uninterrupted_output_and_index(
+    exact_nights: tuple[list[Path], Path, list[dict]], exact_reference: tuple[Path, Path], tmp_path: Path, point: str
+) -> None:
+    paths, _, _ = exact_nights
+    base, reference = exact_reference
+    work = tmp_path / "work"
+    subprocess.run(["cp", "-a", str(base), str(work)], check=True)
+    out = work / "out3"
+    cmd = _cli("dedup", "exact", "--index", str(work / "idx"), *KEEP, "--workers", "2", str(paths[2]), str(out))
+    killed = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=300, check=False, env={**os.environ, "CURATE_TEST_KILL_AT": point}
+    )
+    assert killed.returncode == -signal.SIGKILL, f"{point} not reached: {killed.returncode} {killed.stderr}"
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    for part in sorted((reference / "out3").glob("part-*.parquet")):
+        assert (out / part.name).read_bytes() == part.read_bytes()
+    assert _tree_bytes(work / "idx") == _tree_bytes(reference / "idx")

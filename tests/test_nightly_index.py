@@ -408,3 +408,114 @@ def test_full_disk_fails_cleanly_and_leaves_the_index_unchanged(
         assert not (idx / "_pending.json").exists()
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+# Every named boundary of a `dedup minhash --index` run, in the order a run reaches them (the
+# CURATE_TEST_KILL_AT points of curate.faults): before the stage, after each phase, after OUT is
+# published, after the first of the night's runs, after all of them, after the new index state.
+MINHASH_KILL_POINTS = [
+    "index:pending",
+    "phase:signatures",
+    "phase:index_probe",
+    "phase:ids",
+    "phase:candidates",
+    "phase:components",
+    "phase:gather",
+    "phase:resolve",
+    "phase:filter",
+    "published",
+    "index:run",
+    "index:runs",
+    "index:state",
+]
+
+
+@pytest.fixture(scope="module")
+def two_nights_and_reference(
+    nights: tuple[list[Path], Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """An index of nights 1-2 (to copy), and the reference: night 3 run uninterrupted on a copy."""
+    paths, _ = nights
+    root = tmp_path_factory.mktemp("kill-points")
+    _run_nights(paths[:2], root / "base" / "idx", root / "base")
+    subprocess.run(["cp", "-a", str(root / "base"), str(root / "ref")], check=True)
+    cmd = _cli(
+        "dedup", "minhash", "--index", str(root / "ref" / "idx"), *MODE, str(paths[2]), str(root / "ref" / "out3")
+    )
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    return root / "base", root / "ref"
+
+
+def _out_bytes(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.glob("part-*.parquet"))}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", MINHASH_KILL_POINTS)
+def test_sigkill_at_each_phase_boundary_then_rerun_gives_the_uninterrupted_output_and_index(
+    nights: tuple[list[Path], Path], two_nights_and_reference: tuple[Path, Path], tmp_path: Path, point: str
+) -> None:
+    paths, _ = nights
+    base, reference = two_nights_and_reference
+    work = tmp_path / "work"
+    subprocess.run(["cp", "-a", str(base), str(work)], check=True)
+    out = work / "out3"
+    cmd = _cli("dedup", "minhash", "--index", str(work / "idx"), *MODE, "--workers", "2", str(paths[2]), str(out))
+    env = {**os.environ, "CURATE_TEST_KILL_AT": point}
+    killed = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert killed.returncode == -signal.SIGKILL, f"{point} not reached: {killed.returncode} {killed.stderr}"
+    # Published before the kill exactly when the point comes after the manifest.
+    assert has_manifest(out) == (MINHASH_KILL_POINTS.index(point) >= MINHASH_KILL_POINTS.index("published"))
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    assert _out_bytes(out) == _out_bytes(reference / "out3")
+    assert _index_bytes(work / "idx") == _index_bytes(reference / "idx")
+    assert not (work / "idx" / "_pending.json").exists()
+
+
+def test_full_disk_while_writing_the_index_fails_in_one_line_and_the_next_run_rolls_forward(
+    nights: tuple[list[Path], Path], tmp_path: Path
+) -> None:
+    """The index on a small tmpfs, OUT elsewhere: the stage publishes OUT, then the index update runs
+    out of space. One line, exit 1, the index exactly as it was but for the pending record; once there
+    is space, the next run on the index applies the night: the index an uninterrupted run makes."""
+    paths, everything = nights
+    table = pq.read_table(everything / "all.parquet")
+    big = tmp_path / "big"
+    big.mkdir()
+    for copy in range(3):
+        ids = pa.array([f"{copy}-{i}" for i in table.column("id").to_pylist()], pa.string())
+        pq.write_table(table.set_column(0, "id", ids), big / f"{copy}.parquet")
+    reference = tmp_path / "ref"
+    _run_nights(paths[:1], reference / "idx", reference)
+    command = ("-q", "dedup", "minhash", *MODE, str(big))
+    assert invoke(*command[:3], "--index", str(reference / "idx"), *command[3:], str(reference / "o2")).exit_code == 0
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs is not permitted here")
+    try:
+        idx = disk / "idx"
+        _run_nights(paths[:1], idx, tmp_path)
+        before = _index_bytes(idx)
+        cmd = _cli(*command[1:3], "--index", str(idx), *command[3:], str(tmp_path / "o2"))
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "No space left on device" in lines[0] and str(idx) in lines[0], lines
+        assert has_manifest(tmp_path / "o2")  # OUT was published; the index update is what failed
+        after = _index_bytes(idx)
+        assert json.loads(after.pop("_pending.json"))["output"] == str((tmp_path / "o2").resolve())
+        assert after == before
+        assert not [p for p in idx.rglob("*") if p.name.endswith(".tmp")]
+        # Space again: the next run on the index (here the same command) rolls the update forward.
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+        assert again.returncode == 0, again.stderr
+        assert _index_bytes(idx) == _index_bytes(reference / "idx")
+        assert not (idx / "_pending.json").exists()
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
