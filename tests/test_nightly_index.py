@@ -519,3 +519,93 @@ def test_full_disk_while_writing_the_index_fails_in_one_line_and_the_next_run_ro
         assert not (idx / "_pending.json").exists()
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+# `--index` inside `curate run`: the dedup stage with its index in a pipeline. Stage lists with the
+# indexed stage followed by map stages in its fused pass, alone before another barrier, and last.
+PIPELINES = {
+    "then-filters": [("filter gopher-quality", {}), ("dedup minhash", "index"), ("filter pii", {})],
+    "then-a-barrier": [("dedup exact", "index"), ("dedup minhash", {})],
+    "last": [("filter gopher-quality", {}), ("dedup exact", "index")],
+}
+
+
+def _chain_args(path: str, options: dict[str, str]) -> list[str]:
+    args = path.split()
+    for key, value in options.items():
+        args += [f"--{key}", value]
+    return args
+
+
+def _pipeline_nights(name: str, paths: list[Path], idx: Path, root: Path) -> list[Path]:
+    root.mkdir(parents=True, exist_ok=True)
+    outs = []
+    for night, path in enumerate(paths, start=1):
+        stages = []
+        for stage, options in PIPELINES[name]:
+            if options == "index":
+                options = {"index": str(idx), "keep": "min:night"}
+                if stage == "dedup minhash":
+                    options["survivors"] = "keep-rule"
+            stages.append({stage: options})
+        spec = root / f"p{night}.yaml"
+        spec.write_text(json.dumps({"input": str(path), "output": str(root / f"out{night}"), "stages": stages}))
+        result = invoke("-q", "run", str(spec))
+        assert result.exit_code == 0, result.stderr
+        outs.append(root / f"out{night}")
+    return outs
+
+
+def _chain_nights(name: str, paths: list[Path], idx: Path, root: Path) -> list[Path]:
+    outs = []
+    for night, path in enumerate(paths, start=1):
+        source = path
+        for position, (stage, options) in enumerate(PIPELINES[name], start=1):
+            if options == "index":
+                options = {"index": str(idx), "keep": "min:night"}
+                if stage == "dedup minhash":
+                    options["survivors"] = "keep-rule"
+            target = root / f"n{night}-{position}"
+            result = invoke("-q", *_chain_args(stage, options), str(source), str(target))
+            assert result.exit_code == 0, result.stderr
+            source = target
+        outs.append(source)
+    return outs
+
+
+def _comparable_index(index: Path) -> dict[str, bytes]:
+    """``_index_bytes`` without the applied outputs' manifest fingerprints (a pipeline's manifest is
+    not a command's)."""
+    found = _index_bytes(index)
+    state = json.loads(found["_index.json"])
+    for applied in state["applied"]:
+        applied.pop("manifest")
+    found["_index.json"] = json.dumps(state, sort_keys=True).encode()
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+def test_index_inside_curate_run_gives_the_shell_chain_output_and_index(
+    nights: tuple[list[Path], Path], tmp_path: Path, name: str
+) -> None:
+    paths, _ = nights
+    piped = _pipeline_nights(name, paths[:3], tmp_path / "pidx", tmp_path / "pipeline")
+    chained = _chain_nights(name, paths[:3], tmp_path / "cidx", tmp_path / "chain")
+    for pipeline_out, chain_out in zip(piped, chained, strict=True):
+        parts = sorted(p.name for p in chain_out.glob("part-*.parquet"))
+        assert sorted(p.name for p in pipeline_out.glob("part-*.parquet")) == parts
+        for part in parts:
+            assert (pipeline_out / part).read_bytes() == (chain_out / part).read_bytes()
+    assert _comparable_index(tmp_path / "pidx") == _comparable_index(tmp_path / "cidx")
+    # The pipeline's dedup stage did remove copies of earlier nights' survivors.
+    of_index = 0
+    for out in piped[1:]:
+        for stage in manifest_of(out)["stages"]:  # type: ignore[attr-defined]
+            of_index += sum(v for k, v in stage["counters"].items() if k.endswith("_of_index"))
+    assert of_index >= 2
+    stats = json.loads(invoke("index", "stats", str(tmp_path / "pidx"), "--json").stdout)
+    assert stats["nights"] == 3 and not stats["pending_update"]
+    # A re-run of a published night is a no-op for the index, as for a command.
+    before = _index_bytes(tmp_path / "pidx")
+    assert invoke("-q", "run", str(tmp_path / "pipeline" / "p2.yaml")).exit_code == 0
+    assert _index_bytes(tmp_path / "pidx") == before

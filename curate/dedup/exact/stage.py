@@ -72,7 +72,7 @@ class ExactStage(GlobalStage):
             raise UsageError(f"--on {config.on}: no column {config.column!r} in the input (columns: {unified.names})")
         config.keep.require_column(unified)
         if config.index and not config.index_generation:
-            raise UsageError("--index works with `curate dedup exact` on its own, not inside `curate run`")
+            raise UsageError("--index needs its index session (the `dedup exact` command or `curate run` opens it)")
         if config.index and unified is not None and config.read.id_column not in unified.names:
             raise UsageError(
                 f"--index needs a stable id column: no column {config.read.id_column!r} in the input "

@@ -37,9 +37,13 @@ def _output_key(output: Path) -> str:
 
 
 class IndexSession:
-    def __init__(self, config: Any, output: Path) -> None:
+    """``output``: the run's OUT (published when its manifest is); ``survivors``: the dataset of the
+    indexed stage's survivors, OUT itself for a command, an intermediate of OUT in a pipeline."""
+
+    def __init__(self, config: Any, output: Path, survivors: Path | None = None) -> None:
         self.config = config
         self.output = Path(output)
+        self.survivors = Path(survivors) if survivors is not None else self.output
         self.index = Index(Path(config.index))
         self.fields = config.index_fields()
 
@@ -49,17 +53,19 @@ class IndexSession:
     def _applied(self, state: IndexState | None, output: str) -> bool:
         return state is not None and any(a["output"] == output for a in state.applied)
 
-    def apply(self, state: IndexState | None, output: Path, generation: str) -> IndexState:
-        """Add a published OUT's survivors (idempotent: an OUT already applied is skipped)."""
+    def apply(self, state: IndexState | None, output: Path, generation: str, survivors: Path) -> IndexState:
+        """Add the survivors of a published OUT (idempotent: an OUT already applied is skipped)."""
         state = state or self._fresh_state()
         key = _output_key(output)
         if self._applied(state, key):
             return state
         manifest = read_manifest(output)
-        assert manifest is not None
+        kept = read_manifest(survivors)
+        if manifest is None or kept is None:
+            raise CurateError(f"{survivors}: no manifest; cannot add this run's survivors to the index")
         return self.index.add_night(
             state,
-            output_entries(self.config, output, manifest),
+            output_entries(self.config, survivors, kept),
             {"output": key, "manifest": manifest.get("fingerprint"), "generation": generation},
         )
 
@@ -73,7 +79,8 @@ class IndexSession:
             pending = {}
         output = Path(pending.get("output", ""))
         if pending.get("output") and read_manifest(output) is not None and not self._applied(state, pending["output"]):
-            state = self.apply(state, output, pending["generation"])
+            survivors = Path(pending.get("survivors") or output)
+            state = self.apply(state, output, pending["generation"], survivors)
         pending_path.unlink()
         return state
 
@@ -94,7 +101,10 @@ class IndexSession:
             generation = done[0]["generation"] if done else (state or self._fresh_state()).generation
             stage = replace(stage, config=replace(self.config, index_generation=generation))
             if not done:
-                write_json(root / PENDING_NAME, {"output": key, "generation": generation})
+                pending = {"output": key, "generation": generation}
+                if self.survivors != self.output:
+                    pending["survivors"] = str(self.survivors.resolve())
+                write_json(root / PENDING_NAME, pending)
                 fault_point("index:pending")
             try:
                 summary = run_stage(stage)
@@ -104,7 +114,7 @@ class IndexSession:
                         (root / PENDING_NAME).unlink()
                 raise
             fault_point("published")
-            self.apply(state, self.output, generation)
+            self.apply(state, self.output, generation, self.survivors)
             fault_point("index:state")
             with contextlib.suppress(FileNotFoundError):
                 (root / PENDING_NAME).unlink()
