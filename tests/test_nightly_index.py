@@ -609,3 +609,46 @@ def test_index_inside_curate_run_gives_the_shell_chain_output_and_index(
     before = _index_bytes(tmp_path / "pidx")
     assert invoke("-q", "run", str(tmp_path / "pipeline" / "p2.yaml")).exit_code == 0
     assert _index_bytes(tmp_path / "pidx") == before
+
+
+PIPELINE_KILL_POINTS = [
+    "index:pending",
+    "phase:02-dedup_minhash.index_probe",
+    "phase:02-dedup_minhash.resolve",
+    "published",
+    "index:run",
+    "index:state",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", PIPELINE_KILL_POINTS)
+def test_sigkill_inside_an_indexed_pipeline_then_rerun_gives_the_uninterrupted_output_and_index(
+    nights: tuple[list[Path], Path], tmp_path: Path, point: str
+) -> None:
+    paths, _ = nights
+    reference = _pipeline_nights("then-filters", paths[:2], tmp_path / "ref-idx", tmp_path / "ref")
+    _pipeline_nights("then-filters", paths[:1], tmp_path / "idx", tmp_path / "work")
+    spec = tmp_path / "ref" / "p2.yaml"
+    night2 = json.loads(spec.read_text())
+    night2["output"] = str(tmp_path / "work" / "out2")
+    night2["stages"][1]["dedup minhash"]["index"] = str(tmp_path / "idx")
+    (tmp_path / "work" / "p2.yaml").write_text(json.dumps(night2))
+    cmd = _cli("run", str(tmp_path / "work" / "p2.yaml"))
+    env = {**os.environ, "CURATE_TEST_KILL_AT": point}
+    killed = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert killed.returncode == -signal.SIGKILL, f"{point} not reached: {killed.returncode} {killed.stderr}"
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    assert _out_bytes(tmp_path / "work" / "out2") == _out_bytes(reference[1])
+    assert _index_bytes(tmp_path / "idx") == _index_bytes(tmp_path / "ref-idx")
+
+
+def test_two_indexed_stages_in_one_pipeline_are_refused(nights: tuple[list[Path], Path], tmp_path: Path) -> None:
+    paths, _ = nights
+    stages = [{"dedup exact": {"index": str(tmp_path / "a")}}, {"dedup minhash": {"index": str(tmp_path / "b")}}]
+    spec = tmp_path / "p.yaml"
+    spec.write_text(json.dumps({"input": str(paths[0]), "output": str(tmp_path / "out"), "stages": stages}))
+    result = invoke("-q", "run", str(spec))
+    assert result.exit_code == 2 and "one stage with --index per pipeline" in result.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
