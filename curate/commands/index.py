@@ -1,4 +1,4 @@
-"""``curate index``: inspect and maintain a persistent dedup index (``dedup minhash --index``)."""
+"""``curate index``: inspect and maintain a persistent dedup index (``dedup minhash|exact --index``)."""
 
 from __future__ import annotations
 

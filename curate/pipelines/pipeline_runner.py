@@ -70,8 +70,23 @@ def _marker_prefix(item: PipelineStage) -> str:
     return f"{item.position:02d}-{item.stage.stage_label}."
 
 
+def indexed_stages(pipeline: Pipeline) -> list[PipelineStage]:
+    """The stages with a persistent dedup index (``--index``)."""
+    return [item for item in pipeline.stages if getattr(getattr(item.stage, "config", None), "index", "")]
+
+
+def survivors_dir(pipeline: Pipeline, item: PipelineStage) -> Path:
+    """Where the dataset ``item`` kept lies once the run is published: OUT for the last stage, else
+    its intermediate (written for an indexed stage even without ``--keep-intermediate``: the index
+    update reads its survivors there, after OUT is published, as it reads OUT after a command)."""
+    if item is pipeline.stages[-1]:
+        return pipeline.output
+    return pipeline.output / intermediate_dir(item)
+
+
 def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: bool = False) -> StageSummary:
     output = pipeline.output
+    kept_as_dataset = {item.position for item in indexed_stages(pipeline)}
     read = pipeline.read
     fields = pipeline_fields(pipeline, keep_intermediate)
     source = pipeline.stages[0].stage.source
@@ -127,7 +142,9 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
                 reject_dirs=tuple(item.reject_dir for item in group.members),
                 # The last member's output is the group's own (moved there at the end).
                 keep_dirs=tuple(
-                    intermediate_dir(item) if keep_intermediate and item is not group.members[-1] else None
+                    intermediate_dir(item)
+                    if (keep_intermediate or item.position in kept_as_dataset) and item is not group.members[-1]
+                    else None
                     for item in group.members
                 ),
             )
@@ -164,8 +181,8 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
         rows_removed = sum(s["rows"] for s in rejects)
         if rows_in != rows_kept + rows_removed:
             raise AssertionError(f"rows in {rows_in} != kept {rows_kept} + removed {rows_removed}")
-        if keep_intermediate:
-            _keep_intermediate(output, groups)
+        if keep_intermediate or kept_as_dataset:
+            _keep_intermediate(output, groups, None if keep_intermediate else kept_as_dataset)
         import pyarrow.parquet as pq
 
         final_schema = pq.read_schema(output / kept[0]["name"]) if kept else None
@@ -208,10 +225,13 @@ def _write_dataset_manifest(root: Path, shards: list[dict[str, Any]], relative_t
     )
 
 
-def _keep_intermediate(output: Path, groups: list[Group]) -> None:
+def _keep_intermediate(output: Path, groups: list[Group], only: set[int] | None = None) -> None:
     """Move each barrier's input dataset to ``OUT/_intermediate/KK-<stage>/``, named after the
-    stage ``KK`` that wrote it (the last of its fused pass): a dataset a later command can read."""
+    stage ``KK`` that wrote it (the last of its fused pass): a dataset a later command can read.
+    ``only``: just those of the stages at these positions."""
     for index, group in enumerate(groups[:-1], start=1):
+        if only is not None and group.members[-1].position not in only:
+            continue
         source = group_directory(output, index)
         target = output / intermediate_dir(group.members[-1])
         if target.exists():

@@ -83,7 +83,7 @@ class MinHashStage(GlobalStage):
         self.config.keep.require_column(unified)
         read = self.config.read
         if self.config.index and not self.config.index_generation:
-            raise UsageError("--index works with `curate dedup minhash` on its own, not inside `curate run`")
+            raise UsageError("--index needs its index session (the `dedup minhash` command or `curate run` opens it)")
         if self.config.index and unified is not None and read.id_column not in unified.names:
             raise UsageError(
                 f"--index needs a stable id column: no column {read.id_column!r} in the input "
