@@ -31,7 +31,9 @@ lint:
 
 test: lint
 	cd rust_ext && cargo test --quiet  # without the extension-module feature (maturin turns it on), so it links
-	$(PY) -m pytest -q -p no:cacheprovider; status=$$?; if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$status
+	# A fresh --basetemp: pytest's shared /tmp/pytest-of-$$USER may hold another run's leftovers (a tmpfs of a
+	# killed full-disk test) that its clean-up would trip on.
+	$(PY) -m pytest -q -p no:cacheprovider --basetemp="$$(mktemp -d /tmp/curate-pytest.XXXXXX)"; status=$$?; if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$status
 
 bench:  ## build the benchmark set from ../shared and run curate against its peers
 	$(PY) bench/make_minhash_set.py --out bench/data/minhash
