@@ -294,3 +294,23 @@ def test_semdedup_on_clough_stevenson_follows_the_labels(clough_embedded: Path, 
     }
     assert with_source["non"] == 0
     assert with_source["light"] >= 8 and with_source["cut"] >= 5, with_source
+
+
+def test_embed_then_dedup_pipeline_equals_shell_chain(tmp_path: Path) -> None:
+    """`curate run` with embed text + dedup semantic writes what the two commands write; a
+    paraphrase and an exact copy are removed, the unrelated sentences kept."""
+    texts = [*SENTENCES[:6], "A man eats a piece of bread.", SENTENCES[3]]
+    write_shard(tmp_path / "in" / "a.parquet", [{"id": f"t{n}", "text": t} for n, t in enumerate(texts)])
+    assert invoke("embed", "text", str(tmp_path / "in"), str(tmp_path / "e")).exit_code == 0
+    assert invoke("dedup", "semantic", str(tmp_path / "e"), str(tmp_path / "chain"), "--eps", "0.2").exit_code == 0
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("stages:\n  - embed text: {}\n  - dedup semantic: {eps: 0.2}\n")
+    result = invoke("run", str(pipeline), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.stderr
+    chained = read_dir(tmp_path / "chain")
+    assert read_dir(tmp_path / "run").equals(chained)
+    removed = {r["id"]: r["dup_of"] for r in read_dir(_rejects(tmp_path / "chain")).to_pylist()}
+    # The paraphrase goes (its survivor is the one farther from the centroid), and the exact copy
+    # (equal vectors: the tie goes to the smaller id); "eating food" vs "eating bread" (0.75) stays.
+    assert len(removed) == 2 and removed["t7"] == "t3", removed
+    assert ("t6" in removed and removed["t6"] == "t1") or removed.get("t1") == "t6", removed
