@@ -540,6 +540,19 @@ def test_embed_images_refuses_a_file_that_is_not_onnx(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "not an ONNX model" in result.stderr
 
 
+def test_embed_images_device_cuda_is_refused_without_a_cuda_provider(tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has a CUDA provider")
+    model = _tiny_sscd_like_model(tmp_path / "m.onnx", 32, np.ones((3, 4)))
+    write_shard(tmp_path / "in" / "a.parquet", [{"id": "x", "image": _jpeg(1)}])
+    args = ["embed", "images", str(tmp_path / "in"), str(tmp_path / "out"), "--model", str(model), "--size", "32"]
+    result = invoke(*args, "--device", "cuda")
+    assert result.exit_code == 2 and "no CUDA provider" in result.stderr and "--device cpu" in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert invoke(*args, "--device", "cpu").exit_code == 0
+
+
 def test_embed_then_dedup_by_embedding(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     model = _tiny_sscd_like_model(tmp_path / "m.onnx", 16, np.random.default_rng(4).normal(size=(3, 8)))
