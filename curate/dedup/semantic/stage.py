@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from curate import kernel
 from curate.dedup.decisions import DECISION_SCHEMA, decisions_from_leaders, write_decisions_by_shard
 from curate.dedup.filtering import DecisionsApply
-from curate.dedup.images.knn import faiss_module, normalised
+from curate.dedup.images.knn import faiss_module, normalised, pair_cosines
 from curate.dedup.images.stage import _matrix, collect_task, collected_name
 from curate.dedup.keep import KeepRule
 from curate.dedup.semantic.config import FARTHEST, STAGE_NAME, SemanticDedupConfig, SemanticPlan
@@ -98,7 +98,7 @@ def cluster_pairs(
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     i, j = np.concatenate(found_i), np.concatenate(found_j)
     i, j = np.minimum(i, j), np.maximum(i, j)
-    exact = np.einsum("ij,ij->i", vectors[i], vectors[j]) >= threshold - 1e-6
+    exact = pair_cosines(vectors, i, j) >= threshold - 1e-6
     return i[exact].astype(np.int64), j[exact].astype(np.int64)
 
 
@@ -134,7 +134,7 @@ def resolve_task(plan: SemanticPlan, index: int) -> tuple[dict[str, Any], list[P
         starts = np.flatnonzero(np.concatenate([[True], components[1:] != components[:-1]]))
         leaders = group_leaders(np.append(starts, len(components)).astype(np.int64))
         rows = members.column("row").to_numpy()
-        similarity = np.einsum("ij,ij->i", vectors[rows], vectors[rows[leaders]]).astype(np.float64)
+        similarity = pair_cosines(vectors, rows, rows[leaders]).astype(np.float64)
         decisions = decisions_from_leaders(members.select(["doc", "id"]), leaders, similarity)
     outputs = write_decisions_by_shard(root, decisions, 0, plan.active_shards)
     removed = int(np.count_nonzero(decisions.column("removed").to_numpy(zero_copy_only=False)))
