@@ -198,7 +198,7 @@ class SemanticDedupStage(GlobalStage):
     ) -> dict[str, Any]:
         resolve = list(stats["resolve"].values())
         return {
-            f"removed:{plan.reason}": apply["body"]["rows_rejected"],
+            f"removed:{plan.reason}": apply["body"]["rows_removed"],
             "groups": sum(s["groups"] for s in resolve),
             "pairs": sum(s["pairs"] for s in resolve),
             "kmeans_clusters": sum(s["kmeans_clusters"] for s in resolve),
