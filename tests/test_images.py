@@ -532,12 +532,12 @@ def test_embed_images_with_an_onnx_model_of_sscd_contract(tmp_path: Path) -> Non
     assert wrong.exit_code == 2 and "SHA-256" in wrong.stderr
 
 
-def test_embed_images_refuses_a_file_that_is_not_onnx(tmp_path: Path) -> None:
+def test_embed_images_refuses_a_file_that_is_not_a_model(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
-    (tmp_path / "m.onnx").write_bytes(b"PK\x03\x04 a torch zip, say")
+    (tmp_path / "m.onnx").write_bytes(b"neither a zip (TorchScript) nor ONNX")
     write_shard(tmp_path / "in" / "a.parquet", [{"id": "x", "image": _jpeg(1)}])
     result = invoke("embed", "images", str(tmp_path / "in"), str(tmp_path / "out"), "--model", str(tmp_path / "m.onnx"))
-    assert result.exit_code == 2 and "not an ONNX model" in result.stderr
+    assert result.exit_code == 2 and "not TorchScript, nor an ONNX model" in result.stderr
 
 
 def test_embed_images_device_cuda_is_refused_without_a_cuda_provider(tmp_path: Path) -> None:

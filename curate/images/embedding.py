@@ -1,4 +1,5 @@
-"""``curate embed images --model PATH``: image descriptors from an ONNX model (onnxruntime).
+"""``curate embed images --model PATH``: image descriptors from an ONNX model (onnxruntime) or a
+TorchScript model (torch; SSCD's published files), see :mod:`curate.images.engines`.
 
 The model follows SSCD's input/output contract (Pizzi et al., CVPR 2022, the SSCD README):
 input ``float32[N, 3, S, S]`` of RGB pixels resized to S x S (``--size``, 288 for SSCD's
@@ -12,15 +13,15 @@ The model's SHA-256 is part of the stage's fingerprint (a changed file is anothe
 ``--model-sha256`` refuses a file whose content is not the one expected. The model loads once
 per worker (``setup()``); onnxruntime releases the GIL while it runs.
 
-TorchScript files (SSCD's own ``.torchscript.pt``) are not loaded: torch's PyPI wheel is about
-800 MB with its CUDA libraries, too large for curate's extra; export the model to ONNX
-(``torch.onnx.export``) once, where torch is installed. SSCD weights cannot be downloaded in
-curate's CI, so the tests build a small ONNX model with the same contract themselves.
+SSCD weights cannot be downloaded in curate's CI, so the tests build small models with the same
+contract themselves (an ONNX one with the onnx package's helper API; a TorchScript one with torch,
+checked against its own ONNX export).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,6 +29,7 @@ import pyarrow as pa
 
 from curate.errors import UsageError
 from curate.images.decode import DEFAULT_MAX_PIXELS, open_image
+from curate.images.engines import Engine, check_device, load_engine
 from curate.images.hashing import image_column
 from curate.pipelines.fingerprint import file_digest
 from curate.pipelines.options import option
@@ -37,12 +39,12 @@ IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 ALGORITHM_VERSION = 1
 DEVICES = ("cpu", "cuda")
-PROVIDERS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider"]}
 
 
 @dataclass(frozen=True)
 class EmbedImages(MapStage):
-    """Add an L2-normalised image descriptor (embedding: fixed-size list<float32>) from an ONNX model.
+    """Add an L2-normalised image descriptor (embedding: fixed-size list<float32>) from an ONNX or
+    TorchScript model (SSCD's published .torchscript.pt files; TorchScript needs curate[images-torch]).
 
     Images that do not decode go to OUT/_rejects/ with _reason embed_images:<why> (or, with
     --undecodable keep, stay with a null embedding); counted in the manifest either way.
@@ -50,12 +52,12 @@ class EmbedImages(MapStage):
 
     name: ClassVar[str] = "images"
     group: ClassVar[str] = "embed"
-    summary: ClassVar[str] = "Add image descriptors (embedding) from an ONNX model with SSCD's contract."
+    summary: ClassVar[str] = "Add image descriptors (embedding) from an ONNX or TorchScript model with SSCD's contract."
     extra: ClassVar[str | None] = "images"
     extra_modules: ClassVar[tuple[str, ...]] = ("PIL", "onnxruntime")
     resources: ClassVar[Resources] = Resources(batch_rows=64)
 
-    model: str = option("", "The ONNX model file (input float32[N,3,S,S], output float32[N,D]).")
+    model: str = option("", "The ONNX or TorchScript model file (input float32[N,3,S,S], output float32[N,D]).")
     model_sha256: str = option("", "Refuse the model unless its SHA-256 is this (hex).", show_default=False)
     size: int = option(288, "Images are resized to SIZE x SIZE (SSCD: 288).", min=8, max=4096)
     image_column: str = option("image", "Column holding the encoded image (binary).")
@@ -79,16 +81,10 @@ class EmbedImages(MapStage):
         a model given, and its content the one --model-sha256 names."""
         super().check_installed()
         if not self.model:
-            raise UsageError("embed images needs --model PATH (an ONNX file)")
-        if self.device == "cuda":
-            import onnxruntime
-
-            available = onnxruntime.get_available_providers()
-            if "CUDAExecutionProvider" not in available:
-                raise UsageError(
-                    f"--device cuda: this onnxruntime has no CUDA provider (it has {', '.join(available)}); "
-                    "install onnxruntime-gpu where a GPU and CUDA are present, or use --device cpu"
-                )
+            raise UsageError("embed images needs --model PATH (an ONNX or TorchScript file)")
+        if not Path(self.model).is_file():
+            raise UsageError(f"--model {self.model}: no such file")
+        check_device(self.model, self.device)
         if self.model_sha256:
             actual = file_digest(self.model)
             if actual != self.model_sha256.lower():
@@ -113,32 +109,14 @@ class EmbedImages(MapStage):
         }
 
     def setup(self) -> Any:
-        import onnxruntime
-
-        try:
-            session = onnxruntime.InferenceSession(self.model, providers=PROVIDERS[self.device])
-        except Exception as exc:  # onnxruntime raises its own exception types for a bad file
-            raise UsageError(f"--model {self.model}: not an ONNX model onnxruntime loads ({exc})") from exc
-        if self.device == "cuda" and "CUDAExecutionProvider" not in session.get_providers():
-            # onnxruntime-gpu lists the provider where the CUDA libraries or the GPU are missing too.
-            raise UsageError(
-                f"--device cuda: onnxruntime could not start its CUDA provider ({session.get_providers()})"
-            )
-        inputs, outputs = session.get_inputs(), session.get_outputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 4:
-            raise UsageError(f"--model {self.model}: want one input float32[N,3,S,S], got {[i.shape for i in inputs]}")
-        dimension = outputs[0].shape[-1]
-        if not isinstance(dimension, int):
-            dimension = int(
-                session.run(None, {inputs[0].name: np.zeros((1, 3, self.size, self.size), np.float32)})[0].shape[-1]
-            )
-        return session, inputs[0].name, dimension
+        return load_engine(self.model, self.device, self.size)
 
     def dimension(self) -> int:
-        return int(self.worker_state()[2])
+        return int(self.worker_state().dimension)
 
     def apply(self, batch: pa.RecordBatch, context: BatchContext) -> MapResult:
-        session, input_name, dimension = context.state if context.state is not None else self.worker_state()
+        engine: Engine = context.state if context.state is not None else self.worker_state()
+        dimension = engine.dimension
         images = image_column(batch, self.image_column)
         n = batch.num_rows
         pixels = np.zeros((n, 3, self.size, self.size), dtype=np.float32)
@@ -157,7 +135,7 @@ class EmbedImages(MapStage):
         vectors = np.zeros((n, dimension), dtype=np.float32)
         good = np.flatnonzero(~failed)
         if len(good):
-            out = np.asarray(session.run(None, {input_name: pixels[good]})[0], dtype=np.float32).reshape(len(good), -1)
+            out = engine.run(pixels[good])
             if out.shape[1] != dimension:
                 raise UsageError(f"--model {self.model}: output has {out.shape[1]} values per image, not {dimension}")
             norms = np.linalg.norm(out, axis=1, keepdims=True)
