@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from curate.errors import ExitCode
+from curate.io.layout import rejects_dir
 from curate.io.locations import check_output_location
 from curate.io.read_options import DEFAULT_MAX_EXPANSION
 
@@ -113,7 +114,7 @@ def execution_options(fn: F) -> F:
                 help="On a corrupt input shard: fail, or skip it (quarantined, listed in the manifest, exit 3).",
             ),
             _option("--overwrite", is_flag=True, help="Replace an output written with another configuration."),
-            _option("--keep-work", is_flag=True, help="Keep intermediate files in OUT/_work after success."),
+            _option("--keep-work", is_flag=True, help="Keep intermediate files in OUT.curate/work after success."),
             json_flag("Print the summary as one JSON object."),
         ]
     ):
@@ -183,7 +184,7 @@ def report(
         app.notice("curate: warning: the input holds no documents")
     elif result["rows_kept"] == 0:
         app.notice(
-            f"curate: warning: every document was removed ({result['rows_in']} in, see {params['output']}/_rejects)"
+            f"curate: warning: every document was removed ({result['rows_in']} in, see {rejects_dir(params['output'])})"
         )
     duplicates = manifest.get("duplicate_ids", 0)
     if duplicates:

@@ -42,7 +42,7 @@ ALGORITHM_VERSION = 1
 class EmbedImages(MapStage):
     """Add an L2-normalised image descriptor (embedding: fixed-size list<float32>) from an ONNX model.
 
-    Images that do not decode go to OUT/_rejects/ with _reason embed_images:<why> (or, with
+    Images that do not decode go to OUT.curate/rejects/ with _reason embed_images:<why> (or, with
     --undecodable keep, stay with a null embedding); counted in the manifest either way.
     """
 
@@ -62,7 +62,7 @@ class EmbedImages(MapStage):
     )
     undecodable: str = option(
         "drop",
-        "An image that does not decode: drop it (to _rejects/) or keep it with a null embedding.",
+        "An image that does not decode: drop it (to OUT.curate/rejects/) or keep it with a null embedding.",
         choices=("drop", "keep"),
     )
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from curate.io.layout import REJECTS
 from curate.io.readers import ReadOptions
 from curate.pipelines.fingerprint import stage_fields
 from curate.pipelines.map_runner import ChainPlan, StageTally, chain_task
@@ -58,7 +59,7 @@ def run_map_stage(
             read=read,
             stages=(stage,),
             kept_root=output,
-            reject_dirs=("_rejects",),
+            reject_dirs=(REJECTS,),
         )
         stats = run_phase(run, chain_phase(), plan)
         quarantined.update(quarantined_shards(stats))
@@ -112,7 +113,7 @@ def run_global_stage(
             read=read,
             stages=(stage.apply_stage(plan),),
             kept_root=output,
-            reject_dirs=("_rejects",),
+            reject_dirs=(REJECTS,),
         )
         apply_stats = run_phase(run, chain_phase(stage.apply_phase, quarantine=False), chain)
         body = output_body(output, apply_stats)

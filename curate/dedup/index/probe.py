@@ -23,14 +23,15 @@ import pyarrow.parquet as pq
 from curate import kernel
 from curate.dedup.decisions import DECISION_SCHEMA, ROW_BITS
 from curate.dedup.index.store import Index
+from curate.io.layout import WORK
 from curate.io.writers import write_table_atomically
 
 INDEX_REASON = "minhash:near_duplicate_of_index"
-HITS_NAME = "_work/index_hits/all.parquet"
+HITS_NAME = f"{WORK}/index_hits/all.parquet"
 
 
 def hits_name(shard_index: int) -> str:
-    return f"_work/index_hits/s{shard_index:05d}.parquet"
+    return f"{WORK}/index_hits/s{shard_index:05d}.parquet"
 
 
 def load_hit_docs(root: Path, shards: Any) -> np.ndarray:

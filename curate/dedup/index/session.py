@@ -26,8 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate import kernel
-from curate.dedup.index.store import PENDING_NAME, Index, IndexState, id_keys, write_json
+from curate.dedup.index.store import LOCK_NAME, PENDING_NAME, Index, IndexState, id_keys, write_json
 from curate.errors import BusyError, CurateError
+from curate.io.layout import listed_path
 from curate.io.manifest import fingerprint, read_manifest
 
 
@@ -40,7 +41,9 @@ def survivors_of(config: Any, output: Path, manifest: dict[str, Any]) -> tuple[p
     read = config.read
     pieces = []
     for entry in manifest.get("shards", []):
-        pieces.append(pq.read_table(output / entry["name"], columns=[read.id_column, read.text_column]))
+        pieces.append(
+            pq.read_table(listed_path(output, manifest, entry, "shards"), columns=[read.id_column, read.text_column])
+        )
     if not pieces:
         empty = pa.table(
             {"key": pa.array([], pa.uint64()), "id": pa.array([], pa.string()), "text": pa.array([], pa.large_string())}
@@ -113,7 +116,7 @@ class IndexSession:
         with self.index.locked():
             # Checked under the lock: a first run's files are there before its first _index.json.
             if not (root / "_index.json").exists() and any(
-                p.name not in ("_curate.lock", PENDING_NAME, "bands", "docs") for p in root.iterdir()
+                p.name not in (LOCK_NAME, PENDING_NAME, "bands", "docs") for p in root.iterdir()
             ):
                 raise CurateError(f"{root} is not a curate index (no _index.json) and not empty")
             state = self.recover(self.index.check_config(self.fields))

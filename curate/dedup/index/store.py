@@ -1,4 +1,4 @@
-"""The persistent dedup index directory (DESIGN.md §8), its own directory, never a run's ``_work/``:
+"""The persistent dedup index directory (DESIGN.md §8), its own directory, never a run's workspace:
 
 ```
 IDX/
@@ -42,6 +42,8 @@ from curate.io.manifest import fingerprint
 
 STATE_NAME = "_index.json"
 PENDING_NAME = "_pending.json"
+# The index's own lock, inside the index (its layout is not an output's: docs/output-layout.md).
+LOCK_NAME = "_curate.lock"
 REMOVED_NAME = "removed.parquet"
 FORMAT = 1
 BAND_SCHEMA = pa.schema([("bucket", pa.uint64()), ("key", pa.uint64())])
@@ -171,7 +173,7 @@ class Index:
 
     def locked(self) -> OutputLock:
         self.root.mkdir(parents=True, exist_ok=True)
-        return OutputLock(self.root)
+        return OutputLock(self.root / LOCK_NAME)
 
     # --- reading -------------------------------------------------------------------------------
     def removed(self) -> pa.Table:
