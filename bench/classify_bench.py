@@ -58,7 +58,9 @@ def rate(label: str, seconds: float, docs: int, megabytes: float, results: dict[
 def curate_run(shards: Path, model: Path, out: Path, *extra: str) -> float:
     command = [sys.executable, "-m", "curate", "-q", "classify", "score", str(shards), str(out), "--model", str(model)]
     subprocess.run([*command, "--overwrite", *extra], check=True, capture_output=True)
-    return float(json.loads((out / "_manifest.json").read_text())["seconds"])
+    from curate.io.layout import manifest_path
+
+    return float(json.loads(manifest_path(out).read_text())["seconds"])
 
 
 def main() -> None:

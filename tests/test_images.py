@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.io.layout import manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir, write_shard
 
 Image = pytest.importorskip("PIL.Image")
@@ -81,7 +82,7 @@ def test_ingest_real_folder_counts_and_rejects(shared_data: Path, tmp_path: Path
     summary = json.loads(result.stdout)
     files = sorted(str(p.relative_to(source)) for p in source.rglob("*") if p.is_file())
     kept = read_dir(tmp_path / "out")
-    rejects = read_dir(tmp_path / "out" / "_rejects")
+    rejects = read_dir(rejects_dir(tmp_path / "out"))
     assert sorted(kept.column("id").to_pylist() + rejects.column("id").to_pylist()) == files
     assert summary["rows_in"] == len(files) == kept.num_rows + rejects.num_rows
     # The two truncated JPEGs and SOURCE.md are not images; everything else decodes.
@@ -102,7 +103,7 @@ def test_ingest_real_folder_counts_and_rejects(shared_data: Path, tmp_path: Path
     assert (
         by_id["formats_images/ukbench09380.png"]["image"] == (source / "formats_images/ukbench09380.png").read_bytes()
     )
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
     assert manifest["counters"] == {"removed:ingest_images:unidentified": 3}
     assert invoke("verify", str(tmp_path / "out")).exit_code == 0
 
@@ -127,7 +128,7 @@ def test_ingest_symlinks_bad_files_and_hidden(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     kept = {row["id"]: row for row in read_dir(tmp_path / "out").to_pylist()}
     assert sorted(kept) == ["a/b/photo.jpg", "inside.jpg"]
-    rejects = {row["id"]: row["_reason"] for row in read_dir(tmp_path / "out" / "_rejects").to_pylist()}
+    rejects = {row["id"]: row["_reason"] for row in read_dir(rejects_dir(tmp_path / "out")).to_pylist()}
     assert rejects == {
         "bomb.png": "ingest_images:too_large",
         "drawing.svg": "ingest_images:unidentified",
@@ -138,7 +139,7 @@ def test_ingest_symlinks_bad_files_and_hidden(tmp_path: Path) -> None:
     }
     counters = json.loads(result.stdout)["counters"]
     assert counters["skipped:hidden"] == 1 and counters["skipped:symlinked_directory"] == 1
-    secret = read_dir(tmp_path / "out" / "_rejects").filter(pa.compute.equal(pa.compute.field("id"), "escape.jpg"))
+    secret = read_dir(rejects_dir(tmp_path / "out")).filter(pa.compute.equal(pa.compute.field("id"), "escape.jpg"))
     assert secret.column("image").to_pylist() == [None]  # never read
 
 
@@ -220,7 +221,7 @@ def test_hash_rejects_bad_images_with_reasons_or_keeps_them_null(tmp_path: Path)
     result = invoke("hash", "images", str(tmp_path / "in"), str(tmp_path / "out"), "--json")
     assert result.exit_code == 0, result.stderr
     assert read_dir(tmp_path / "out").column("id").to_pylist() == ["ok"]
-    rejects = {r["id"]: r["_reason"] for r in read_dir(tmp_path / "out" / "_rejects").to_pylist()}
+    rejects = {r["id"]: r["_reason"] for r in read_dir(rejects_dir(tmp_path / "out")).to_pylist()}
     assert rejects == {
         "truncated": "hash_images:corrupt",
         "empty": "hash_images:empty",
@@ -236,7 +237,7 @@ def test_hash_rejects_bad_images_with_reasons_or_keeps_them_null(tmp_path: Path)
     # --max-pixels 0 lifts the limit: the fake 20000 x 20000 header then fails to decode instead.
     lifted = invoke("hash", "images", str(tmp_path / "in"), str(tmp_path / "lifted"), "--max-pixels", "0")
     assert lifted.exit_code == 0, lifted.stderr
-    reasons = {r["id"]: r["_reason"] for r in read_dir(tmp_path / "lifted" / "_rejects").to_pylist()}
+    reasons = {r["id"]: r["_reason"] for r in read_dir(rejects_dir(tmp_path / "lifted")).to_pylist()}
     assert reasons["bomb"] == "hash_images:corrupt"
 
 
@@ -296,7 +297,7 @@ def test_dedup_by_hash_equals_brute_force_components(tmp_path: Path, shared_data
     expected_kept = sorted(ids[x] for x in range(len(ids)) if roots[x] == x)
     kept = read_dir(tmp_path / "out")
     assert sorted(kept.column("id").to_pylist()) == expected_kept
-    rejects = read_dir(tmp_path / "out" / "_rejects").to_pylist()
+    rejects = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
     assert len(rejects) == len(ids) - len(expected_kept)
     for row in rejects:
         member = ids.index(row["id"])
@@ -330,7 +331,7 @@ def test_precision_recall_per_transform_on_ukbench(tmp_path: Path, shared_data: 
     cluster: dict[str, str] = {}
     for row in read_dir(tmp_path / "out").to_pylist():
         cluster[row["id"]] = row["dup_cluster"] or row["id"]
-    for row in read_dir(tmp_path / "out" / "_rejects").to_pylist():
+    for row in read_dir(rejects_dir(tmp_path / "out")).to_pylist():
         cluster[row["id"]] = row["dup_cluster"]
     original = {(_kind(i)[0]): i for i in cluster if i.startswith("base_images/")}
     found: dict[str, list[bool]] = {}
@@ -371,7 +372,7 @@ def test_dedup_by_embedding_equals_brute_force_cosine(tmp_path: Path) -> None:
     survivors = {r: min(m, key=lambda x: (-rows[x]["score"], rows[x]["id"])) for r, m in members.items()}
     kept = sorted(read_dir(tmp_path / "out").column("id").to_pylist())
     assert kept == sorted(rows[s]["id"] for s in survivors.values())
-    for row in read_dir(tmp_path / "out" / "_rejects").to_pylist():
+    for row in read_dir(rejects_dir(tmp_path / "out")).to_pylist():
         member = int(row["id"][1:])
         survivor = survivors[roots[member]]
         assert row["dup_of"] == rows[survivor]["id"]
@@ -474,8 +475,8 @@ def test_embed_images_with_an_onnx_model_of_sscd_contract(tmp_path: Path) -> Non
         expected = pixels.mean(axis=(0, 1)) @ weights
         assert row == pytest.approx(expected / np.linalg.norm(expected), abs=1e-4)
     assert np.linalg.norm(got, axis=1) == pytest.approx(np.ones(5), abs=1e-5)
-    assert read_dir(tmp_path / "out" / "_rejects").column("_reason").to_pylist() == ["embed_images:unidentified"]
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    assert read_dir(rejects_dir(tmp_path / "out")).column("_reason").to_pylist() == ["embed_images:unidentified"]
+    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
     digest = manifest["config"]["files"][str(model)]
     # The model's content is in the fingerprint: another file at the same path is another run.
     _tiny_sscd_like_model(model, 32, weights * 2)
@@ -549,7 +550,7 @@ def test_ingest_webdataset_groups_members_and_keeps_what_is_missing(tmp_path: Pa
         ("00000.tar/000000001", None, '{"url": "http://x/2"}'),
     ]
     assert kept[0]["image"] == _jpeg(1) and kept[0]["format"] == "JPEG" and kept[0]["width"] == 96
-    rejects = read_dir(tmp_path / "out" / "_rejects").to_pylist()
+    rejects = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
     assert [(r["id"], r["_reason"], r["text"]) for r in rejects] == [
         ("00000.tar/000000002", "ingest_webdataset:missing_image", "caption without image"),
         ("00000.tar/000000003", "ingest_webdataset:unidentified", "broken"),
@@ -564,7 +565,7 @@ def test_ingest_webdataset_truncated_tar_is_bad_input(tmp_path: Path) -> None:
     (tmp_path / "in" / "cut.tar").write_bytes(whole[:700])
     result = invoke("ingest", "webdataset", str(tmp_path / "in"), str(tmp_path / "out"))
     assert result.exit_code == 3 and "cut.tar" in result.stderr
-    assert not (tmp_path / "out" / "_manifest.json").exists()
+    assert not manifest_path(tmp_path / "out").exists()
 
 
 def test_embed_images_without_a_model_is_a_usage_error_before_any_work(tmp_path: Path) -> None:

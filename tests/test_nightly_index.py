@@ -21,6 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.dedup.index.store import LOCK_NAME as INDEX_LOCK
+from curate.io.layout import lock_path, manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir
 from tests.corpus import jaccard, mutate, word_shingles
 
@@ -127,13 +129,13 @@ def test_incremental_nights_keep_what_one_run_over_all_nights_keeps(
     kept_before: set[str] = set()
     of_index = 0
     for out in outs:
-        rejects = read_dir(out / "_rejects").to_pylist()
+        rejects = read_dir(rejects_dir(out)).to_pylist()
         for row in rejects:
             if row["_reason"] == "minhash:near_duplicate_of_index":
                 of_index += 1
                 assert row["dup_of"] in kept_before
                 assert jaccard(word_shingles(texts[row["id"]]), word_shingles(texts[row["dup_of"]])) >= 0.8
-        manifest = json.loads((out / "_manifest.json").read_text())
+        manifest = json.loads(manifest_path(out).read_text())
         assert manifest["counters"]["removed:minhash:near_duplicate_of_index"] == sum(
             r["_reason"] == "minhash:near_duplicate_of_index" for r in rejects
         )
@@ -193,7 +195,7 @@ def test_removed_document_no_longer_suppresses_later_copies(tmp_path: Path) -> N
         result = invoke("-q", "dedup", "minhash", "--index", str(index), *MODE, str(n2), str(tmp_path / name))
         assert result.exit_code == 0, result.stderr
         assert _ids(tmp_path / name) == {"c0", "c2"}
-        assert {r["dup_of"] for r in read_dir(tmp_path / name / "_rejects").to_pylist()} == {"d1"}
+        assert {r["dup_of"] for r in read_dir(rejects_dir(tmp_path / name)).to_pylist()} == {"d1"}
     # The copy kept on night 2 is a survivor now and suppresses night 3's copy again.
     n3 = tmp_path / "n3"
     n3.mkdir()
@@ -201,7 +203,7 @@ def test_removed_document_no_longer_suppresses_later_copies(tmp_path: Path) -> N
         pa.Table.from_pylist([{"id": "e0", "text": base[0]["text"], "night": 3}], schema=SCHEMA), n3 / "a.parquet"
     )
     assert invoke("-q", "dedup", "minhash", "--index", str(idx), *MODE, str(n3), str(tmp_path / "o3")).exit_code == 0
-    assert [r["dup_of"] for r in read_dir(tmp_path / "o3" / "_rejects").to_pylist()] == ["c0"]
+    assert [r["dup_of"] for r in read_dir(rejects_dir(tmp_path / "o3")).to_pylist()] == ["c0"]
 
 
 def _cli(*args: str) -> list[str]:
@@ -213,7 +215,7 @@ def test_index_busy_exits_75_having_written_nothing(nights: tuple[list[Path], Pa
     idx = tmp_path / "idx"
     _run_nights(paths[:1], idx, tmp_path)
     before = _index_bytes(idx)
-    with open(idx / "_curate.lock", "a+") as held:
+    with open(idx / INDEX_LOCK, "a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         cmd = _cli("dedup", "minhash", "--index", str(idx), *MODE, str(paths[1]), str(tmp_path / "busy"))
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
@@ -252,7 +254,7 @@ def test_two_concurrent_runs_one_proceeds_the_other_exits_75(nights: tuple[list[
         stderr=subprocess.PIPE,
         text=True,
     )
-    _wait_until_locked(idx / "_curate.lock")
+    _wait_until_locked(idx / INDEX_LOCK)
     second = subprocess.run(
         _cli("dedup", "minhash", "--index", str(idx), *MODE, str(paths[0]), str(tmp_path / "o1")),
         capture_output=True,
@@ -333,11 +335,11 @@ def test_status_says_complete_interrupted_or_broken(nights: tuple[list[Path], Pa
     assert result.exit_code == 3 and "index files missing" in result.stdout
     # A killed run: a workspace, no manifest, no lock holder.
     proc = subprocess.Popen(_cli("dedup", "minhash", *MODE, str(paths[1]), str(tmp_path / "killed")))
-    _wait_until_locked(tmp_path / "killed" / "_curate.lock")
+    _wait_until_locked(lock_path(tmp_path / "killed"))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     result = invoke("status", str(tmp_path / "killed"), "--json")
-    if (tmp_path / "killed" / "_manifest.json").exists():
+    if manifest_path(tmp_path / "killed").exists():
         assert result.exit_code == 0
     else:
         assert (result.exit_code, json.loads(result.stdout)["state"]) == (1, "interrupted")
@@ -387,7 +389,7 @@ def test_full_disk_fails_cleanly_and_leaves_the_index_unchanged(
         result = invoke("-q", "dedup", "minhash", "--index", str(idx), *MODE, str(big), str(disk / "o2"))
         assert result.exit_code == 1, result.stderr
         assert "No space left on device" in result.stderr
-        assert not (disk / "o2" / "_manifest.json").exists()
+        assert not manifest_path(disk / "o2").exists()
         assert not list((disk / "o2").glob("part-*.parquet"))
         assert _index_bytes(idx) == before
         assert not (idx / "_pending.json").exists()

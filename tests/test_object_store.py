@@ -16,6 +16,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
+from curate.io.layout import rejects_dir
 from tests.conftest import read_dir, run_process
 
 
@@ -77,7 +78,7 @@ def test_an_s3_input_is_read_from_a_real_s3_server(s3_endpoint: str, tmp_path: P
     assert result.returncode == 0, result.stderr
     # Exact duplicates of "same text" (a, c) and "other" (b, d): the first of each survives.
     assert sorted(read_dir(out).column("id").to_pylist()) == ["a", "b"]
-    assert sorted(read_dir(out, "_rejects/*.parquet").column("id").to_pylist()) == ["c", "d"]
+    assert sorted(read_dir(rejects_dir(out), "*.parquet").column("id").to_pylist()) == ["c", "d"]
 
 
 def test_a_missing_s3_prefix_is_a_usage_error(s3_endpoint: str, tmp_path: Path) -> None:

@@ -176,13 +176,13 @@ def _prepare_output(output: Path, source: Path, overwrite: bool) -> None:
     if output.exists() and not output.is_dir():
         raise UsageError(f"the output {output} exists and is not a directory")
     output.mkdir(parents=True, exist_ok=True)
-    foreign = cleanup.foreign_entries(output)
-    if foreign:
-        raise UsageError(f"{output} holds {foreign[0]}, which curate did not write; choose another directory")
     state = layout.state_dir(output)
     earlier = any(output.iterdir()) or any(p.name != layout.LOCK for p in state.iterdir())
     if earlier and not overwrite:
         raise UsageError(f"{output} is not empty; pass --overwrite to replace it, or choose another directory")
+    foreign = cleanup.foreign_entries(output)
+    if foreign:
+        raise UsageError(f"{output} holds {foreign[0]}, which curate did not write; choose another directory")
     cleanup.remove_curate_files(output)
 
 

@@ -39,7 +39,7 @@ TMP = "tmp"
 INTERMEDIATE = "intermediate"
 STATE_DIRS = (REJECTS, WORK, INTERMEDIATE)
 
-# Layout 1 (curate before 0.x of this change), all inside OUT: read, and removed by --overwrite.
+# Layout 1 (curate before OUT.curate existed), all inside OUT: still read, and removed by --overwrite.
 LEGACY_MANIFEST = "_manifest.json"
 LEGACY_LOCK = "_curate.lock"
 LEGACY_REJECTS = "_rejects"

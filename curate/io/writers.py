@@ -87,8 +87,7 @@ def publish_file(root: Path, temporary: Path, name: str) -> Path:
     skipping their fsyncs saves hundreds of disk flushes per run.
     """
     final = safe_join(root, name)
-    if len(Path(name).parts) > 1:
-        ensure_dir(root, *Path(name).parts[:-1])
+    ensure_dir(root, *Path(name).parts[:-1])  # root too: its temporary file may be elsewhere
     durable = not is_intermediate(name)
     if durable:
         with open(temporary, "rb") as handle:
