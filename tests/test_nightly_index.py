@@ -105,7 +105,7 @@ def _index_bytes(index: Path) -> dict[str, bytes]:
     """Every file of an index, the state without the (path-dependent) output names."""
     found = {}
     for path in sorted(index.rglob("*")):
-        if path.is_file() and path.name != "_curate.lock":
+        if path.is_file() and path.name != INDEX_LOCK:
             found[str(path.relative_to(index))] = path.read_bytes()
     state = json.loads(found.pop("_index.json"))
     for applied in state["applied"]:
