@@ -19,7 +19,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from curate.io.layout import REJECTS, legacy_manifest_path, lock_path, manifest_path, rejects_dir, work_dir
+from curate.io.layout import (
+    REJECTS,
+    legacy_manifest_path,
+    lock_path,
+    manifest_path,
+    rejects_dir,
+    state_dir,
+    work_dir,
+)
 from tests.conftest import invoke, run_process, write_shard
 from tests.corpus import random_document
 
@@ -145,11 +153,11 @@ def test_usage_error_leaves_out_as_it_was(tmp_path: Path, wrong: list[str]) -> N
     # OUT that did not exist stays absent; an empty OUT stays empty.
     result = invoke("-q", *command, str(src), str(tmp_path / "absent"), *options)
     assert result.exit_code == 2, result.stderr
-    assert not (tmp_path / "absent").exists()
+    assert not (tmp_path / "absent").exists() and not state_dir(tmp_path / "absent").exists()
     empty = tmp_path / "empty"
     empty.mkdir()
     assert invoke("-q", *command, str(src), str(empty), *options).exit_code == 2
-    assert _listing(empty) == []
+    assert _listing(empty) == [] and not state_dir(empty).exists()
     # ... so the corrected command runs without --overwrite.
     result = invoke("-q", *command, str(src), str(empty))
     assert result.exit_code == 0, result.stderr
@@ -161,7 +169,7 @@ def test_schema_conflict_leaves_out_as_it_was(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = invoke("-q", "dedup", "minhash", str(src), str(out))
     assert result.exit_code == 3 and "'id'" in result.stderr
-    assert not out.exists()
+    assert not out.exists() and not state_dir(out).exists()
     (src / "s9.parquet").unlink()
     assert invoke("-q", "dedup", "minhash", str(src), str(out)).exit_code == 0
 
@@ -172,7 +180,7 @@ def test_refused_output_gets_no_lock_file(tmp_path: Path) -> None:
     out.mkdir()
     (out / "mine.txt").write_text("a user's file\n")
     assert invoke("-q", "dedup", "exact", str(src), str(out)).exit_code == 2
-    assert _listing(out) == ["mine.txt"]
+    assert _listing(out) == ["mine.txt"] and not state_dir(out).exists()
 
 
 def test_corrupt_footer_found_before_work_leaves_out_as_it_was(tmp_path: Path) -> None:
