@@ -55,9 +55,16 @@ def _ingest_options(fn: F) -> F:
     return fn
 
 
+def _local_output(ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    """OUT as a local path: a URI is a usage error before anything is created (never a local ``s3:``)."""
+    from curate.io.locations import check_output_location
+
+    return Path(check_output_location(value))
+
+
 @click.command("images")
 @click.argument("source", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("output", metavar="OUT", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("output", metavar="OUT", type=click.Path(file_okay=False), callback=_local_output)
 @_ingest_options
 def images(source: Path, output: Path, **params: Any) -> None:
     """Every image file below DIR (recursively) becomes a row: id (the relative path), image (the bytes),
@@ -71,7 +78,7 @@ def images(source: Path, output: Path, **params: Any) -> None:
 
 @click.command("webdataset")
 @click.argument("source", metavar="TARS", type=click.Path(exists=True, path_type=Path))
-@click.argument("output", metavar="OUT", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("output", metavar="OUT", type=click.Path(file_okay=False), callback=_local_output)
 @_ingest_options
 def webdataset(source: Path, output: Path, **params: Any) -> None:
     """WebDataset shards (img2dataset / DataComp layout: a .tar file, or a folder of them) become rows:
