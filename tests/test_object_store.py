@@ -244,6 +244,16 @@ def test_an_unsupported_or_malformed_input_uri_fails_fast_with_exit_2(
     assert not (tmp_path / "out").exists()
 
 
+def test_an_index_run_needs_a_local_output(tmp_path: Path) -> None:
+    """The nightly index is updated once OUT is published: with an s3:// OUT that is refused."""
+    (tmp_path / "in").mkdir()
+    pq.write_table(pa.table({"id": ["a"], "text": ["x"]}), tmp_path / "in" / "p.parquet")
+    env = {**os.environ, "CURATE_STAGING_DIR": str(tmp_path / "staging")}
+    result = run_process("dedup", "minhash", "--index", "idx", "in", "s3://bucket/out", cwd=tmp_path, env=env)
+    assert result.returncode == 2 and "--index needs a local OUT" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
 @pytest.mark.parametrize("output", ["s3://bucket/out", "s3:/bucket/out", "gs://bucket/out"])
 def test_a_uri_output_of_ingest_images_is_a_usage_error(tmp_path: Path, output: str) -> None:
     (tmp_path / "photos").mkdir()

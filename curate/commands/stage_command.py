@@ -4,6 +4,7 @@ field (from ``curate.pipelines.options``), the execution options; then build, ru
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,9 @@ def run_stage(stage: Any, read: Any, params: dict[str, Any], app: Any) -> StageS
     if getattr(getattr(stage, "config", None), "index", ""):
         raise UsageError("--index needs a local OUT (the index is updated once OUT is published)")
     summary = _run_stage(stage, read, params, app, staging_dir(location))
-    publish(location, staging_dir(location), params["overwrite"])
+    if publish(location, staging_dir(location), params["overwrite"]) and summary.reused:
+        # Done locally before, published only now (a publish that was killed): not "already done".
+        summary = replace(summary, reused=False)
     return summary
 
 
