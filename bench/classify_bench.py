@@ -5,12 +5,15 @@ of them, in 4 Parquet shards). Model: a small language-ID model (dim 16, charact
 by ``curate classify train`` on lingua's sentences. Measured, each as docs/s and text MB/s (UTF-8):
 
 - ``bare predict``: fastText's batch call (``model.f.multilinePredict``) on pre-loaded, pre-cleaned strings
-  (newlines already replaced): the C++ inference alone, the limit for this model;
+  (newlines already replaced): the C++ inference alone, the limit the issue sets for this model;
+- ``curate kernel``: curate's own prediction (``curate._native.FastTextModel``, Rust, the same numbers as
+  fastText's) on the pre-loaded Arrow column, without Parquet I/O;
 - ``python loop``: ``model.predict(text)`` once per document, as a plain script does;
 - ``two threads``: two threads each running the bare batch call on the same documents: >1x only if
-  fastText releases the GIL (it does not: this is why two workers need ``--pool process``);
+  fastText releases the GIL (it does not; curate's kernel does);
 - ``curate``: ``curate classify score`` end to end (Parquet read, prepare, predict, write), the manifest's
   run time (without interpreter start-up), with 1 worker, and 2 workers as threads and as processes;
+  also per CPU second of the whole process (start-up included), which a loaded machine does not skew;
 - datatrove's ``LanguageFilter`` / ``FastTextClassifierFilter``, when ``bench/.venv-datatrove`` has it.
 
 Rates per core are the 1-worker figures; the 2-worker ratio is against 1x bare predict. The machine is
@@ -24,10 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -35,6 +40,8 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.shared_data import SHARED
+from curate.classify.model import load_model, predict
+from curate.classify.model_file import inspect_model
 from tests.corpus import LINGUA_TO_UDHR, chunks, lingua_rows
 
 BENCH = Path(__file__).resolve().parent
@@ -50,17 +57,52 @@ def documents(count: int) -> list[str]:
     return found[:count]
 
 
-def rate(label: str, seconds: float, docs: int, megabytes: float, results: dict[str, dict[str, float]]) -> None:
+def rate(
+    label: str,
+    seconds: float,
+    docs: int,
+    megabytes: float,
+    results: dict[str, dict[str, float]],
+    cpu: float | None = None,
+) -> None:
     results[label] = {"seconds": seconds, "docs_per_s": docs / seconds, "mb_per_s": megabytes / seconds}
-    print(f"  {label:<34} {docs / seconds:>9.0f} docs/s {megabytes / seconds:>7.2f} MB/s  ({seconds:.3f} s)")
+    line = f"  {label:<34} {docs / seconds:>9.0f} docs/s {megabytes / seconds:>7.2f} MB/s  ({seconds:.3f} s)"
+    if cpu:
+        results[label] |= {"cpu_seconds": cpu, "docs_per_cpu_s": docs / cpu, "mb_per_cpu_s": megabytes / cpu}
+        line += f"  | per CPU s: {docs / cpu:>7.0f} docs {megabytes / cpu:>6.2f} MB  ({cpu:.3f} CPU s)"
+    print(line)
 
 
-def curate_run(shards: Path, model: Path, out: Path, *extra: str) -> float:
+def timed(call: Callable[[], object]) -> tuple[float, float]:
+    """Wall and CPU seconds (every thread of this process) of ``call()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    call()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def curate_run(shards: Path, model: Path, out: Path, *extra: str) -> tuple[float, float]:
+    """The run's own time (the manifest's, without start-up) and the CPU seconds of the whole process."""
     command = [sys.executable, "-m", "curate", "-q", "classify", "score", str(shards), str(out), "--model", str(model)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run([*command, "--overwrite", *extra], check=True, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     from curate.io.layout import manifest_path
 
-    return float(json.loads(manifest_path(out).read_text())["seconds"])
+    return float(json.loads(manifest_path(out).read_text())["seconds"]), cpu
+
+
+def both(call: Callable[[], object]) -> tuple[float, float]:
+    """Wall and CPU seconds of ``call()`` run by two threads at once."""
+    workers = [threading.Thread(target=call) for _ in "ab"]
+
+    def run() -> None:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+    return timed(run)
 
 
 def main() -> None:
@@ -93,35 +135,34 @@ def main() -> None:
     print(f"{n} documents, {megabytes:.1f} MB, mean {megabytes * 1e6 / n:.0f} bytes; model {model.stat().st_size} B")
     loaded = fasttext.load_model(str(model))
     lines = [" ".join(t.split()) + "\n" for t in texts]
+    native = load_model(str(model), inspect_model(model).sha256)
+    column = pa.array(texts, pa.large_string())
     print(f"load average before: {os.getloadavg()}")
     results: dict[str, dict[str, float]] = {}
     for attempt in range(args.repeat):
         print(f"run {attempt + 1}:")
-        start = time.perf_counter()
-        loaded.f.multilinePredict(lines, 1, 0.0, "strict")
-        bare = time.perf_counter() - start
-        rate("bare predict (1 thread)", bare, n, megabytes, results)
-        start = time.perf_counter()
-        for text in texts:
-            loaded.predict(text.replace("\n", " "))
-        rate("python loop, predict per doc", time.perf_counter() - start, n, megabytes, results)
-        workers = [threading.Thread(target=loaded.f.multilinePredict, args=(lines, 1, 0.0, "strict")) for _ in "ab"]
-        start = time.perf_counter()
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        rate("two threads, bare predict x2", time.perf_counter() - start, 2 * n, 2 * megabytes, results)
-        rate("curate score, 1 worker", curate_run(shards, model, out / "o1", "--workers", "1"), n, megabytes, results)
+        wall, cpu = timed(lambda: loaded.f.multilinePredict(lines, 1, 0.0, "strict"))
+        rate("bare predict (1 thread)", wall, n, megabytes, results, cpu)
+        wall, cpu = timed(lambda: predict(native, column, k=1, max_chars=0))
+        rate("curate kernel (1 thread)", wall, n, megabytes, results, cpu)
+        wall, cpu = timed(lambda: [loaded.predict(text.replace("\n", " ")) for text in texts])
+        rate("python loop, predict per doc", wall, n, megabytes, results, cpu)
+        wall, cpu = both(lambda: loaded.f.multilinePredict(lines, 1, 0.0, "strict"))
+        rate("two threads, bare predict x2", wall, 2 * n, 2 * megabytes, results, cpu)
+        wall, cpu = both(lambda: predict(native, column, k=1, max_chars=0))
+        rate("two threads, curate kernel x2", wall, 2 * n, 2 * megabytes, results, cpu)
+        seconds, cpu = curate_run(shards, model, out / "o1", "--workers", "1")
+        rate("curate score, 1 worker", seconds, n, megabytes, results, cpu)
         for pool in ("thread", "process"):
-            seconds = curate_run(shards, model, out / f"o2{pool}", "--workers", "2", "--pool", pool)
-            rate(f"curate score, 2 workers ({pool})", seconds, n, megabytes, results)
-        single = results["curate score, 1 worker"]["docs_per_s"]
-        bare_rate = results["bare predict (1 thread)"]["docs_per_s"]
-        print(f"  curate 1 worker / bare predict: {single / bare_rate:.2f}x")
+            seconds, cpu = curate_run(shards, model, out / f"o2{pool}", "--workers", "2", "--pool", pool)
+            rate(f"curate score, 2 workers ({pool})", seconds, n, megabytes, results, cpu)
+        bare = results["bare predict (1 thread)"]
+        single = results["curate score, 1 worker"]
+        print(f"  curate 1 worker / bare predict: {single['docs_per_s'] / bare['docs_per_s']:.2f}x wall, "
+              f"{single['docs_per_cpu_s'] / bare['docs_per_cpu_s']:.2f}x per CPU second")  # fmt: skip
         for pool in ("thread", "process"):
-            ratio = results[f"curate score, 2 workers ({pool})"]["docs_per_s"] / bare_rate
-            print(f"  curate 2 workers ({pool}) / bare: {ratio:.2f}x")
+            ratio = results[f"curate score, 2 workers ({pool})"]["docs_per_s"] / bare["docs_per_s"]
+            print(f"  curate 2 workers ({pool}) / bare: {ratio:.2f}x wall")
         if VENV_PYTHON.exists():
             found = subprocess.run(
                 [str(VENV_PYTHON), str(BENCH / "datatrove_classify.py"), str(shards), str(model)],

@@ -816,7 +816,7 @@ def report(runs: list[ToolRun], scores: dict[str, dict[str, float]], corpus: Cor
         if run.ok and run.info:
             keep = {
                 k: run.info[k]
-                for k in ("rows_in", "rows_kept", "rows_removed", "clusters", "bands", "rows")
+                for k in ("rows_in", "rows_kept", "rows_removed", "clusters", "bands", "rows", "lsh_bands", "lsh_rows")
                 if k in run.info
             }
             lines.append(f"{run.name} reported: {json.dumps(keep)}")

@@ -4,7 +4,7 @@ Array arguments are the ``(schema, array)`` PyCapsule pairs of ``pyarrow.Array._
 Array results are ``bytearray``s of native-endian numbers.
 """
 
-from typing import Any
+from typing import Any, final
 
 # The names the extension registers (PyO3 sets the module's __all__; mypy.stubtest compares the two).
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "REPETITION_COLUMNS",
     "TOKEN_SPILL",
     "UNICODE_VERSION",
+    "FastTextModel",
     "__version__",
     "_set_portable_only",
     "c4_lines",
@@ -133,3 +134,14 @@ def fineweb_lines(
     schema: Any, array: Any, *, stop_chars: str | None, short_line_length: int, row_base: int = 0
 ) -> bytearray: ...
 def line_rule_tables() -> tuple[str, list[tuple[int, int]]]: ...
+
+# -- fastText prediction (curate/classify/model.py) ----------------------------------------------------------
+
+@final
+class FastTextModel:
+    def __new__(cls, path: str) -> FastTextModel: ...
+    @property
+    def labels(self) -> list[str]: ...
+    def predict(
+        self, schema: Any, array: Any, k: int, max_chars: int, row_base: int = 0
+    ) -> tuple[bytearray, bytearray, bytearray]: ...

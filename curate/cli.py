@@ -18,8 +18,10 @@ from typing import Any, NoReturn
 import click
 
 from curate import __version__
+from curate.error_output import ErrorReport, report_error
 from curate.errors import CurateError, ExitCode
 from curate.help_format import UnbrokenHelpFormatter
+from curate.log_lines import RUN_ID_PATTERN, CurrentStderrHandler, StampedFormatter, echo_stderr, new_run_id, set_run_id
 
 COMMAND_GROUPS = {
     "classify": ("curate.commands.classify", "classify", "Train fastText classifiers and score documents."),
@@ -48,31 +50,59 @@ class App:
 
     verbosity: int = 0
     quiet: bool = False
+    run_id: str = ""
+    # Set by a command's --json (its flag or environment variable): errors go to stderr as JSON.
+    json_errors: bool = False
 
     def notice(self, message: str) -> None:
-        """A line for the person at the terminal (stderr; silenced by -q)."""
+        """A line for the person at the terminal (stderr; silenced by -q; stamped with the time
+        and run id when stderr is not a terminal)."""
         if not self.quiet:
-            click.echo(message, err=True)
+            echo_stderr(message)
 
 
 def abort(message: str, code: int | ExitCode) -> NoReturn:
-    click.echo(f"curate: error: {message}", err=True)
+    echo_stderr(f"curate: error: {message}")
     sys.exit(int(code))
 
 
 class LazyGroup(click.Group):
     """The root group: loads command groups on first use and turns curate's errors into
-    one line on stderr and the exit code they carry."""
+    one line on stderr (one JSON object when the command has --json, see
+    :mod:`curate.error_output`) and the exit code they carry."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["curate.arguments"] = list(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
+        arguments: list[str] = ctx.meta.get("curate.arguments", [])
+        # --json on the command line counts even when parsing failed before it was processed.
+        json_asked = "--json" in arguments[: arguments.index("--")] if "--" in arguments else "--json" in arguments
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except CurateError as exc:
-            click.echo(f"curate: error: {exc}", err=True)
+            report_error(ErrorReport.from_curate_error(exc), as_json=_json_errors(ctx.obj, json_asked))
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
-            click.echo("curate: interrupted; the same command resumes from the tasks that finished", err=True)
+            message = "interrupted; the same command resumes from the tasks that finished"
+            report_error(
+                ErrorReport("interrupted", ExitCode.INTERRUPTED, message), as_json=_json_errors(ctx.obj, json_asked)
+            )
             ctx.exit(int(ExitCode.INTERRUPTED))
+        except click.ClickException as exc:
+            if not (_json_errors(ctx.obj, json_asked) or _json_from_environment(exc)):
+                raise
+            report_error(ErrorReport.from_click_exception(exc), as_json=True)
+            ctx.exit(exc.exit_code)
+        except Exception as exc:
+            # Unexpected (a bug): with --json, one JSON object; otherwise main() reports it.
+            if not _json_errors(ctx.obj, json_asked) or (ctx.obj is not None and ctx.obj.verbosity > 0):
+                raise
+            report_error(ErrorReport.unexpected(exc), as_json=True)
+            ctx.exit(int(ExitCode.FAILED))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMAND_GROUPS)
@@ -83,6 +113,42 @@ class LazyGroup(click.Group):
         module_name, attribute, _ = COMMAND_GROUPS[cmd_name]
         command: click.Command = getattr(importlib.import_module(module_name), attribute)
         return command
+
+
+def _json_errors(app: App | None, json_asked: bool) -> bool:
+    return json_asked or (app is not None and app.json_errors)
+
+
+def _json_from_environment(exc: click.ClickException) -> bool:
+    """A usage error found while parsing a command whose --json is set by its environment
+    variable (``CURATE_<COMMAND>_JSON``): the flag itself was never processed."""
+    context = getattr(exc, "ctx", None)
+    if context is None or context.auto_envvar_prefix is None:
+        return False
+    value = os.environ.get(f"{context.auto_envvar_prefix}_JSON", "")
+    return value.strip().lower() in {"1", "true", "t", "yes", "y", "on"}
+
+
+def _check_run_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    if value is None or value == "":
+        return new_run_id()
+    if not RUN_ID_PATTERN.fullmatch(value):
+        raise click.BadParameter(
+            f"{value!r}: up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def _configure_logging(level: int) -> None:
+    """Log records to stderr as ``curate: message`` (stamped when stderr is not a terminal).
+    Like ``logging.basicConfig``, it leaves a root logger that already has handlers alone."""
+    root_logger = logging.getLogger()
+    if root_logger.handlers:
+        return
+    handler = CurrentStderrHandler()
+    handler.setFormatter(StampedFormatter())
+    root_logger.addHandler(handler)
+    root_logger.setLevel(level)
 
 
 def _load_config(path: Path, root: click.Group, ctx: click.Context) -> dict[str, Any]:
@@ -132,8 +198,17 @@ click.Context.formatter_class = UnbrokenHelpFormatter
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "CURATE"})
 @click.version_option(__version__, prog_name="curate")
-@click.option("-v", "--verbose", count=True, help="Explain more (-v phases and choices, -vv debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only results (no notices, no progress bars).")
+@click.option("-v", "--verbose", count=True, show_envvar=True, help="Explain more (-v phases and choices, -vv debug).")
+@click.option(
+    "-q", "--quiet", is_flag=True, show_envvar=True, help="Print only results (no notices, no progress bars)."
+)
+@click.option(
+    "--run-id",
+    callback=_check_run_id,
+    show_envvar=True,
+    help="This run's id, in the manifest, the --json summary and stderr lines (which, when stderr is not a "
+    "terminal, start with the UTC time and the id). Default: made from the start time and 24 random bits.",
+)
 @click.option(
     "--config",
     "config_path",
@@ -142,7 +217,7 @@ click.Context.formatter_class = UnbrokenHelpFormatter
     "Precedence: defaults < file < environment < flags.",
 )
 @click.pass_context
-def root(ctx: click.Context, verbose: int, quiet: bool, config_path: Path | None) -> None:
+def root(ctx: click.Context, verbose: int, quiet: bool, run_id: str, config_path: Path | None) -> None:
     """curate: clean directories of Parquet shards for training sets.
 
     \b
@@ -150,9 +225,10 @@ def root(ctx: click.Context, verbose: int, quiet: bool, config_path: Path | None
     quarantined with --on-error skip); 75 another run holds the output (try later);
     130 interrupted (the same command resumes).
     """
-    ctx.obj = App(verbosity=verbose, quiet=quiet)
+    set_run_id(run_id)
+    ctx.obj = App(verbosity=verbose, quiet=quiet, run_id=run_id)
     level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
-    logging.basicConfig(level=level, stream=sys.stderr, format="curate: %(message)s")
+    _configure_logging(level)
     if config_path is not None:
         assert isinstance(ctx.command, click.Group)
         ctx.default_map = _load_config(config_path, ctx.command, ctx)

@@ -14,6 +14,7 @@ Every command maps its outcome onto these codes, and nowhere else defines one:
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -32,22 +33,50 @@ class CurateError(Exception):
 
 
 class UsageError(CurateError):
+    """A usage error; ``path`` and ``column`` say which file and column, when one is at fault
+    (the message says it too; ``--json`` errors carry them as fields)."""
+
     exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, *, path: str | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.column = column
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_usage, (type(self), str(self), self.path, self.column))
+
+
+def _rebuild_usage(kind: type[UsageError], message: str, path: str | None, column: str | None) -> UsageError:
+    return kind(message, path=path, column=column)
 
 
 class BadInputError(CurateError):
-    """Input data that cannot be read as promised; the message names the file."""
+    """Input data that cannot be read as promised; the message names the file. ``line`` (a
+    JSONL line, from 1), ``row`` (a row of the file, from 0) and ``column`` say where, when
+    known (the message says it too; ``--json`` errors carry them as fields)."""
 
     exit_code = ExitCode.BAD_INPUT
 
-    def __init__(self, path: str, problem: str) -> None:
+    def __init__(
+        self, path: str, problem: str, *, line: int | None = None, row: int | None = None, column: str | None = None
+    ) -> None:
         super().__init__(f"{path}: {problem}")
         self.path = path
         self.problem = problem
+        self.line = line
+        self.row = row
+        self.column = column
 
-    def __reduce__(self) -> tuple[type[BadInputError], tuple[str, str]]:
+    def __reduce__(self) -> tuple[Any, ...]:
         # Crosses process boundaries (executors), so it must rebuild from its own fields.
-        return (type(self), (self.path, self.problem))
+        return (_rebuild_bad_input, (type(self), self.path, self.problem, self.line, self.row, self.column))
+
+
+def _rebuild_bad_input(
+    kind: type[BadInputError], path: str, problem: str, line: int | None, row: int | None, column: str | None
+) -> BadInputError:
+    return kind(path, problem, line=line, row=row, column=column)
 
 
 class WriteFailedError(CurateError):

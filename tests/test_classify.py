@@ -120,7 +120,7 @@ def test_filter_lang_keeps_what_fasttext_says(lid: Path, shared_data: Path, tmp_
     assert set(kept.column("lang").to_pylist()) <= {"en", "de"}
     assert "lang_score" in rejects.schema.names
     manifest = json.loads(manifest_path(out).read_text())
-    assert manifest["rows_in"] == len(rows) == manifest["rows_out"] + manifest["rows_rejected"]
+    assert manifest["rows_in"] == len(rows) == manifest["rows_kept"] + manifest["rows_removed"]
     assert manifest["counters"]["dropped:lang:empty"] == 4
     assert Counter(v for v in expected.values() if v) == {
         k.removeprefix("dropped:"): v for k, v in manifest["counters"].items() if k.startswith("dropped:")
@@ -335,7 +335,7 @@ def test_top_percent_is_an_exact_cut_over_every_shard(
     assert manifest["top_percent"]["target"] == target
     assert manifest["top_percent"]["threshold"] == pytest.approx(float(threshold), rel=1e-6)
     assert manifest["counters"]["dropped:quality:empty"] == 3
-    assert manifest["rows_in"] == len(rows) == manifest["rows_out"] + manifest["rows_rejected"]
+    assert manifest["rows_in"] == len(rows) == manifest["rows_kept"] + manifest["rows_removed"]
     assert invoke(*args).exit_code == 0  # the same command again: nothing to do
 
 
@@ -391,8 +391,8 @@ def test_the_example_script_and_recipe(shared_data: Path, tmp_path: Path) -> Non
     lang = manifest["stages"][0]
     assert lang["stage"] == "filter lang" and lang["rows_in"] == 3000
     assert lang["dropped"]["lang:empty"] == 4  # the sample's four empty documents
-    assert lang["kept"] >= 2900  # the sample is English
-    assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
+    assert lang["rows_kept"] >= 2900  # the sample is English
+    assert manifest["rows_in"] == manifest["rows_kept"] + manifest["rows_removed"]
 
 
 @pytest.mark.parametrize("executor", ["process", "ray"])
@@ -419,17 +419,51 @@ def test_processes_and_ray_actors_give_the_same_bytes(
         ).read_bytes()
 
 
-def test_without_the_extra_the_error_names_it(lid: Path, tmp_path: Path) -> None:
+def test_scoring_needs_no_fasttext_and_training_names_the_extra(lid: Path, tmp_path: Path) -> None:
+    """Prediction runs in curate's Rust extension: without fastText's Python module a model still
+    scores; training (fastText's trainer, curate[classify]) names the extra."""
     import subprocess
     import sys
 
     write_shard(tmp_path / "in" / "part-0.parquet", [{"id": "a", "text": "hello"}])
     hide = "import sys; sys.modules['fasttext'] = None; from curate.cli import main; main(sys.argv[1:])"
-    for args in (
-        ["filter", "lang", str(tmp_path / "in"), str(tmp_path / "out"), "--model", str(lid)],
-        ["classify", "train", str(tmp_path / "in"), str(tmp_path / "m.bin"), "--label-column", "id"],
-    ):
-        done = subprocess.run([sys.executable, "-c", hide, *args], capture_output=True, text=True)
-        assert done.returncode == 2, done.stderr
-        assert "pip install 'curate[classify]'" in done.stderr
-        assert not (tmp_path / "out").exists()
+    scoring = ["filter", "lang", str(tmp_path / "in"), str(tmp_path / "out"), "--model", str(lid), "--min-score", "0"]
+    done = subprocess.run([sys.executable, "-c", hide, *scoring], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert read_dir(tmp_path / "out").num_rows == 1
+    training = ["classify", "train", str(tmp_path / "in"), str(tmp_path / "m.bin"), "--label-column", "id"]
+    done = subprocess.run([sys.executable, "-c", hide, *training], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'curate[classify]'" in done.stderr
+    assert not (tmp_path / "m.bin").exists()
+
+
+def test_a_struct_text_field_is_scored_filtered_and_cut_like_a_top_level_one(
+    lid: Path, quality: Path, tmp_path: Path
+) -> None:
+    """--text-column metadata.text: classify score, filter lang and filter quality --top-percent
+    give what they give with the text as a top-level column, the struct kept as it was."""
+    from tests.test_nested_text_column import _same_as_flat, _write
+
+    nested_in, flat_in = _write(tmp_path)
+    commands = [
+        ["classify", "score", "--model", str(lid), "--column-name", "lang"],
+        ["filter", "lang", "--model", str(lid), "--keep", "en", "--min-score", "0.9"],
+        ["filter", "quality", "--model", str(quality), "--top-percent", "40"],
+    ]
+    for k, command in enumerate(commands):
+        flat = invoke(*command[:2], str(flat_in), str(tmp_path / f"flat{k}"), *command[2:])
+        assert flat.exit_code == 0, flat.output
+        nested = invoke(
+            *command[:2], str(nested_in), str(tmp_path / f"nested{k}"), *command[2:], "--text-column", "metadata.text"
+        )
+        assert nested.exit_code == 0, nested.output
+        _same_as_flat(tmp_path / f"nested{k}", tmp_path / f"flat{k}", "part-*.parquet")
+        if k:
+            assert 0 < read_dir(tmp_path / f"nested{k}").num_rows < 600, command
+            _same_as_flat(rejects_dir(tmp_path / f"nested{k}"), rejects_dir(tmp_path / f"flat{k}"), "*.parquet")
+    model = tmp_path / "from-struct.bin"
+    train = invoke(
+        "classify", "train", str(nested_in), str(model), "--label-column", "n", "--text-column", "metadata.text", *SMALL
+    )
+    assert train.exit_code == 0, train.output

@@ -140,16 +140,16 @@ def test_manifest_accounts_for_every_row(tmp_path: Path, corpus: list[dict[str, 
     out = tmp_path / "out"
     run_ok(str(src), str(out))
     manifest = json.loads(manifest_path(out).read_text())
-    assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"] == len(corpus)
+    assert manifest["rows_in"] == manifest["rows_kept"] + manifest["rows_removed"] == len(corpus)
     assert [s["name"] for s in manifest["shards"]] == [f"part-{i:05d}.parquet" for i in range(3)]
-    assert sum(s["rows"] for s in manifest["shards"]) == manifest["rows_out"]
-    assert sum(s["rows"] for s in manifest["rejects"]) == manifest["rows_rejected"]
+    assert sum(s["rows"] for s in manifest["shards"]) == manifest["rows_kept"]
+    assert sum(s["rows"] for s in manifest["rejects"]) == manifest["rows_removed"]
     assert manifest["stage"] == "dedup_minhash" and len(manifest["fingerprint"]) == 32
     assert not work_dir(out).exists()
     # The output is itself a dataset: a second dedup reads only the manifest's shards.
     (out / "part-99999.parquet").write_bytes(b"stray, not listed")
     summary = run_ok(str(out), str(tmp_path / "out2"))
-    assert summary["rows_in"] == manifest["rows_out"] and summary["rows_removed"] == 0
+    assert summary["rows_in"] == manifest["rows_kept"] and summary["rows_removed"] == 0
 
 
 def test_derived_ids_and_jsonl_input(tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ def test_filter_drops_with_reasons_and_counts(tmp_path: Path) -> None:
         ("1", "filter_test_min_chars", "test_min_chars:too_short"),
     ]
     manifest = json.loads(manifest_path(tmp_path / "out").read_text())
-    assert manifest["rows_in"] == 5 == manifest["rows_out"] + manifest["rows_rejected"]
+    assert manifest["rows_in"] == 5 == manifest["rows_kept"] + manifest["rows_removed"]
     assert manifest["config"]["config"] == {"min_chars": 6}
 
 

@@ -1031,7 +1031,7 @@ def test_cli_annotate_rejects_options_and_environment(tmp_path: Path) -> None:
     assert [(r["id"], r["_stage"], r["_reason"]) for r in rejects] == [("2", "filter_c4", "c4:empty")]
     manifest = json.loads(manifest_path(tmp_path / "b").read_text())
     assert manifest["config"]["config"]["min_sentences"] == 4
-    assert manifest["rows_in"] == 3 == manifest["rows_out"] + manifest["rows_rejected"]
+    assert manifest["rows_in"] == 3 == manifest["rows_kept"] + manifest["rows_removed"]
 
     from click.testing import CliRunner
 

@@ -416,7 +416,7 @@ def test_quality_rules_through_the_cli(tmp_path: Path) -> None:
     assert kept_ids == {f"{rule}: {case}" for rule, case, _, kept in QUALITY_PARAMS if kept}
     manifest = json.loads(manifest_path(tmp_path / "out").read_text())
     assert manifest["config"]["config"]["min_words"] == 50
-    assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"] == len(rows)
+    assert manifest["rows_in"] == manifest["rows_kept"] + manifest["rows_removed"] == len(rows)
 
 
 def test_quality_options_through_the_cli_and_annotate(tmp_path: Path) -> None:

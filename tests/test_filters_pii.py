@@ -219,7 +219,7 @@ def test_through_the_cli_with_counts_in_the_manifest(tmp_path: Path) -> None:
     assert manifest["counters"]["changed:email"] == 3
     assert manifest["counters"]["changed:ip"] == 3
     assert manifest["counters"]["changed:phone"] == 2
-    assert manifest["rows_in"] == manifest["rows_out"] == 6
+    assert manifest["rows_in"] == manifest["rows_kept"] == 6
     table = read_dir(out)
     assert table.column("id").to_pylist() == ["a", "b", "c", "d", "e", "f"]
     assert table.column("lang").to_pylist() == ["en", "en", None, "xx", "en", "en"]

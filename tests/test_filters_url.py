@@ -157,7 +157,7 @@ def test_blocklist_and_banned_substrings_through_the_cli(tmp_path: Path, caplog:
     }
     assert all(r["_stage"] == "filter_url" for r in rejects)
     manifest = json.loads(manifest_path(out).read_text())
-    assert manifest["rows_in"] == len(URLS) == manifest["rows_out"] + manifest["rows_rejected"]
+    assert manifest["rows_in"] == len(URLS) == manifest["rows_kept"] + manifest["rows_removed"]
     assert manifest["config"]["config"]["blocklist"] == [str(tmp_path / "ut1.txt")]
 
 

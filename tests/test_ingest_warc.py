@@ -384,3 +384,15 @@ def test_a_page_text_does_not_depend_on_the_pages_before(tmp_path: Path) -> None
     kept, _ = kept_and_rejected(tmp_path / "out")
     assert [r["id"] for r in kept] == ids
     assert len({r["text"] for r in kept}) == 1 and "river rose overnight" in str(kept[0]["text"])
+
+
+def test_a_struct_field_as_the_text_column_is_refused_naming_the_stage(tmp_path: Path) -> None:
+    """ingest warc writes its own top-level columns: --text-column metadata.text cannot be honoured."""
+    chunks, _ = warc_records([page(1)])
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.warc.gz").write_bytes(b"".join(chunks))
+    out = tmp_path / "out"
+    result = invoke("ingest", "warc", str(tmp_path / "in"), str(out), "--text-column", "metadata.text")
+    assert result.exit_code == 2, result.output
+    assert "ingest warc writes the text as a top-level column" in result.stderr
+    assert not out.exists()

@@ -61,8 +61,8 @@ def test_out_holds_the_kept_shards_and_nothing_else(tmp_path: Path, command: lis
         [layout.MANIFEST, layout.LOCK, *(entry["name"] for entry in manifest["rejects"])]
     )
     assert any(n.startswith(f"{layout.WORK}/") for n in state) == keep_work
-    assert manifest["rows_in"] == 4 == manifest["rows_out"] + manifest["rows_rejected"]
-    assert read_dir(out).num_rows == manifest["rows_out"]
+    assert manifest["rows_in"] == 4 == manifest["rows_kept"] + manifest["rows_removed"]
+    assert read_dir(out).num_rows == manifest["rows_kept"]
 
 
 def test_a_pipeline_output_keeps_its_intermediate_datasets_beside_out(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -87,6 +88,20 @@ def nights(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     return paths, everything
 
 
+def rejects_of(out: Path) -> pa.Table:
+    """The rows a run removed. The one place that knows where rejects and manifest lie (the output
+    layout may move them out of OUT)."""
+    return read_dir(rejects_dir(out))
+
+
+def manifest_of(out: Path) -> dict[str, object]:
+    return dict(json.loads(manifest_path(out).read_text()))
+
+
+def has_manifest(out: Path) -> bool:
+    return manifest_path(out).exists()
+
+
 def _ids(directory: Path) -> set[str]:
     return set(read_dir(directory).column("id").to_pylist())
 
@@ -129,17 +144,17 @@ def test_incremental_nights_keep_what_one_run_over_all_nights_keeps(
     kept_before: set[str] = set()
     of_index = 0
     for out in outs:
-        rejects = read_dir(rejects_dir(out)).to_pylist()
+        rejects = rejects_of(out).to_pylist()
         for row in rejects:
             if row["_reason"] == "minhash:near_duplicate_of_index":
                 of_index += 1
                 assert row["dup_of"] in kept_before
                 assert jaccard(word_shingles(texts[row["id"]]), word_shingles(texts[row["dup_of"]])) >= 0.8
-        manifest = json.loads(manifest_path(out).read_text())
+        manifest: dict[str, Any] = manifest_of(out)
         assert manifest["counters"]["removed:minhash:near_duplicate_of_index"] == sum(
             r["_reason"] == "minhash:near_duplicate_of_index" for r in rejects
         )
-        assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
+        assert manifest["rows_in"] == manifest["rows_kept"] + manifest["rows_removed"]
         kept_before |= _ids(out)
     assert of_index >= 30
     stats = invoke("index", "stats", str(tmp_path / "idx"), "--json")
@@ -195,7 +210,7 @@ def test_removed_document_no_longer_suppresses_later_copies(tmp_path: Path) -> N
         result = invoke("-q", "dedup", "minhash", "--index", str(index), *MODE, str(n2), str(tmp_path / name))
         assert result.exit_code == 0, result.stderr
         assert _ids(tmp_path / name) == {"c0", "c2"}
-        assert {r["dup_of"] for r in read_dir(rejects_dir(tmp_path / name)).to_pylist()} == {"d1"}
+        assert {r["dup_of"] for r in rejects_of(tmp_path / name).to_pylist()} == {"d1"}
     # The copy kept on night 2 is a survivor now and suppresses night 3's copy again.
     n3 = tmp_path / "n3"
     n3.mkdir()
@@ -203,7 +218,7 @@ def test_removed_document_no_longer_suppresses_later_copies(tmp_path: Path) -> N
         pa.Table.from_pylist([{"id": "e0", "text": base[0]["text"], "night": 3}], schema=SCHEMA), n3 / "a.parquet"
     )
     assert invoke("-q", "dedup", "minhash", "--index", str(idx), *MODE, str(n3), str(tmp_path / "o3")).exit_code == 0
-    assert [r["dup_of"] for r in read_dir(rejects_dir(tmp_path / "o3")).to_pylist()] == ["c0"]
+    assert [r["dup_of"] for r in rejects_of(tmp_path / "o3").to_pylist()] == ["c0"]
 
 
 def _cli(*args: str) -> list[str]:
@@ -339,7 +354,7 @@ def test_status_says_complete_interrupted_or_broken(nights: tuple[list[Path], Pa
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     result = invoke("status", str(tmp_path / "killed"), "--json")
-    if manifest_path(tmp_path / "killed").exists():
+    if has_manifest(tmp_path / "killed"):
         assert result.exit_code == 0
     else:
         assert (result.exit_code, json.loads(result.stdout)["state"]) == (1, "interrupted")
@@ -389,9 +404,253 @@ def test_full_disk_fails_cleanly_and_leaves_the_index_unchanged(
         result = invoke("-q", "dedup", "minhash", "--index", str(idx), *MODE, str(big), str(disk / "o2"))
         assert result.exit_code == 1, result.stderr
         assert "No space left on device" in result.stderr
-        assert not manifest_path(disk / "o2").exists()
+        assert not has_manifest(disk / "o2")
         assert not list((disk / "o2").glob("part-*.parquet"))
         assert _index_bytes(idx) == before
         assert not (idx / "_pending.json").exists()
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+# Every named boundary of a `dedup minhash --index` run, in the order a run reaches them (the
+# CURATE_TEST_KILL_AT points of curate.faults): before the stage, after each phase, after OUT is
+# published, after the first of the night's runs, after all of them, after the new index state.
+MINHASH_KILL_POINTS = [
+    "index:pending",
+    "phase:signatures",
+    "phase:index_probe",
+    "phase:ids",
+    "phase:candidates",
+    "phase:components",
+    "phase:gather",
+    "phase:resolve",
+    "phase:filter",
+    "published",
+    "index:run",
+    "index:runs",
+    "index:state",
+]
+
+
+@pytest.fixture(scope="module")
+def two_nights_and_reference(
+    nights: tuple[list[Path], Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """An index of nights 1-2 (to copy), and the reference: night 3 run uninterrupted on a copy."""
+    paths, _ = nights
+    root = tmp_path_factory.mktemp("kill-points")
+    _run_nights(paths[:2], root / "base" / "idx", root / "base")
+    subprocess.run(["cp", "-a", str(root / "base"), str(root / "ref")], check=True)
+    cmd = _cli(
+        "dedup", "minhash", "--index", str(root / "ref" / "idx"), *MODE, str(paths[2]), str(root / "ref" / "out3")
+    )
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    return root / "base", root / "ref"
+
+
+def _out_bytes(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.glob("part-*.parquet"))}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", MINHASH_KILL_POINTS)
+def test_sigkill_at_each_phase_boundary_then_rerun_gives_the_uninterrupted_output_and_index(
+    nights: tuple[list[Path], Path], two_nights_and_reference: tuple[Path, Path], tmp_path: Path, point: str
+) -> None:
+    paths, _ = nights
+    base, reference = two_nights_and_reference
+    work = tmp_path / "work"
+    subprocess.run(["cp", "-a", str(base), str(work)], check=True)
+    out = work / "out3"
+    cmd = _cli("dedup", "minhash", "--index", str(work / "idx"), *MODE, "--workers", "2", str(paths[2]), str(out))
+    env = {**os.environ, "CURATE_TEST_KILL_AT": point}
+    killed = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert killed.returncode == -signal.SIGKILL, f"{point} not reached: {killed.returncode} {killed.stderr}"
+    # Published before the kill exactly when the point comes after the manifest.
+    assert has_manifest(out) == (MINHASH_KILL_POINTS.index(point) >= MINHASH_KILL_POINTS.index("published"))
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    assert _out_bytes(out) == _out_bytes(reference / "out3")
+    assert _index_bytes(work / "idx") == _index_bytes(reference / "idx")
+    assert not (work / "idx" / "_pending.json").exists()
+
+
+def test_full_disk_while_writing_the_index_fails_in_one_line_and_the_next_run_rolls_forward(
+    nights: tuple[list[Path], Path], tmp_path: Path
+) -> None:
+    """The index on a small tmpfs, OUT elsewhere: the stage publishes OUT, then the index update runs
+    out of space. One line, exit 1, the index exactly as it was but for the pending record; once there
+    is space, the next run on the index applies the night: the index an uninterrupted run makes."""
+    paths, everything = nights
+    table = pq.read_table(everything / "all.parquet")
+    big = tmp_path / "big"
+    big.mkdir()
+    for copy in range(3):
+        ids = pa.array([f"{copy}-{i}" for i in table.column("id").to_pylist()], pa.string())
+        pq.write_table(table.set_column(0, "id", ids), big / f"{copy}.parquet")
+    reference = tmp_path / "ref"
+    _run_nights(paths[:1], reference / "idx", reference)
+    command = ("-q", "dedup", "minhash", *MODE, str(big))
+    assert invoke(*command[:3], "--index", str(reference / "idx"), *command[3:], str(reference / "o2")).exit_code == 0
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs is not permitted here")
+    try:
+        idx = disk / "idx"
+        _run_nights(paths[:1], idx, tmp_path)
+        before = _index_bytes(idx)
+        cmd = _cli(*command[1:3], "--index", str(idx), *command[3:], str(tmp_path / "o2"))
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "No space left on device" in lines[0] and str(idx) in lines[0], lines
+        assert has_manifest(tmp_path / "o2")  # OUT was published; the index update is what failed
+        after = _index_bytes(idx)
+        assert json.loads(after.pop("_pending.json"))["output"] == str((tmp_path / "o2").resolve())
+        assert after == before
+        assert not [p for p in idx.rglob("*") if p.name.endswith(".tmp")]
+        # Space again: the next run on the index (here the same command) rolls the update forward.
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+        assert again.returncode == 0, again.stderr
+        assert _index_bytes(idx) == _index_bytes(reference / "idx")
+        assert not (idx / "_pending.json").exists()
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+# `--index` inside `curate run`: the dedup stage with its index in a pipeline. Stage lists with the
+# indexed stage followed by map stages in its fused pass, alone before another barrier, and last.
+PIPELINES = {
+    "then-filters": [("filter gopher-quality", {}), ("dedup minhash", "index"), ("filter pii", {})],
+    "then-a-barrier": [("dedup exact", "index"), ("dedup minhash", {})],
+    "last": [("filter gopher-quality", {}), ("dedup exact", "index")],
+}
+
+
+def _chain_args(path: str, options: dict[str, str]) -> list[str]:
+    args = path.split()
+    for key, value in options.items():
+        args += [f"--{key}", value]
+    return args
+
+
+def _pipeline_nights(name: str, paths: list[Path], idx: Path, root: Path) -> list[Path]:
+    root.mkdir(parents=True, exist_ok=True)
+    outs = []
+    for night, path in enumerate(paths, start=1):
+        stages = []
+        for stage, options in PIPELINES[name]:
+            if options == "index":
+                options = {"index": str(idx), "keep": "min:night"}
+                if stage == "dedup minhash":
+                    options["survivors"] = "keep-rule"
+            stages.append({stage: options})
+        spec = root / f"p{night}.yaml"
+        spec.write_text(json.dumps({"input": str(path), "output": str(root / f"out{night}"), "stages": stages}))
+        result = invoke("-q", "run", str(spec))
+        assert result.exit_code == 0, result.stderr
+        outs.append(root / f"out{night}")
+    return outs
+
+
+def _chain_nights(name: str, paths: list[Path], idx: Path, root: Path) -> list[Path]:
+    outs = []
+    for night, path in enumerate(paths, start=1):
+        source = path
+        for position, (stage, options) in enumerate(PIPELINES[name], start=1):
+            if options == "index":
+                options = {"index": str(idx), "keep": "min:night"}
+                if stage == "dedup minhash":
+                    options["survivors"] = "keep-rule"
+            target = root / f"n{night}-{position}"
+            result = invoke("-q", *_chain_args(stage, options), str(source), str(target))
+            assert result.exit_code == 0, result.stderr
+            source = target
+        outs.append(source)
+    return outs
+
+
+def _comparable_index(index: Path) -> dict[str, bytes]:
+    """``_index_bytes`` without the applied outputs' manifest fingerprints (a pipeline's manifest is
+    not a command's)."""
+    found = _index_bytes(index)
+    state = json.loads(found["_index.json"])
+    for applied in state["applied"]:
+        applied.pop("manifest")
+    found["_index.json"] = json.dumps(state, sort_keys=True).encode()
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+def test_index_inside_curate_run_gives_the_shell_chain_output_and_index(
+    nights: tuple[list[Path], Path], tmp_path: Path, name: str
+) -> None:
+    paths, _ = nights
+    piped = _pipeline_nights(name, paths[:3], tmp_path / "pidx", tmp_path / "pipeline")
+    chained = _chain_nights(name, paths[:3], tmp_path / "cidx", tmp_path / "chain")
+    for pipeline_out, chain_out in zip(piped, chained, strict=True):
+        parts = sorted(p.name for p in chain_out.glob("part-*.parquet"))
+        assert sorted(p.name for p in pipeline_out.glob("part-*.parquet")) == parts
+        for part in parts:
+            assert (pipeline_out / part).read_bytes() == (chain_out / part).read_bytes()
+    assert _comparable_index(tmp_path / "pidx") == _comparable_index(tmp_path / "cidx")
+    # The pipeline's dedup stage did remove copies of earlier nights' survivors.
+    of_index = 0
+    for out in piped[1:]:
+        for stage in manifest_of(out)["stages"]:  # type: ignore[attr-defined]
+            of_index += sum(v for k, v in stage["counters"].items() if k.endswith("_of_index"))
+    assert of_index >= 2
+    stats = json.loads(invoke("index", "stats", str(tmp_path / "pidx"), "--json").stdout)
+    assert stats["nights"] == 3 and not stats["pending_update"]
+    # A re-run of a published night is a no-op for the index, as for a command.
+    before = _index_bytes(tmp_path / "pidx")
+    assert invoke("-q", "run", str(tmp_path / "pipeline" / "p2.yaml")).exit_code == 0
+    assert _index_bytes(tmp_path / "pidx") == before
+
+
+PIPELINE_KILL_POINTS = [
+    "index:pending",
+    "phase:02-dedup_minhash.index_probe",
+    "phase:02-dedup_minhash.resolve",
+    "published",
+    "index:run",
+    "index:state",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", PIPELINE_KILL_POINTS)
+def test_sigkill_inside_an_indexed_pipeline_then_rerun_gives_the_uninterrupted_output_and_index(
+    nights: tuple[list[Path], Path], tmp_path: Path, point: str
+) -> None:
+    paths, _ = nights
+    reference = _pipeline_nights("then-filters", paths[:2], tmp_path / "ref-idx", tmp_path / "ref")
+    _pipeline_nights("then-filters", paths[:1], tmp_path / "idx", tmp_path / "work")
+    spec = tmp_path / "ref" / "p2.yaml"
+    night2 = json.loads(spec.read_text())
+    night2["output"] = str(tmp_path / "work" / "out2")
+    night2["stages"][1]["dedup minhash"]["index"] = str(tmp_path / "idx")
+    (tmp_path / "work" / "p2.yaml").write_text(json.dumps(night2))
+    cmd = _cli("run", str(tmp_path / "work" / "p2.yaml"))
+    env = {**os.environ, "CURATE_TEST_KILL_AT": point}
+    killed = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert killed.returncode == -signal.SIGKILL, f"{point} not reached: {killed.returncode} {killed.stderr}"
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    assert _out_bytes(tmp_path / "work" / "out2") == _out_bytes(reference[1])
+    assert _index_bytes(tmp_path / "idx") == _index_bytes(tmp_path / "ref-idx")
+
+
+def test_two_indexed_stages_in_one_pipeline_are_refused(nights: tuple[list[Path], Path], tmp_path: Path) -> None:
+    paths, _ = nights
+    stages = [{"dedup exact": {"index": str(tmp_path / "a")}}, {"dedup minhash": {"index": str(tmp_path / "b")}}]
+    spec = tmp_path / "p.yaml"
+    spec.write_text(json.dumps({"input": str(paths[0]), "output": str(tmp_path / "out"), "stages": stages}))
+    result = invoke("-q", "run", str(spec))
+    assert result.exit_code == 2 and "one stage with --index per pipeline" in result.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -227,8 +227,8 @@ def test_an_s3_output_without_its_manifest_is_not_a_dataset(s3_endpoint: str, tm
 @pytest.mark.parametrize(
     ("location", "message"),
     [
-        ("gs://bucket/in", "gs:// inputs are not supported"),
-        ("hf://datasets/org/name", "hf:// inputs are not supported"),
+        ("gs://", "malformed gs:// URI"),
+        ("hf://datasets/org", "malformed hf:// URI"),
         ("s3://", "malformed S3 URI"),
         ("ftp://host/in", "unsupported location"),
     ],

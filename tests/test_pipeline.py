@@ -122,7 +122,7 @@ def assert_same_as_chain(pipeline_out: Path, chain_outs: list[Path]) -> None:
         pipeline_rejects = {p.name: p.read_bytes() for p in sorted(ours.glob("part-*.parquet"))}
         assert pipeline_rejects == chain_rejects, stage["stage"]
         single = json.loads(manifest_path(out).read_text())
-        assert (stage["rows_in"], stage["removed"]) == (single["rows_in"], single["rows_rejected"]), stage["stage"]
+        assert (stage["rows_in"], stage["rows_removed"]) == (single["rows_in"], single["rows_removed"]), stage["stage"]
         single["counters"].pop("invalid_utf8_rows")
         stage["counters"].pop("invalid_utf8_rows", None)
         assert stage["counters"] == single["counters"], stage["stage"]
@@ -135,7 +135,7 @@ def test_pipeline_equals_the_shell_chain_byte_for_byte(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert_same_as_chain(tmp_path / "p", chain_outs)
     manifest = json.loads(manifest_path(tmp_path / "p").read_text())
-    assert manifest["rows_in"] == 3000 == manifest["rows_out"] + manifest["rows_rejected"]
+    assert manifest["rows_in"] == 3000 == manifest["rows_kept"] + manifest["rows_removed"]
     assert manifest["groups"] == [[1, 2, 3], [4], [5, 6], [7, 8]]
     # Every reject carries the stage that dropped it.
     for stage in manifest["stages"]:

@@ -68,4 +68,4 @@ def test_gutenberg_exact_copies_leave_one_survivor(
             exact = jaccard(word_shingles(texts[row["id"]]), word_shingles(texts[row["dup_of"]]))
             assert exact >= 0.8 and row["similarity"] == pytest.approx(exact, abs=1e-9)
     manifest = json.loads(manifest_path(tmp_path / "out").read_text())
-    assert manifest["rows_rejected"] == len(rejects) >= 117
+    assert manifest["rows_removed"] == len(rejects) >= 117

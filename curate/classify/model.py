@@ -1,9 +1,12 @@
 """A fastText model loaded once per worker, and prediction over whole Arrow arrays.
 
-fastText is imported here only (the ``curate[classify]`` extra), when a model is loaded.
-Its ``predict`` takes a list of lines and runs them in one C++ call; that call holds the
-GIL (measured: two threads predicting at once run no faster than one), so two workers need
-``--pool process``.
+Prediction runs in curate's Rust extension (``curate._native.FastTextModel``: the ``fasttext``
+crate, a Rust reimplementation of fastText's inference), over a whole string array per call and
+with the GIL released, so two worker threads use two cores. fastText's own Python module holds
+the GIL in ``predict`` (measured: two threads predicting at once ran no faster than one), which
+is why it is no longer on this path; it stays the reference that ``tests/test_classify_native.py``
+checks the Rust predictions against, and the trainer (``curate classify train``, the
+``curate[classify]`` extra, imported here only when training).
 """
 
 from __future__ import annotations
@@ -13,21 +16,23 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from curate import _native
 from curate.classify.model_file import LABEL_PREFIX, ModelInfo, inspect_model
-from curate.classify.text import EMPTY_LABEL, prepared_lines
+from curate.classify.text import EMPTY_LABEL
 from curate.errors import BadInputError, UsageError
+from curate.kernel._binding import numbers, over_chunks
 
 EXTRA = "classify"
 EXTRA_MODULES = ("fasttext",)
 
 
 def import_fasttext() -> Any:
+    """fastText's Python module, for training (``curate[classify]``)."""
     try:
         import fasttext
     except ImportError as exc:
-        raise UsageError("curate classify needs fastText: pip install 'curate[classify]'") from exc
+        raise UsageError("curate classify train needs fastText: pip install 'curate[classify]'") from exc
     # fastText's Python wrapper prints a warning on every load_model; nothing to warn about here.
     fasttext.FastText.eprint = lambda *args, **kwargs: None
     return fasttext
@@ -36,7 +41,9 @@ def import_fasttext() -> Any:
 @dataclass
 class LoadedModel:
     info: ModelInfo
-    model: Any
+    model: _native.FastTextModel
+    names: pa.Array
+    """The labels without ``__label__`` in the model's order, then :data:`EMPTY_LABEL`."""
 
 
 def load_model(path: str, sha256: str) -> LoadedModel:
@@ -45,12 +52,12 @@ def load_model(path: str, sha256: str) -> LoadedModel:
     info = inspect_model(path)
     if info.sha256 != sha256:
         raise BadInputError(path, f"the model changed since the run started (SHA-256 {info.sha256}, not {sha256})")
-    fasttext = import_fasttext()
     try:
-        model = fasttext.load_model(path)
-    except (ValueError, MemoryError, RuntimeError) as exc:
+        model = _native.FastTextModel(path)
+    except (ValueError, OSError, MemoryError) as exc:
         raise BadInputError(path, f"fastText cannot load it ({exc})") from exc
-    return LoadedModel(info, model)
+    names = [label.removeprefix(LABEL_PREFIX) for label in model.labels]
+    return LoadedModel(info, model, pa.array([*names, EMPTY_LABEL], pa.string()))
 
 
 @dataclass(frozen=True)
@@ -63,38 +70,28 @@ class Predictions:
     scores: pa.Array
 
 
-def predict(loaded: LoadedModel, texts: pa.Array, *, k: int, max_chars: int) -> Predictions:
-    """Labels (without ``__label__``) and probabilities (float32, at most 1) of every text; an
-    empty text gets ``unknown`` and 0 without reaching fastText."""
-    lines, empty = prepared_lines(texts, max_chars)
-    n = len(lines)
-    present = np.flatnonzero(~empty)
-    m = len(present)
-    found_labels: list[list[str]] = []
-    found_scores: list[np.ndarray] = []
-    if m:
-        # multilinePredict wants each line ending in "\n" (the check fastText's wrapper loops for;
-        # prepared_lines already removed every "\n").
-        strings = pc.binary_join_element_wise(
-            lines.take(pa.array(present)), pa.scalar("\n", pa.large_string()), pa.scalar("", pa.large_string())
-        ).to_pylist()
-        found_labels, found_scores = loaded.model.f.multilinePredict(strings, k, 0.0, "replace")
-    listed = pa.array(found_labels, pa.list_(pa.string()))
-    flat = pc.replace_substring_regex(listed.flatten(), "^" + LABEL_PREFIX, "")
-    values = np.minimum(np.concatenate(found_scores) if m else np.zeros(0), 1.0).astype(np.float32)
-    offsets = listed.offsets
-    # Rows of the present texts, then one more for every empty text: ["unknown"], [0.0].
-    label_lists = pa.ListArray.from_arrays(
-        pa.concat_arrays([offsets, pa.array([len(flat) + 1], pa.int32())]),
-        pa.concat_arrays([flat.cast(pa.string()), pa.array([EMPTY_LABEL], pa.string())]),
-    )
-    score_lists = pa.ListArray.from_arrays(label_lists.offsets, pa.array(np.append(values, np.float32(0))))
-    index = np.full(n, m, dtype=np.int64)
-    index[present] = np.arange(m)
-    take = pa.array(index)
-    labels = label_lists.take(take)
-    scores = score_lists.take(take)
-    top_rows = pa.array(np.asarray(label_lists.offsets)[:-1])
-    label = label_lists.flatten().take(top_rows).take(take)
-    score = score_lists.flatten().take(top_rows).take(take)
-    return Predictions(label, score, labels, scores)
+def predict(loaded: LoadedModel, texts: pa.Array | pa.ChunkedArray, *, k: int, max_chars: int) -> Predictions:
+    """Labels (without ``__label__``) and probabilities (float32, at most 1) of every text, by the
+    preprocessing of :mod:`curate.classify.text`; an empty text gets ``unknown`` and 0."""
+    chunks = over_chunks(texts, lambda arrays, base: loaded.model.predict(*arrays, k, max_chars, base))
+    counts = np.concatenate([numbers(raw[0], np.uint32) for _, raw in chunks] or [np.zeros(0, np.uint32)])
+    found = np.concatenate([numbers(raw[1], np.uint32) for _, raw in chunks] or [np.zeros(0, np.uint32)])
+    probabilities = np.concatenate([numbers(raw[2], np.float32) for _, raw in chunks] or [np.zeros(0, np.float32)])
+    n = len(counts)
+    # An empty row has no prediction: it gets one, the extra name EMPTY_LABEL with probability 0.
+    sizes = np.where(counts == 0, 1, counts).astype(np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    flat_labels = np.full(int(offsets[-1]), len(loaded.names) - 1, dtype=np.uint32)
+    flat_scores = np.zeros(int(offsets[-1]), dtype=np.float32)
+    rows = np.repeat(np.arange(n), counts)
+    first_of_row = np.repeat(np.cumsum(counts, dtype=np.int64) - counts, counts)
+    destination = offsets[rows] + (np.arange(len(found)) - first_of_row)
+    flat_labels[destination] = found
+    flat_scores[destination] = probabilities
+    names = loaded.names.take(pa.array(flat_labels))
+    list_offsets = pa.array(offsets.astype(np.int32))
+    labels = pa.ListArray.from_arrays(list_offsets, names)
+    scores = pa.ListArray.from_arrays(list_offsets, pa.array(flat_scores))
+    top = pa.array(offsets[:-1])
+    return Predictions(names.take(top), pa.array(flat_scores).take(top), labels, scores)

@@ -18,12 +18,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.classify.model import EXTRA, EXTRA_MODULES, LoadedModel, Predictions, load_model, predict
+from curate.classify.model import LoadedModel, Predictions, load_model, predict
 from curate.classify.model_file import ModelInfo, inspect_model
 from curate.classify.text import DEFAULT_MAX_CHARS, EMPTY_LABEL
 from curate.errors import UsageError
 from curate.filters.base import RUN_FIELD, TextFilter, TextStage
 from curate.filters.registry import register
+from curate.io.columns import text_values
 from curate.pipelines.options import check_ranges, option
 from curate.pipelines.stage import BatchContext, MapResult, reasons_from_rules
 
@@ -58,8 +59,8 @@ def _require_labels(stage: Any, wanted: tuple[str, ...], option_name: str) -> No
 class ModelStage:
     """What the three stages share: the model's file, its loading and prediction."""
 
-    extra: ClassVar[str | None] = EXTRA
-    extra_modules: ClassVar[tuple[str, ...]] = EXTRA_MODULES
+    extra: ClassVar[str | None] = None  # prediction is in the Rust extension; fastText only trains
+    extra_modules: ClassVar[tuple[str, ...]] = ()
     model: str
     max_chars: int
     info: ModelInfo
@@ -71,7 +72,7 @@ class ModelStage:
         return load_model(self.model, self.info.sha256)
 
     def predictions(self, batch: pa.RecordBatch, context: BatchContext, k: int) -> Predictions:
-        return predict(context.state, batch.column(context.read.text_column), k=k, max_chars=self.max_chars)
+        return predict(context.state, text_values(batch, context.read.text_column), k=k, max_chars=self.max_chars)
 
 
 def label_probability(found: Predictions, label: str, rows: int) -> pa.Array:

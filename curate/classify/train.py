@@ -32,6 +32,7 @@ from curate.classify.model import import_fasttext
 from curate.classify.model_file import LABEL_PREFIX, inspect_model
 from curate.classify.text import DEFAULT_MAX_CHARS, prepared_lines
 from curate.errors import UsageError
+from curate.io.columns import text_values
 from curate.io.discovery import discover_inputs
 from curate.io.readers import ReadOptions, read_batches
 
@@ -75,7 +76,7 @@ def _texts_and_labels(location: str, read: ReadOptions, label_column: str | None
         for batch in read_batches(shard, read, columns=columns):
             if label_column is not None and label_column not in batch.schema.names:
                 raise UsageError(f"{shard.path}: no label column {label_column!r} (columns: {batch.schema.names})")
-            yield batch.column(read.text_column), batch.column(label_column) if label_column else None
+            yield text_values(batch, read.text_column), batch.column(label_column) if label_column else None
 
 
 def _labelled(lines: pa.Array, labels: pa.Array) -> pa.Array:

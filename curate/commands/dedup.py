@@ -39,7 +39,7 @@ class DefaultCommandGroup(click.Group):
 
 def _minhash_report(stage: Any, summary: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     config = stage.config
-    extra = {"bands": config.bands, "rows": config.rows, "threshold": config.threshold}
+    extra = {"lsh_bands": config.bands, "lsh_rows": config.rows, "threshold": config.threshold}
     return extra, f"{config.bands}x{config.rows} bands, "
 
 

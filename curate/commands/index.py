@@ -1,4 +1,4 @@
-"""``curate index``: inspect and maintain a persistent dedup index (``dedup minhash --index``)."""
+"""``curate index``: inspect and maintain a persistent dedup index (``dedup minhash|exact --index``)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 
 import click
 
+from curate.commands.options import json_flag
 from curate.errors import UsageError
 
 INDEX_ARG = click.argument("index_dir", metavar="IDX", type=click.Path(file_okay=False, path_type=Path))
-JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+JSON_OPT = json_flag("Print the result as one JSON object.")
 
 
 @click.group()

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from curate.commands.options import _option
+from curate.commands.options import _option, json_flag
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,7 +48,7 @@ def _ingest_options(fn: F) -> F:
             ),
             _option("--workers", type=click.IntRange(min=0), default=0, help="Decoding threads (0 = CPU count)."),
             _option("--overwrite", is_flag=True, help="Replace what curate wrote in OUT before."),
-            _option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object."),
+            json_flag("Print the summary as one JSON object."),
         ]
     ):
         fn = decorator(fn)
@@ -102,9 +102,10 @@ def _ingest(source: Path, output: Path, params: dict[str, Any], *, webdataset: b
         "input": str(source),
         "output": str(output),
         "rows_in": manifest["rows_in"],
-        "rows_kept": manifest["rows_out"],
-        "rows_removed": manifest["rows_rejected"],
+        "rows_kept": manifest["rows_kept"],
+        "rows_removed": manifest["rows_removed"],
         "seconds": manifest["seconds"],
+        "run_id": manifest["run_id"],
         "counters": counters,
     }
     if as_json:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from curate.error_output import ErrorReport, report_error
 from curate.errors import ExitCode
 from curate.io.layout import REJECTS, STATE_SUFFIX
 from curate.io.locations import check_output_location
@@ -24,9 +25,20 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _json_errors_too(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """With --json (flag or environment), errors go to stderr as JSON too (see cli.App)."""
+    from curate.cli import App
+
+    app = ctx.find_object(App)
+    if value and app is not None:
+        app.json_errors = True
+    return value
+
+
 class JsonFlag(click.Option):
     """``--json``: its environment variable is ``CURATE_<COMMAND>_JSON``, not the
-    ``..._AS_JSON`` click would derive from the parameter's name."""
+    ``..._AS_JSON`` click would derive from the parameter's name. Processed first (eager), so
+    that an error in another option is already reported as JSON."""
 
     def _name_envvar(self, ctx: click.Context) -> None:
         if self.envvar is None and ctx.auto_envvar_prefix is not None:
@@ -42,7 +54,16 @@ class JsonFlag(click.Option):
 
 
 def json_flag(help_text: str) -> Callable[[F], F]:
-    return click.option("--json", "as_json", cls=JsonFlag, is_flag=True, show_envvar=True, help=help_text)
+    return click.option(
+        "--json",
+        "as_json",
+        cls=JsonFlag,
+        is_flag=True,
+        is_eager=True,
+        callback=_json_errors_too,
+        show_envvar=True,
+        help=f"{help_text} Errors go to stderr as JSON objects too.",
+    )
 
 
 def _option(*decls: str, **kwargs: Any) -> Callable[[F], F]:
@@ -159,10 +180,13 @@ def report(
         "input": params["input_location"],
         "output": params["output"],
         "rows_in": manifest["rows_in"],
-        "rows_kept": manifest["rows_out"],
-        "rows_removed": manifest["rows_rejected"],
+        "rows_kept": manifest["rows_kept"],
+        "rows_removed": manifest["rows_removed"],
         "clusters": manifest["counters"].get("clusters"),
         "seconds": manifest["seconds"],
+        "run_id": app.run_id,
+        # The run that wrote OUT: this one, or for an output already done, the one before.
+        "output_run_id": manifest.get("run_id"),
         "quarantined": summary.quarantined,
         "already_done": summary.reused,
         **({"duplicate_ids": manifest["duplicate_ids"]} if "duplicate_ids" in manifest else {}),
@@ -196,6 +220,12 @@ def report(
             f"at {' and '.join(example.get('rows', []))}): dup_of and explain are ambiguous for them"
         )
     for item in summary.quarantined:
-        app.notice(f"curate: quarantined {item['path']}: {item['error']}")
+        if params["as_json"]:
+            error = ErrorReport(
+                "quarantined", ExitCode.BAD_INPUT, f"{item['path']}: {item['error']}", file=item["path"]
+            )
+            report_error(error, as_json=True)
+        else:
+            app.notice(f"curate: quarantined {item['path']}: {item['error']}")
     if summary.quarantined:
         sys.exit(ExitCode.BAD_INPUT)

@@ -25,7 +25,7 @@ from curate.commands.options import _option, execution_options, json_flag, run_o
 @_option(
     "--keep-intermediate",
     is_flag=True,
-    help="Also write what each stage kept as its own dataset, OUT/_intermediate/KK-<stage>/.",
+    help="Also write what each stage kept as its own dataset, OUT.curate/intermediate/KK-<stage>/.",
 )
 @execution_options
 @click.pass_obj
@@ -62,8 +62,36 @@ def run(app: Any, pipeline_file: Path, **params: Any) -> None:
 
     params["input_location"] = pipeline.input_location
     params["output"] = str(pipeline.output)
-    summary = run_pipeline(pipeline, run_options(params, app), keep_intermediate=params["keep_intermediate"])
+    options = run_options(params, app)
+    keep = params["keep_intermediate"]
+    summary = _run_indexed(pipeline, options, keep) or run_pipeline(pipeline, options, keep_intermediate=keep)
     _report(app, pipeline, params, summary)
+
+
+def _run_indexed(pipeline: Any, options: Any, keep_intermediate: bool) -> Any:
+    """A pipeline with a dedup stage that has ``--index``: the whole run inside that index's session
+    (lock, recovery, the update after OUT is published), as the stage's own command runs. None when
+    no stage has an index."""
+    from dataclasses import replace
+
+    from curate.dedup.index.session import IndexSession
+    from curate.errors import UsageError
+    from curate.pipelines.pipeline_runner import indexed_stages, run_pipeline, survivors_dir
+
+    indexed = indexed_stages(pipeline)
+    if not indexed:
+        return None
+    if len(indexed) > 1:
+        where = ", ".join(f"{item.position} ({item.path})" for item in indexed)
+        raise UsageError(f"one stage with --index per pipeline (stages {where}); run the others as commands")
+    item = indexed[0]
+    session = IndexSession(item.stage.config, pipeline.output, survivors_dir(pipeline, item))
+
+    def run_with(stage: Any) -> Any:
+        stages = tuple(replace(other, stage=stage) if other is item else other for other in pipeline.stages)
+        return run_pipeline(replace(pipeline, stages=stages), options, keep_intermediate=keep_intermediate)
+
+    return session.run(run_with, item.stage)
 
 
 def _plan(pipeline: Any) -> dict[str, Any]:
@@ -119,10 +147,12 @@ def _report(app: Any, pipeline: Any, params: dict[str, Any], summary: Any) -> No
 
     manifest = summary.manifest
     stages = manifest.get("stages", [])
-    detail = "".join(f"{s['position']} {s['stage']} -{s['removed']}, " for s in stages if s["removed"])
+    detail = "".join(f"{s['position']} {s['stage']} -{s['rows_removed']}, " for s in stages if s["rows_removed"])
     extra = {
         "pipeline": pipeline.source,
-        "stages": [{k: s[k] for k in ("position", "stage", "rows_in", "kept", "removed", "dropped")} for s in stages],
+        "stages": [
+            {k: s[k] for k in ("position", "stage", "rows_in", "rows_kept", "rows_removed", "dropped")} for s in stages
+        ],
     }
     report(app, "run", params, summary, extra, detail)
 

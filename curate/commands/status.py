@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from curate.commands.options import json_flag
 from curate.errors import ExitCode
 
 # state -> exit code: scripts and cron can branch on it without parsing.
@@ -82,7 +83,7 @@ def dataset_status(root: Path) -> dict[str, Any]:
         except Exception as exc:
             return {"kind": "dataset", "state": "broken", "why": str(exc)}
         bad = [e["name"] for e, path in listed if not path.is_file() or path.stat().st_size != e.get("bytes")]
-        base = {"kind": "dataset", "stage": manifest.get("stage"), "rows": manifest.get("rows_out")}
+        base = {"kind": "dataset", "stage": manifest.get("stage"), "rows_kept": manifest.get("rows_kept")}
         if bad:
             return {**base, "state": "broken", "why": f"missing or resized: {', '.join(bad)} (curate verify DIR)"}
         if locked:
@@ -116,7 +117,7 @@ def dataset_status(root: Path) -> dict[str, Any]:
 
 @click.command()
 @click.argument("directory", metavar="DIR", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@json_flag("Print the result as one JSON object.")
 def status(directory: Path, as_json: bool) -> None:
     """Say whether DIR (a stage's output or a dedup index) is complete, in progress, interrupted or
     broken, and why. Exit 0 complete, 75 in progress, 1 interrupted (re-run the command), 3 broken,

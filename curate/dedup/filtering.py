@@ -60,10 +60,11 @@ def _load_decisions(plan: FilterPlan, shard_index: int) -> pa.Table:
     reason = pa.repeat(pa.scalar(plan.reason, pa.string()), table.num_rows)
     table = table.append_column("reason", reason)
     if getattr(plan.config, "index", ""):
-        from curate.dedup.index.probe import INDEX_REASON, hits_name
+        from curate.dedup.index.probe import hits_name, index_reason
 
         hits = pq.read_table(root / hits_name(shard_index)).cast(DECISION_SCHEMA)
-        hits = hits.append_column("reason", pa.repeat(pa.scalar(INDEX_REASON, pa.string()), hits.num_rows))
+        of_index = pa.scalar(index_reason(plan.reason), pa.string())
+        hits = hits.append_column("reason", pa.repeat(of_index, hits.num_rows))
         table = pa.concat_tables([table, hits])
     return table.sort_by("doc")
 

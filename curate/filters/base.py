@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
+from curate.io.columns import text_values
 from curate.pipelines.stage import BatchContext, MapResult, MapStage, reasons_from_rules
 
 
@@ -121,7 +122,7 @@ class TextFilter(TextStage):
         raise NotImplementedError
 
     def apply(self, batch: pa.RecordBatch, context: BatchContext) -> MapResult:
-        return self.evaluate(batch.column(context.read.text_column), batch).as_result(annotate=self.annotate)
+        return self.evaluate(text_values(batch, context.read.text_column), batch).as_result(annotate=self.annotate)
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class TextModifier(TextStage):
         raise NotImplementedError
 
     def apply(self, batch: pa.RecordBatch, context: BatchContext) -> MapResult:
-        return self.modify(batch.column(context.read.text_column), batch).as_result()
+        return self.modify(text_values(batch, context.read.text_column), batch).as_result()
 
 
 def _jsonable(value: object) -> object:

@@ -46,6 +46,7 @@ from curate.io.lock import OutputLock
 from curate.io.manifest import fingerprint, write_manifest
 from curate.io.shard_output import part_name, reject_name
 from curate.io.writers import AtomicParquetWriter, PublishedShard
+from curate.log_lines import current_run_id
 
 STAGE = "ingest_images"
 IMAGE_SCHEMA = pa.schema(
@@ -312,11 +313,12 @@ def ingest_images(source: Path, output: Path, options: IngestOptions, *, webdata
             "started_at": started_at,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(time.monotonic() - started, 3),
+            "run_id": current_run_id(),
             "shards": [s.as_json() for s in published],
             "rejects": [s.as_json() for s in reject_files],
             "rows_in": tally.rows_in,
-            "rows_out": tally.kept,
-            "rows_rejected": len(rejects),
+            "rows_kept": tally.kept,
+            "rows_removed": len(rejects),
             "schema": [{"name": f.name, "type": str(f.type)} for f in schema],
             "counters": {
                 **{f"removed:{stage}:{k}": v for k, v in sorted(tally.rejected.items())},

@@ -41,6 +41,15 @@ DEFAULT_EXTRACTOR = "trafilatura"
 DEFAULT_MAX_HTML_BYTES = 5 << 20
 
 
+def _check_text_column(read: ReadOptions) -> None:
+    """--text-column names the column this stage writes, and it writes top-level columns only."""
+    if "." in read.text_column:
+        raise UsageError(
+            f"ingest warc writes the text as a top-level column: --text-column {read.text_column!r} "
+            "(a struct field) is not supported here"
+        )
+
+
 @dataclass(frozen=True)
 class IngestWarc(MapStage):
     """WARC / ARC / WET files to text shards, main content extracted.
@@ -93,6 +102,7 @@ class IngestWarc(MapStage):
         return values
 
     def reads(self, read: ReadOptions) -> tuple[str, ...]:
+        _check_text_column(read)  # asked before any work, by the command and by a pipeline
         return ()
 
     def removes(self) -> tuple[str, ...]:
@@ -102,6 +112,7 @@ class IngestWarc(MapStage):
         return load_extractor(self.extractor)
 
     def source_schema(self, read: ReadOptions) -> pa.Schema:
+        _check_text_column(read)
         return warc_read_schema(read.text_column)
 
     def source_batches(self, shard: InputShard, read: ReadOptions) -> Iterator[pa.RecordBatch]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from curate.errors import BadInputError, UsageError
+from curate.errors import BadInputError, CurateError, UsageError
 from curate.ingest.formats import WARC_SUFFIXES, is_web_archive
 from curate.io import layout
 from curate.io.locations import resolve_input
@@ -177,7 +177,13 @@ def discover_inputs(location: str, source: str | None = None) -> tuple[list[Inpu
         _note_skipped([p for p in matched if _wanted(p, suffixes) and not _is_data_file(p, suffixes)], root)
         return _shards(filesystem, found, root), None
 
-    info = filesystem.get_file_info(path)
+    try:
+        info = filesystem.get_file_info(path)
+    except Exception as exc:  # any client's error (OSError, httpx, ...): the store cannot be asked
+        if isinstance(filesystem, pafs.LocalFileSystem):
+            raise
+        message = " ".join(str(exc).split())[:300]
+        raise CurateError(f"cannot reach {location}: {type(exc).__name__}: {message}") from exc
     if info.type == pafs.FileType.NotFound:
         raise UsageError(f"input not found: {location}")
     if info.type == pafs.FileType.File:

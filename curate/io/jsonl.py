@@ -199,9 +199,11 @@ def _record(line: bytes, offset: int, block: Block, is_last: bool, shard: InputS
     except json.JSONDecodeError as exc:
         cut = " (the file ends inside this line: truncated?)" if block.unterminated and is_last else ""
         number = block.first_line + offset
-        raise BadInputError(shard.path, f"line {number}: invalid JSON ({exc.msg} at character {exc.pos}){cut}") from exc
+        problem = f"line {number}: invalid JSON ({exc.msg} at character {exc.pos}){cut}"
+        raise BadInputError(shard.path, problem, line=number) from exc
     if not isinstance(record, dict):
-        raise BadInputError(shard.path, f"line {block.first_line + offset}: not a JSON object")
+        number = block.first_line + offset
+        raise BadInputError(shard.path, f"line {number}: not a JSON object", line=number)
     return record
 
 
@@ -226,7 +228,7 @@ def _repair_lines(block: Block, shard: InputShard, text_column: str, *, every_li
         record = _record(line, offset, block, offset == len(lines) - 1, shard)
         if not suspicious:
             continue
-        changed = False
+        changed = text_column not in record and _repair_nested_text(record, text_column.split("."))
         for key, value in record.items():
             if key == text_column and isinstance(value, str):
                 if SURROGATE.search(value):
@@ -240,11 +242,28 @@ def _repair_lines(block: Block, shard: InputShard, text_column: str, *, every_li
                     f"line {block.first_line + offset}, column {where!r}: invalid UTF-8 or a lone surrogate "
                     f"escape; only the text column ({text_column!r}) is repaired (U+FFFD), other columns are "
                     "never rewritten",
+                    line=block.first_line + offset,
+                    column=where,
                 )
         if changed:
             lines[offset] = json.dumps(record, ensure_ascii=False).encode("utf-8")
             repaired += 1
     return b"\n".join(lines), repaired
+
+
+def _repair_nested_text(record: dict[str, Any], parts: list[str]) -> bool:
+    """Repair the text at a struct path (``metadata.text``) of one record in place; whether
+    it changed. A path that is absent or not a string here changes nothing."""
+    holder: Any = record
+    for part in parts[:-1]:
+        holder = holder.get(part) if isinstance(holder, dict) else None
+    if not isinstance(holder, dict) or len(parts) < 2:
+        return False
+    value = holder.get(parts[-1])
+    if not isinstance(value, str) or not SURROGATE.search(value):
+        return False
+    holder[parts[-1]] = replace_invalid_text(value)
+    return True
 
 
 def _arrow_problem(exc: BaseException, block: Block) -> str:

@@ -7,8 +7,11 @@ named ``s3:`` and fail later. Instead it is a usage error (exit 2) naming what i
 Inputs: ``s3://bucket/prefix`` is read through ``pyarrow.fs.S3FileSystem`` with connect and
 request timeouts (so an unreachable endpoint fails in seconds, not after minutes of retries);
 the endpoint comes from ``AWS_ENDPOINT_URL`` when set (MinIO, moto, a local gateway).
-``gs://`` and ``hf://`` fail fast: pyarrow's GCS client retries the metadata server for
-minutes when there are no credentials, and ``hf://`` needs fsspec, which curate does not use.
+``gs://bucket/prefix`` through ``pyarrow.fs.GcsFileSystem``, its retries bounded in time; an
+emulator from ``STORAGE_EMULATOR_HOST``. Without credentials Google's client asks a metadata
+server for minutes, so credentials are checked first (a usage error naming what to set).
+``hf://datasets/OWNER/NAME/PATH`` through ``huggingface_hub``'s fsspec filesystem (the
+``curate[hf]`` extra), wrapped as a pyarrow filesystem.
 Outputs: local paths, and ``s3://BUCKET/PREFIX`` for the stage commands (made in a local staging
 copy, then published object by object with the manifest last: ``curate.io.object_output``).
 """
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
+from pathlib import Path
 
 import pyarrow.fs as pafs
 
@@ -51,8 +56,6 @@ def check_output_location(location: str, *, object_store: bool = False) -> str:
         staging_dir(location)  # checks the URI
         return location
     where = "local paths and s3://BUCKET/PREFIX" if object_store else "local paths (this command)"
-    if scheme == "s3" and object_store and not location.lower().startswith("s3://"):
-        s3_parts(location)  # a malformed S3 URI says so
     raise UsageError(
         f"the output {location!r} names a {scheme}:// location; curate writes outputs to {where} only "
         "(write locally, then copy the finished directory)"
@@ -101,6 +104,64 @@ def s3_filesystem() -> pafs.S3FileSystem:
     return pafs.S3FileSystem(**options)  # type: ignore[arg-type]
 
 
+def _has_gcs_credentials() -> bool:
+    """Whether Google's client will find credentials without asking a metadata server."""
+    if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") or os.environ.get("GCE_METADATA_HOST"):
+        return True
+    config = Path(os.environ.get("CLOUDSDK_CONFIG") or Path.home() / ".config" / "gcloud")
+    return (config / "application_default_credentials.json").is_file()
+
+
+def gcs_filesystem() -> pafs.GcsFileSystem:
+    """A GCS filesystem whose retries end (``CURATE_GCS_RETRY_TIMEOUT``, default the S3 request
+    timeout); ``STORAGE_EMULATOR_HOST`` names an emulator (no credentials), and
+    ``CURATE_GCS_ANONYMOUS=1`` reads a public bucket without credentials."""
+    limit = timedelta(seconds=_seconds("CURATE_GCS_RETRY_TIMEOUT", REQUEST_TIMEOUT))
+    emulator = os.environ.get("STORAGE_EMULATOR_HOST")
+    if emulator:
+        scheme, _, host = emulator.partition("://")
+        return pafs.GcsFileSystem(
+            anonymous=True,
+            endpoint_override=host or scheme,
+            scheme=scheme if host else "http",
+            retry_time_limit=limit,
+        )
+    if os.environ.get("CURATE_GCS_ANONYMOUS", "").lower() in ("1", "true", "yes"):
+        return pafs.GcsFileSystem(anonymous=True, retry_time_limit=limit)
+    if not _has_gcs_credentials():
+        raise UsageError(
+            "gs:// needs Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS to a key file (or run "
+            "`gcloud auth application-default login`), or CURATE_GCS_ANONYMOUS=1 for a public bucket"
+        )
+    return pafs.GcsFileSystem(retry_time_limit=limit)
+
+
+def _bucket_parts(location: str, scheme: str) -> tuple[str, str]:
+    rest = location.split("://", 1)[1] if "://" in location else ""
+    bucket, _, key = rest.partition("/")
+    if not bucket or "*" in bucket or " " in bucket:
+        raise UsageError(f"malformed {scheme}:// URI {location!r}: want {scheme}://BUCKET/PREFIX")
+    return bucket, key.rstrip("/")
+
+
+def hf_filesystem() -> pafs.FileSystem:
+    """The Hugging Face Hub as a pyarrow filesystem (huggingface_hub's fsspec implementation;
+    ``HF_TOKEN`` for private repositories, ``HF_ENDPOINT`` for a mirror)."""
+    try:
+        from huggingface_hub import HfFileSystem
+    except ImportError:
+        raise UsageError("hf:// inputs need huggingface_hub: pip install 'curate[hf]'") from None
+    return pafs.PyFileSystem(pafs.FSSpecHandler(HfFileSystem()))
+
+
+def _hf_path(location: str) -> str:
+    path = location.split("://", 1)[1].strip("/")
+    parts = path.split("/")
+    if len(parts) < 3 or parts[0] not in ("datasets", "spaces", "models") or not all(parts[:3]):
+        raise UsageError(f"malformed hf:// URI {location!r}: want hf://datasets/OWNER/NAME[/PATH]")
+    return path
+
+
 def resolve_input(location: str) -> tuple[pafs.FileSystem, str]:
     """The filesystem and path of an input location; UsageError for what is not supported."""
     scheme = scheme_of(location)
@@ -109,8 +170,12 @@ def resolve_input(location: str) -> tuple[pafs.FileSystem, str]:
     if scheme == "s3":
         bucket, key = s3_parts(location)
         return s3_filesystem(), f"{bucket}/{key}" if key else bucket
-    if scheme in ("gs", "gcs", "hf"):
-        raise UsageError(
-            f"{scheme}:// inputs are not supported yet ({location}); copy the files locally or to S3 first"
-        )
-    raise UsageError(f"unsupported location {location!r}: want a local path or s3://BUCKET/PREFIX")
+    if scheme in ("gs", "gcs"):
+        bucket, key = _bucket_parts(location, scheme)
+        return gcs_filesystem(), f"{bucket}/{key}" if key else bucket
+    if scheme == "hf":
+        return hf_filesystem(), _hf_path(location)
+    raise UsageError(
+        f"unsupported location {location!r}: want a local path, s3://BUCKET/PREFIX, gs://BUCKET/PREFIX "
+        "or hf://datasets/OWNER/NAME[/PATH]"
+    )

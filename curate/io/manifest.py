@@ -52,10 +52,41 @@ def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
     write_json_atomically(state, MANIFEST, {**manifest, "layout": LAYOUT_VERSION})
 
 
+# Count names of manifests written before one vocabulary was chosen, and the names they became:
+# rows_in / rows_kept / rows_removed everywhere (summary, --json, manifest, pipeline stages).
+OLD_COUNT_NAMES = {"rows_out": "rows_kept", "rows_rejected": "rows_removed"}
+OLD_STAGE_COUNT_NAMES = {"kept": "rows_kept", "removed": "rows_removed"}
+OLD_INTERMEDIATE_COUNT_NAMES = {"rows": "rows_kept"}
+
+
+def _renamed(value: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    renamed = dict(value)
+    for old, new in names.items():
+        if old in renamed and new not in renamed:
+            renamed[new] = renamed.pop(old)
+    return renamed
+
+
+def with_current_count_names(manifest: dict[str, Any]) -> dict[str, Any]:
+    """``manifest`` with the counts of an older curate under today's names (``rows_out`` ->
+    ``rows_kept``, ``rows_rejected`` -> ``rows_removed``; a pipeline stage's ``kept`` /
+    ``removed`` -> ``rows_kept`` / ``rows_removed``; an intermediate dataset's ``rows`` ->
+    ``rows_kept``). A current manifest comes back equal."""
+    current = _renamed(manifest, OLD_COUNT_NAMES)
+    if current.get("stage") == "pipeline_intermediate":
+        current = _renamed(current, OLD_INTERMEDIATE_COUNT_NAMES)
+    if isinstance(current.get("stages"), list):
+        current["stages"] = [
+            _renamed(item, OLD_STAGE_COUNT_NAMES) if isinstance(item, dict) else item for item in current["stages"]
+        ]
+    return current
+
+
 def read_manifest(out: Path) -> dict[str, Any] | None:
     """OUT's manifest (``OUT.curate/manifest.json``, else an older curate's ``OUT/_manifest.json``),
-    or None when there is none. A manifest that is not a JSON object (truncated, edited,
-    garbage) is bad input (exit 3), never a traceback."""
+    or None when there is none, its counts under today's names (:func:`with_current_count_names`).
+    A manifest that is not a JSON object (truncated, edited, garbage) is bad input (exit 3),
+    never a traceback."""
     path = find_manifest(out)
     if path is None:
         return None
@@ -66,5 +97,4 @@ def read_manifest(out: Path) -> dict[str, Any] | None:
         raise BadInputError(str(path), f"unreadable manifest ({exc}); remove it or pass --overwrite") from exc
     if not isinstance(loaded, dict) or not isinstance(loaded.get("shards", []), list):
         raise BadInputError(str(path), "not a curate manifest (want a JSON object with a list of shards)")
-    manifest: dict[str, Any] = loaded
-    return manifest
+    return with_current_count_names(loaded)

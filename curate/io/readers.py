@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from curate.errors import BadInputError, UsageError
 from curate.io import jsonl
-from curate.io.columns import column_values, has_column, top_level
+from curate.io.columns import column_values, has_column, top_level, with_values
 from curate.io.discovery import InputShard
 from curate.io.integrity import verify_shard
 from curate.io.read_options import DEFAULT_BATCH_ROWS, ReadCounters, ReadOptions
@@ -64,7 +64,7 @@ def canonical_text(values: pa.Array, *, shard: InputShard, column: str) -> tuple
     elif not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         if pa.types.is_null(values.type):
             return pa.nulls(len(values), pa.large_string()), 0
-        raise BadInputError(shard.path, f"text column {column!r} has type {values.type}, not a string")
+        raise BadInputError(shard.path, f"text column {column!r} has type {values.type}, not a string", column=column)
     try:
         values.validate(full=True)
         repaired = 0
@@ -101,7 +101,7 @@ def read_batches(
     """
     counters = counters if counters is not None else ReadCounters()
     if shard.format == "warc":
-        raise UsageError(f"{shard.path} is a web archive: read it with `curate ingest warc IN OUT`")
+        raise UsageError(f"{shard.path} is a web archive: read it with `curate ingest warc IN OUT`", path=shard.path)
     verify_shard(shard)
     if shard.size == 0:
         raise BadInputError(shard.path, "empty file (0 bytes)")
@@ -110,21 +110,38 @@ def read_batches(
     else:
         batches = _jsonl_batches(shard, options, counters, columns, schema)
     for batch in batches:
-        has_text = options.text_column in batch.schema.names
+        has_text = has_column(batch.schema, options.text_column)
         if not has_text and options.text_required:
-            raise UsageError(f"{shard.path}: no text column {options.text_column!r} (columns: {batch.schema.names})")
+            raise UsageError(
+                f"{shard.path}: no text column {options.text_column!r} (columns: {batch.schema.names})",
+                path=shard.path,
+                column=options.text_column,
+            )
         # An explicit id column must exist, unless the caller asked for other columns only.
         wants_id = columns is None or options.id_column in columns
         if options.id_column_explicit and wants_id and not has_column(batch.schema, options.id_column):
-            raise UsageError(f"{shard.path}: no id column {options.id_column!r} (columns: {batch.schema.names})")
+            raise UsageError(
+                f"{shard.path}: no id column {options.id_column!r} (columns: {batch.schema.names})",
+                path=shard.path,
+                column=options.id_column,
+            )
         if not has_text:
             counters.rows += batch.num_rows
             yield batch
             continue
+        counters.rows += batch.num_rows
+        if options.text_column not in batch.schema.names:
+            # A struct field (metadata.text) keeps its type inside the user's struct: only
+            # repaired text is written back into it.
+            text, repaired = canonical_text(
+                column_values(batch, options.text_column), shard=shard, column=options.text_column
+            )
+            counters.invalid_utf8_rows += repaired
+            yield with_values(batch, options.text_column, text) if repaired else batch
+            continue
         position = batch.schema.get_field_index(options.text_column)
         text, repaired = canonical_text(batch.column(position), shard=shard, column=options.text_column)
         counters.invalid_utf8_rows += repaired
-        counters.rows += batch.num_rows
         yield batch.set_column(position, pa.field(options.text_column, pa.large_string()), text)
 
 

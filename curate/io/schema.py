@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from curate.errors import BadInputError, UsageError
 from curate.io import jsonl
-from curate.io.columns import has_column
+from curate.io.columns import column_type, has_column
 from curate.io.discovery import InputShard
 from curate.io.promotion import SchemaConflict, unify
 from curate.io.readers import ReadOptions, jsonl_read_schema
@@ -118,17 +118,38 @@ def _shard_schema(
 def _checked(schema: pa.Schema, shard: InputShard, options: ReadOptions) -> pa.Schema:
     """``schema`` with the text column as large_string; UsageError for a missing or
     non-string text column or a missing explicit id column."""
-    if options.text_column not in schema.names and not options.text_required:
+    if not has_column(schema, options.text_column) and not options.text_required:
         if options.id_column_explicit and not has_column(schema, options.id_column):
-            raise UsageError(f"{shard.path}: no id column {options.id_column!r} (columns: {schema.names})")
+            raise UsageError(
+                f"{shard.path}: no id column {options.id_column!r} (columns: {schema.names})",
+                path=shard.path,
+                column=options.id_column,
+            )
         return schema.remove_metadata()
-    if options.text_column not in schema.names:
-        raise UsageError(f"{shard.path}: no text column {options.text_column!r} (columns: {schema.names})")
-    text_type = schema.field(options.text_column).type
-    if text_type not in STRING_TYPES:
-        raise UsageError(f"{shard.path}: text column {options.text_column!r} has type {text_type}, not a string")
+    if not has_column(schema, options.text_column):
+        raise UsageError(
+            f"{shard.path}: no text column {options.text_column!r} (columns: {schema.names})",
+            path=shard.path,
+            column=options.text_column,
+        )
+    text_type = column_type(schema, options.text_column)
+    nested = options.text_column not in schema.names
+    # A struct field is rewritten in place with its own type: a binary one would need a cast.
+    allowed = (pa.string(), pa.large_string(), pa.null()) if nested else STRING_TYPES
+    if text_type not in allowed:
+        raise UsageError(
+            f"{shard.path}: text column {options.text_column!r} has type {text_type}, not a string",
+            path=shard.path,
+            column=options.text_column,
+        )
     if options.id_column_explicit and not has_column(schema, options.id_column):
-        raise UsageError(f"{shard.path}: no id column {options.id_column!r} (columns: {schema.names})")
+        raise UsageError(
+            f"{shard.path}: no id column {options.id_column!r} (columns: {schema.names})",
+            path=shard.path,
+            column=options.id_column,
+        )
+    if nested:  # the user's struct as it is (stages cast the field to large_string to read it)
+        return schema.remove_metadata()
     position = schema.get_field_index(options.text_column)
     return schema.set(position, pa.field(options.text_column, pa.large_string())).remove_metadata()
 
@@ -181,6 +202,7 @@ def check_input_schemas(
                     shard.path,
                     f"column {conflict.column!r} is {conflict.later} here but {conflict.earlier} in "
                     f"{origin[conflict.column]}; cast the shards to one type first",
+                    column=conflict.column,
                 ) from conflict
         for item in schema:  # where each column first had a type (null never conflicts)
             if not pa.types.is_null(item.type):

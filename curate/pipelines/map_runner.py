@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate.io.columns import has_column
+from curate.io.columns import has_column, with_values
 from curate.io.readers import ReadCounters, ReadOptions, batch_ids, read_batches
 from curate.io.schema import conform
 from curate.io.shard_output import ShardOutput, part_name, reject_schema, with_reject_columns
@@ -142,8 +142,9 @@ def apply_result(
     n = batch.num_rows
     kept = batch
     if result.texts is not None:
-        position = batch.schema.get_field_index(read.text_column)
-        kept = kept.set_column(position, batch.schema.field(position), result.texts.cast(pa.large_string()))
+        # In place: a top-level text column (large_string), or the field of the user's struct
+        # (metadata.text, with its own type), never a new column.
+        kept = with_values(kept, read.text_column, result.texts)
     kept = with_columns(kept, result.columns)
     kept_schema = schema_with(schema, kept, list(result.columns))
     removed = [name for name in stage.removes() if name in kept.schema.names]

@@ -72,8 +72,23 @@ def _marker_prefix(item: PipelineStage) -> str:
     return f"{item.position:02d}-{item.stage.stage_label}."
 
 
+def indexed_stages(pipeline: Pipeline) -> list[PipelineStage]:
+    """The stages with a persistent dedup index (``--index``)."""
+    return [item for item in pipeline.stages if getattr(getattr(item.stage, "config", None), "index", "")]
+
+
+def survivors_dir(pipeline: Pipeline, item: PipelineStage) -> Path:
+    """Where the dataset ``item`` kept lies once the run is published: OUT for the last stage, else
+    its intermediate (written for an indexed stage even without ``--keep-intermediate``: the index
+    update reads its survivors there, after OUT is published, as it reads OUT after a command)."""
+    if item is pipeline.stages[-1]:
+        return pipeline.output
+    return layout.state_dir(pipeline.output) / intermediate_dir(item)
+
+
 def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: bool = False) -> StageSummary:
     output = pipeline.output
+    kept_as_dataset = {item.position for item in indexed_stages(pipeline)}
     read = pipeline.read
     fields = pipeline_fields(pipeline, keep_intermediate)
     source = pipeline.stages[0].stage.source
@@ -130,7 +145,9 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
                 reject_dirs=tuple(item.reject_dir for item in group.members),
                 # The last member's output is the group's own (moved there at the end).
                 keep_dirs=tuple(
-                    intermediate_dir(item) if keep_intermediate and item is not group.members[-1] else None
+                    intermediate_dir(item)
+                    if (keep_intermediate or item.position in kept_as_dataset) and item is not group.members[-1]
+                    else None
                     for item in group.members
                 ),
             )
@@ -154,7 +171,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
                 if written:
                     _write_dataset_manifest(run.state / intermediate_dir(item), written)
             if group.barrier is not None and plan is not None:
-                body = {"rows_rejected": tallies[group.barrier.position].removed}
+                body = {"rows_removed": tallies[group.barrier.position].removed}
                 barrier_counters[group.barrier.position] = group.barrier.stage.counters(
                     plan, phase_stats, {"tally": tallies[group.barrier.position], "body": body}
                 )
@@ -163,12 +180,12 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
                 kept = group_kept
             else:
                 shards, schema = _publish_group(root, group_kept, read)
-        rows_out = sum(s["rows"] for s in kept)
-        rows_rejected = sum(s["rows"] for s in rejects)
-        if rows_in != rows_out + rows_rejected:
-            raise AssertionError(f"rows in {rows_in} != kept {rows_out} + rejected {rows_rejected}")
-        if keep_intermediate:
-            _keep_intermediate(output, groups)
+        rows_kept = sum(s["rows"] for s in kept)
+        rows_removed = sum(s["rows"] for s in rejects)
+        if rows_in != rows_kept + rows_removed:
+            raise AssertionError(f"rows in {rows_in} != kept {rows_kept} + removed {rows_removed}")
+        if keep_intermediate or kept_as_dataset:
+            _keep_intermediate(output, groups, None if keep_intermediate else kept_as_dataset)
         import pyarrow.parquet as pq
 
         final_schema = pq.read_schema(output / kept[0]["name"]) if kept else None
@@ -177,8 +194,8 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
                 "shards": kept,
                 "rejects": sorted(rejects, key=lambda s: s["name"]),
                 "rows_in": rows_in,
-                "rows_out": rows_out,
-                "rows_rejected": rows_rejected,
+                "rows_kept": rows_kept,
+                "rows_removed": rows_removed,
                 "schema": schema_json(final_schema),
                 "stages": [
                     {**_stage_report(item, tallies, barrier_counters), **barrier_fields.get(item.position, {})}
@@ -205,14 +222,18 @@ def _write_dataset_manifest(root: Path, shards: list[dict[str, Any]]) -> None:
     """A manifest listing ``shards`` (names relative to ``root``): a dataset later stages, or a
     later command, can read."""
     listed = sorted(shards, key=lambda s: s["name"])
-    write_manifest(root, {"stage": "pipeline_intermediate", "shards": listed, "rows": sum(s["rows"] for s in listed)})
+    write_manifest(
+        root, {"stage": "pipeline_intermediate", "shards": listed, "rows_kept": sum(s["rows"] for s in listed)}
+    )
 
 
-def _keep_intermediate(output: Path, groups: list[Group]) -> None:
+def _keep_intermediate(output: Path, groups: list[Group], only: set[int] | None = None) -> None:
     """Move each barrier's input dataset to ``OUT.curate/intermediate/KK-<stage>/`` (its manifest
     to ``KK-<stage>.curate/``), named after the stage ``KK`` that wrote it (the last of its fused
-    pass): a dataset a later command can read."""
+    pass): a dataset a later command can read. ``only``: just those of the stages at these positions."""
     for index, group in enumerate(groups[:-1], start=1):
+        if only is not None and group.members[-1].position not in only:
+            continue
         source = group_directory(output, index)
         target = layout.state_dir(output) / intermediate_dir(group.members[-1])
         for stale in (target, layout.state_dir(target)):
@@ -235,8 +256,8 @@ def _stage_report(
         "label": item.stage.stage_label,
         "rejects": item.reject_dir,
         "rows_in": tally.rows_in,
-        "kept": tally.kept,
-        "removed": tally.removed,
+        "rows_kept": tally.kept,
+        "rows_removed": tally.removed,
         "dropped": dict(sorted(tally.dropped.items())),
         "flagged": dict(sorted(tally.flagged.items())),
         "changed": dict(sorted(tally.changes.items())),

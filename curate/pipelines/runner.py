@@ -43,6 +43,7 @@ from curate.io.discovery import (
 from curate.io.lock import OutputLock
 from curate.io.manifest import fingerprint, read_manifest, write_manifest
 from curate.io.writers import file_checksum
+from curate.log_lines import current_run_id
 from curate.pipelines.cpus import available_cpus
 from curate.pipelines.executors import Executor, make_executor
 from curate.pipelines.workspace import Workspace
@@ -366,6 +367,8 @@ class StageRun:
             "started_at": self.started_at,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(time.monotonic() - self.started, 3),
+            # The run that wrote this dataset: in its stderr lines and --json summary too.
+            "run_id": current_run_id(),
             **body,
             "layout": layout.LAYOUT_VERSION,
         }

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from curate.faults import fault_point
 from curate.io.layout import REJECTS
 from curate.io.readers import ReadOptions
 from curate.pipelines.fingerprint import stage_fields
@@ -88,6 +89,7 @@ def run_global_phases(
         if phase.when is not None and not phase.when(plan):
             continue
         stats[phase.name] = run_phase(run, phase, plan, marker_phase=prefix + phase.name)
+        fault_point(f"phase:{prefix}{phase.name}")
         stage.after_phase(phase.name, stats[phase.name])
         if phase.quarantine:
             quarantined.update(quarantined_shards(stats[phase.name]))
@@ -116,6 +118,7 @@ def run_global_stage(
             reject_dirs=(REJECTS,),
         )
         apply_stats = run_phase(run, chain_phase(stage.apply_phase, quarantine=False), chain)
+        fault_point(f"phase:{stage.apply_phase}")
         body = output_body(output, apply_stats)
         tally = StageTally.total([value["stages"][0] for value in apply_stats.values()])
         manifest = run.finish(

@@ -39,8 +39,8 @@ def output_body(output: Path, filter_stats: dict[str, dict[str, Any]]) -> dict[s
         "shards": shards,
         "rejects": rejects,
         "rows_in": rows_in,
-        "rows_out": kept,
-        "rows_rejected": removed,
+        "rows_kept": kept,
+        "rows_removed": removed,
         "schema": schema_json(schema),
     }
 

@@ -45,7 +45,7 @@ class StageView:
     stage: str
     rows_in: int
     rows_kept: int
-    rows_rejected: int
+    rows_removed: int
     dropped: dict[str, int]
     flagged: dict[str, int]
     cluster_sizes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -104,8 +104,8 @@ def stage_view(output: Path, manifest: dict[str, Any], input_columns: set[str] |
         output=output,
         stage=str(manifest.get("stage")),
         rows_in=int(manifest.get("rows_in", 0)),
-        rows_kept=int(manifest.get("rows_out", manifest.get("rows_kept", 0))),
-        rows_rejected=int(manifest.get("rows_rejected", 0)),
+        rows_kept=int(manifest.get("rows_kept", 0)),
+        rows_removed=int(manifest.get("rows_removed", 0)),
         dropped=dropped,
         flagged=_reason_counts(counters, "flagged:"),
     )
@@ -132,25 +132,30 @@ def _dedup_histograms(view: StageView, rejects: pa.Table) -> None:
 
 
 def _samples(view: StageView, output: Path, manifest: dict[str, Any], rejects: pa.Table) -> None:
-    text_column = manifest.get("config", {}).get("text_column") or "text"
-    if text_column not in rejects.column_names:
+    config = manifest.get("config", {})
+    read = config.get("read") if isinstance(config.get("read"), dict) else config
+    text_column = read.get("text_column") or "text"
+    if not has_column(rejects.schema, text_column):
         text_column = "text"
     id_column = "id"
     picked: dict[str, list[dict[str, Any]]] = {}
     for reason in sorted(set(rejects.column("_reason").drop_null().to_pylist())):
         rows = rejects.filter(pc.equal(rejects.column("_reason"), reason)).slice(0, SAMPLES_PER_REASON)
-        picked[reason] = rows.to_pylist()
+        present = has_column(rows.schema, text_column)
+        texts = column_values(rows, text_column).to_pylist() if present else [None] * rows.num_rows
+        # The text under one key, wherever the column lives (metadata.text is a struct field).
+        picked[reason] = [{**row, "_text": text} for row, text in zip(rows.to_pylist(), texts, strict=True)]
     wanted = {row.get("dup_of") for rows in picked.values() for row in rows if row.get("dup_of") is not None}
     survivors: dict[str, str] = {}
     if wanted:
         kept = _read(output, manifest, "shards")
-        if kept is not None and has_column(kept.schema, id_column) and text_column in kept.column_names:
+        if kept is not None and has_column(kept.schema, id_column) and has_column(kept.schema, text_column):
             ids = pc.cast(column_values(kept, id_column), pa.string())
             hits = kept.filter(pc.is_in(ids, pa.array(sorted(wanted), pa.string())))
             survivors = dict(
                 zip(
                     pc.cast(column_values(hits, id_column), pa.string()).to_pylist(),
-                    hits.column(text_column).to_pylist(),
+                    column_values(hits, text_column).to_pylist(),
                     strict=True,
                 )
             )
@@ -158,7 +163,7 @@ def _samples(view: StageView, output: Path, manifest: dict[str, Any], rejects: p
         view.samples[reason] = [
             Removed(
                 id=str(row.get(id_column)),
-                excerpt=_excerpt(row.get(text_column)),
+                excerpt=_excerpt(row.get("_text")),
                 dup_of=row.get("dup_of"),
                 dup_excerpt=_excerpt(survivors[row["dup_of"]]) if row.get("dup_of") in survivors else None,
                 similarity=row.get("similarity"),

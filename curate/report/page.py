@@ -30,7 +30,7 @@ def _counts_table(views: list[StageView]) -> str:
         rows.append(
             f"<tr><td>{number}</td><td>{_e(view.stage)}</td><td>{_e(view.output)}</td>"
             f"<td class=n>{view.rows_in:,}</td><td class=n>{view.rows_kept:,}</td>"
-            f"<td class=n>{view.rows_rejected:,}</td><td>{why}{'<br>' if why and flagged else ''}{flagged}</td></tr>"
+            f"<td class=n>{view.rows_removed:,}</td><td>{why}{'<br>' if why and flagged else ''}{flagged}</td></tr>"
         )
     return "<table id=counts>" + "".join(rows) + "</table>"
 

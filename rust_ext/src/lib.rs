@@ -14,10 +14,14 @@ mod cluster;
 mod cpu;
 mod error;
 mod exact;
+mod fasttext_matrix;
+mod fasttext_model;
+mod fasttext_tokens;
 mod hamming;
 mod line_rules;
 mod minhash;
 mod normalize;
+mod py_classify;
 mod py_graph;
 mod py_lines;
 mod py_quality;
@@ -40,5 +44,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_segments::register(m)?;
     py_lines::register(m)?;
     py_quality::register(m)?;
+    py_classify::register(m)?;
     Ok(())
 }

@@ -12,11 +12,11 @@ import pyarrow.compute as pc
 
 from curate import kernel
 from curate.dedup.decisions import doc_keys
-from curate.dedup.exact.config import ExactPlan
+from curate.dedup.exact.config import ExactConfig, ExactPlan
 from curate.dedup.exact.urls import normalize_urls
 from curate.dedup.unique_ids import IdWriter
 from curate.errors import UsageError
-from curate.io.columns import column_values, has_column
+from curate.io.columns import column_values, has_column, text_values
 from curate.io.layout import WORK
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, batch_ids, read_batches
@@ -39,11 +39,13 @@ def hash_task(plan: ExactPlan, shard_index: int) -> tuple[dict[str, Any], list[P
     return stats, outputs + IdWriter(root, shard_index, plan.partitions).paths
 
 
-def _values(plan: ExactPlan, batch: pa.RecordBatch) -> pa.Array:
-    config = plan.config
+def comparable_values(config: ExactConfig, batch: pa.RecordBatch | pa.Table) -> pa.Array:
+    """The values compared (the column, URLs normalised), ready for ``content_hashes``."""
     if not has_column(batch.schema, config.column):
         raise UsageError(f"no column {config.column!r} to deduplicate on (columns: {batch.schema.names})")
     values = column_values(batch, config.column)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     if config.is_url:
         return normalize_urls(values)
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
@@ -65,12 +67,11 @@ def _hashes(plan: ExactPlan, shard_index: int) -> dict[str, Any]:
     with PartitionedWriter(root, names) as partitions, IdWriter(root, shard.index, plan.partitions) as id_rows:
         for batch in read_batches(shard, config.read, counters, columns=columns, schema=plan.read_schema(shard.index)):
             n = batch.num_rows
-            values = _values(plan, batch)
-            level = "none" if config.is_url else config.normalize
-            hi, lo = kernel.content_hashes(values, level=level)  # type: ignore[arg-type]
+            values = comparable_values(config, batch)
+            hi, lo = kernel.content_hashes(values, level=config.hash_level)  # type: ignore[arg-type]
             present = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
             nulls += int(n - present.sum())
-            key = config.keep.values(batch, batch.column(config.read.text_column))
+            key = config.keep.values(batch, text_values(batch, config.read.text_column))
             docs = doc_keys(shard.index, first_row, n)
             ids = batch_ids(batch, shard, first_row, config.read)
             id_rows.write(ids, docs)

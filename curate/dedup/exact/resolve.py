@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from curate.dedup.decisions import DECISION_SCHEMA, decisions_from_leaders, write_decisions_by_shard
 from curate.dedup.exact.config import ExactPlan
 from curate.dedup.exact.hashing import hash_name
+from curate.dedup.index.probe import drop_hits, load_hit_docs
 from curate.dedup.survivors import group_leaders
 
 
@@ -21,6 +22,9 @@ def resolve_task(plan: ExactPlan, partition: int) -> tuple[dict[str, Any], list[
     root = plan.workspace.root
     tables = [pq.read_table(root / hash_name(partition, shard.index)) for shard in plan.active_shards]
     table = pa.concat_tables(tables, promote_options="permissive") if tables else None
+    if table is not None and plan.config.index:
+        # Documents already removed as copies of an index survivor leave the within-run dedup.
+        table = drop_hits(table, load_hit_docs(root, plan.active_shards))
     if table is None or table.num_rows == 0:
         decisions = DECISION_SCHEMA.empty_table()
     else:

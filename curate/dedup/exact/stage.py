@@ -1,5 +1,5 @@
-"""``dedup exact`` as a global stage: hashes (map) → duplicate ids (reduce) → survivors (reduce)
-→ apply decisions (a map stage)."""
+"""``dedup exact`` as a global stage: hashes (map) → [with --index: probe the index (single)] →
+duplicate ids (reduce) → survivors (reduce) → apply decisions (a map stage)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from curate.dedup.exact.config import STAGE_NAME, ExactConfig, ExactPlan
 from curate.dedup.exact.hashing import hash_task
 from curate.dedup.exact.resolve import resolve_task
 from curate.dedup.filtering import DecisionsApply
+from curate.dedup.index.exact_probe import exact_probe_task
+from curate.dedup.index.probe import index_reason
 from curate.dedup.unique_ids import PHASE as ID_PHASE
 from curate.dedup.unique_ids import duplicate_ids_task
 from curate.dedup.unique_ids import summarize as summarize_ids
@@ -34,8 +36,13 @@ def _partitions(plan: ExactPlan) -> int:
     return plan.partitions
 
 
+def _has_index(plan: ExactPlan) -> bool:
+    return bool(plan.config.index)
+
+
 PHASES = [
     Phase("hashes", "map", hash_task, quarantine=True),
+    Phase("index_probe", "single", exact_probe_task, key="all", when=_has_index),
     Phase(ID_PHASE, "reduce", duplicate_ids_task, count=_partitions, prefix="i"),
     Phase("resolve", "reduce", resolve_task, count=_partitions, prefix="q"),
 ]
@@ -64,6 +71,13 @@ class ExactStage(GlobalStage):
         if unified is not None and not has_column(unified, config.column):
             raise UsageError(f"--on {config.on}: no column {config.column!r} in the input (columns: {unified.names})")
         config.keep.require_column(unified)
+        if config.index and not config.index_generation:
+            raise UsageError("--index needs its index session (the `dedup exact` command or `curate run` opens it)")
+        if config.index and unified is not None and config.read.id_column not in unified.names:
+            raise UsageError(
+                f"--index needs a stable id column: no column {config.read.id_column!r} in the input "
+                "(pass --id-column; a derived id names a position, not a document)"
+            )
 
     def make_plan(self, base: dict[str, Any], input_bytes: int) -> ExactPlan:
         return ExactPlan(**base, config=self.config, partitions=partitions_for(input_bytes, HASH_ROW_BYTES))
@@ -78,8 +92,11 @@ class ExactStage(GlobalStage):
         self, plan: ExactPlan, stats: dict[str, dict[str, dict[str, Any]]], apply: dict[str, Any]
     ) -> dict[str, Any]:
         hashes = stats["hashes"].values()
+        of_index = stats["index_probe"]["all"]["index_matches"] if "index_probe" in stats else 0
+        index_counters = {f"removed:{index_reason(plan.reason)}": of_index} if self.config.index else {}
         return {
-            f"removed:{plan.reason}": apply["body"]["rows_rejected"],
+            f"removed:{plan.reason}": apply["body"]["rows_removed"] - of_index,
+            **index_counters,
             "clusters": sum(s["clusters"] for s in stats["resolve"].values()),
             "null_values": sum(s.get("null_values", 0) for s in hashes),
             "invalid_utf8_rows": sum(s.get("invalid_utf8_rows", 0) for s in hashes),

@@ -67,7 +67,7 @@ def _embedding_values(values: pa.Array, shard: InputShard, column: str, first_ro
     bad = ~np.isfinite(matrix).all(axis=1)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise BadInputError(shard.path, f"row {first_row + row}: embedding holds NaN or infinity")
+        raise BadInputError(shard.path, f"row {first_row + row}: embedding holds NaN or infinity", row=first_row + row)
     return matrix
 
 
@@ -234,7 +234,7 @@ class ImageDedupStage(GlobalStage):
     ) -> dict[str, Any]:
         resolve = stats["resolve"].values()
         return {
-            f"removed:{plan.reason}": apply["body"]["rows_rejected"],
+            f"removed:{plan.reason}": apply["body"]["rows_removed"],
             "clusters": sum(s["clusters"] for s in resolve),
             "pairs": sum(s["pairs"] for s in resolve),
             "null_values": sum(s.get("null_values", 0) for s in stats["collect"].values()),

@@ -26,12 +26,29 @@ from curate.dedup.index.store import Index
 from curate.io.layout import WORK
 from curate.io.writers import write_table_atomically
 
-INDEX_REASON = "minhash:near_duplicate_of_index"
-HITS_NAME = f"{WORK}/index_hits/all.parquet"
+INDEX_SUFFIX = "_of_index"
+INDEX_REASON = "minhash:near_duplicate" + INDEX_SUFFIX
+
+
+def index_reason(reason: str) -> str:
+    """The reason of a row removed as a copy of an index survivor: the stage's own, ``_of_index``."""
+    return reason + INDEX_SUFFIX
 
 
 def hits_name(shard_index: int) -> str:
     return f"{WORK}/index_hits/s{shard_index:05d}.parquet"
+
+
+def write_hits(plan: Any, decisions: pa.Table) -> list[Path]:
+    """The decisions of documents removed against the index, one file per input shard."""
+    root = plan.workspace.root
+    outputs = []
+    doc_shard = decisions.column("doc").to_numpy() >> np.uint64(ROW_BITS)
+    for shard in plan.active_shards:
+        picked = np.flatnonzero(doc_shard == np.uint64(shard.index))
+        write_table_atomically(root, hits_name(shard.index), decisions.take(pa.array(picked)))
+        outputs.append(root / hits_name(shard.index))
+    return outputs
 
 
 def load_hit_docs(root: Path, shards: Any) -> np.ndarray:
@@ -103,12 +120,7 @@ def probe_task(plan: Any, _: int) -> tuple[dict[str, Any], list[Path]]:
             },
             schema=DECISION_SCHEMA,
         )
-    outputs = []
-    doc_shard = decisions.column("doc").to_numpy() >> np.uint64(ROW_BITS)
-    for shard in plan.active_shards:
-        picked = np.flatnonzero(doc_shard == np.uint64(shard.index))
-        write_table_atomically(root, hits_name(shard.index), decisions.take(pa.array(picked)))
-        outputs.append(root / hits_name(shard.index))
+    outputs = write_hits(plan, decisions)
     return {"candidate_pairs": pairs.num_rows, "index_matches": decisions.num_rows}, outputs
 
 

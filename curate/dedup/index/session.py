@@ -8,8 +8,12 @@ The order makes a crash anywhere recoverable to the state an uninterrupted run r
    back from OUT, so the update is the same bytes whenever it is made) and dropped otherwise;
 2. write ``_pending.json`` (OUT, its night) *before* the run can write OUT's manifest;
 3. run the stage (OUT is published when its manifest is written; a re-run of a complete OUT reuses it);
-4. build the night's runs from OUT's kept rows, write the index state (atomic, last), remove the
-   pending record. An OUT already listed in the state as applied is not added twice.
+4. build the night's runs from OUT's kept rows, one output shard at a time (memory: one shard), write
+   the index state (atomic, last), remove the pending record. An OUT already listed in the state as
+   applied is not added twice. A failed update (a full disk) removes the runs it wrote and keeps the
+   pending record: the next run on the index rolls it forward.
+
+``fault_point`` names the boundaries between these steps for the fault-injection tests.
 """
 
 from __future__ import annotations
@@ -21,14 +25,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from curate import kernel
-from curate.dedup.index.store import LOCK_NAME, PENDING_NAME, Index, IndexState, id_keys, write_json
+from curate.dedup.index.entries import output_entries
+from curate.dedup.index.store import LOCK_NAME, PENDING_NAME, Index, IndexState, write_json
 from curate.errors import BusyError, CurateError
-from curate.io.layout import listed_path
+from curate.faults import fault_point
 from curate.io.manifest import fingerprint, read_manifest
 
 
@@ -36,43 +36,14 @@ def _output_key(output: Path) -> str:
     return str(Path(output).resolve())
 
 
-def survivors_of(config: Any, output: Path, manifest: dict[str, Any]) -> tuple[pa.Table, np.ndarray, np.ndarray]:
-    """(key, id, text) and band hashes of every kept row of a published OUT (cost ∝ tonight)."""
-    read = config.read
-    pieces = []
-    for entry in manifest.get("shards", []):
-        pieces.append(
-            pq.read_table(listed_path(output, manifest, entry, "shards"), columns=[read.id_column, read.text_column])
-        )
-    if not pieces:
-        empty = pa.table(
-            {"key": pa.array([], pa.uint64()), "id": pa.array([], pa.string()), "text": pa.array([], pa.large_string())}
-        )
-        return empty, np.zeros((0, config.bands), np.uint64), np.empty(0, np.uint64)
-    table = pa.concat_tables(pieces, promote_options="permissive")
-    ids = table.column(read.id_column).combine_chunks().cast(pa.string())
-    texts = table.column(read.text_column).combine_chunks().cast(pa.large_string())
-    result = kernel.minhash_batch(
-        texts,
-        kind=config.shingle,
-        ngram=config.ngram,
-        num_perm=config.num_perm,
-        seed=config.seed,
-        bands=config.bands,
-        rows=config.rows,
-    )
-    # Documents without shingles have no buckets in a run either: they can never match.
-    nonempty = result.shingle_counts > 0
-    mask = pa.array(nonempty)
-    keys = id_keys(ids)[nonempty]
-    docs = pa.table({"key": pa.array(keys, pa.uint64()), "id": ids.filter(mask), "text": texts.filter(mask)})
-    return docs, np.ascontiguousarray(result.band_hashes[nonempty]), keys
-
-
 class IndexSession:
-    def __init__(self, config: Any, output: Path) -> None:
+    """``output``: the run's OUT (published when its manifest is); ``survivors``: the dataset of the
+    indexed stage's survivors, OUT itself for a command, an intermediate of OUT in a pipeline."""
+
+    def __init__(self, config: Any, output: Path, survivors: Path | None = None) -> None:
         self.config = config
         self.output = Path(output)
+        self.survivors = Path(survivors) if survivors is not None else self.output
         self.index = Index(Path(config.index))
         self.fields = config.index_fields()
 
@@ -82,17 +53,20 @@ class IndexSession:
     def _applied(self, state: IndexState | None, output: str) -> bool:
         return state is not None and any(a["output"] == output for a in state.applied)
 
-    def apply(self, state: IndexState | None, output: Path, generation: str) -> IndexState:
-        """Add a published OUT's survivors (idempotent: an OUT already applied is skipped)."""
+    def apply(self, state: IndexState | None, output: Path, generation: str, survivors: Path) -> IndexState:
+        """Add the survivors of a published OUT (idempotent: an OUT already applied is skipped)."""
         state = state or self._fresh_state()
         key = _output_key(output)
         if self._applied(state, key):
             return state
         manifest = read_manifest(output)
-        assert manifest is not None
-        docs, bands, keys = survivors_of(self.config, output, manifest)
+        kept = read_manifest(survivors)
+        if manifest is None or kept is None:
+            raise CurateError(f"{survivors}: no manifest; cannot add this run's survivors to the index")
         return self.index.add_night(
-            state, docs, bands, keys, {"output": key, "manifest": manifest.get("fingerprint"), "generation": generation}
+            state,
+            output_entries(self.config, survivors, kept),
+            {"output": key, "manifest": manifest.get("fingerprint"), "generation": generation},
         )
 
     def recover(self, state: IndexState | None) -> IndexState | None:
@@ -105,7 +79,8 @@ class IndexSession:
             pending = {}
         output = Path(pending.get("output", ""))
         if pending.get("output") and read_manifest(output) is not None and not self._applied(state, pending["output"]):
-            state = self.apply(state, output, pending["generation"])
+            survivors = Path(pending.get("survivors") or output)
+            state = self.apply(state, output, pending["generation"], survivors)
         pending_path.unlink()
         return state
 
@@ -126,7 +101,11 @@ class IndexSession:
             generation = done[0]["generation"] if done else (state or self._fresh_state()).generation
             stage = replace(stage, config=replace(self.config, index_generation=generation))
             if not done:
-                write_json(root / PENDING_NAME, {"output": key, "generation": generation})
+                pending = {"output": key, "generation": generation}
+                if self.survivors != self.output:
+                    pending["survivors"] = str(self.survivors.resolve())
+                write_json(root / PENDING_NAME, pending)
+                fault_point("index:pending")
             try:
                 summary = run_stage(stage)
             except BaseException as exc:
@@ -134,7 +113,9 @@ class IndexSession:
                     with contextlib.suppress(FileNotFoundError):
                         (root / PENDING_NAME).unlink()
                 raise
-            self.apply(state, self.output, generation)
+            fault_point("published")
+            self.apply(state, self.output, generation, self.survivors)
+            fault_point("index:state")
             with contextlib.suppress(FileNotFoundError):
                 (root / PENDING_NAME).unlink()
             return summary

@@ -5,8 +5,10 @@ IDX/
   _index.json              state, written last and atomically: fingerprint, runs, applied outputs, next night
   _pending.json            an update announced before the run publishes OUT (see ``IndexSession``)
   _curate.lock             the index's own OS advisory lock (one run per index)
-  bands/run-NNNNNN.parquet (bucket u64, key u64) of every survivor of one night, sorted by bucket
-  docs/run-NNNNNN.parquet  (key u64, id, night, text) of those survivors, sorted by key
+  bands/run-NNNNNN-PPPPP.parquet  (bucket u64, key u64) of the survivors of one night's output shard PPPPP,
+                                  sorted by bucket (``dedup exact``: the low half of the content hash)
+  docs/run-NNNNNN-PPPPP.parquet   (key u64, id, night, text) of those survivors, sorted by key
+                                  (``dedup exact``: the high half of the content hash, ``hi``, for text)
   removed.parquet          (id, before) removed with ``curate index remove``: the id's rows of the runs of
                            nights before ``before`` no longer match (tombstones until compaction)
 ```
@@ -18,7 +20,11 @@ verified on exact Jaccard, the same check a single run over all nights makes, so
 keep the same documents. The trade-off: the index holds about the compressed size of every kept
 document (a signature-only index would be 4·num_perm bytes per document but could only estimate the
 similarity). Only the texts of candidates are read, by key, through the row-group statistics of the
-sorted ``docs`` runs.
+sorted ``docs`` runs. ``dedup exact --index`` keeps the same layout with the 128-bit content hash
+instead: its low half as the one "band" bucket, its high half in the docs run to confirm a match.
+
+A night is added one output shard at a time, each its own sorted run: the update's memory is one
+shard, whatever the night's size; ``compact`` merges the runs.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,8 +44,10 @@ import pyarrow.parquet as pq
 
 from curate import kernel
 from curate.errors import CurateError, UsageError
+from curate.faults import fault_point
 from curate.io.lock import OutputLock
 from curate.io.manifest import fingerprint
+from curate.io.writers import fsync_dir, naming_failures
 
 STATE_NAME = "_index.json"
 PENDING_NAME = "_pending.json"
@@ -49,6 +58,8 @@ FORMAT = 1
 BAND_SCHEMA = pa.schema([("bucket", pa.uint64()), ("key", pa.uint64())])
 REMOVED_SCHEMA = pa.schema([("id", pa.string()), ("before", pa.int64())])
 DOC_SCHEMA = pa.schema([("key", pa.uint64()), ("id", pa.string()), ("night", pa.int64()), ("text", pa.large_string())])
+EXACT_DOC_SCHEMA = pa.schema([("key", pa.uint64()), ("id", pa.string()), ("night", pa.int64()), ("hi", pa.uint64())])
+EXACT_STAGE = "dedup_exact"
 # Small row groups in the docs runs: a probe reads only the groups whose key range holds a candidate.
 DOC_ROW_GROUP = 4096
 
@@ -65,6 +76,21 @@ def id_keys(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def run_name(kind: str, run: dict[str, Any]) -> str:
     return f"{kind}/{run['file']}"
+
+
+def doc_schema(config: dict[str, Any]) -> pa.Schema:
+    """The docs runs' schema of an index built with ``config`` (its ``stage`` says which dedup)."""
+    return EXACT_DOC_SCHEMA if config.get("stage") == EXACT_STAGE else DOC_SCHEMA
+
+
+@dataclass(frozen=True)
+class IndexEntries:
+    """What one output shard adds to the index: ``docs`` (key, id and the payload: text, or the hash's
+    high half), ``buckets`` (one row of bucket hashes per doc) and the docs' ``keys``."""
+
+    docs: pa.Table
+    buckets: np.ndarray
+    keys: np.ndarray
 
 
 @dataclass
@@ -93,31 +119,41 @@ class IndexState:
         return fingerprint({"runs": self.runs, "removed": self.removed, "fingerprint": self.fingerprint})
 
 
+@contextlib.contextmanager
+def _temporary(path: Path) -> Iterator[Path]:
+    """A temporary name beside ``path``, removed when the write fails; an OS error (a full disk)
+    becomes one line naming ``path`` (exit 1)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with naming_failures(path):
+            yield tmp
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
 def _write_parquet(root: Path, name: str, table: pa.Table, row_group: int | None = None) -> None:
     """Write ``root/name`` through a temporary file, fsync, rename: a crash leaves the old or the new file."""
     path = root / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd", row_group_size=row_group)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    with _temporary(path) as tmp:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, tmp, compression="zstd", row_group_size=row_group)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
 
 
 def write_json(path: Path, value: Any) -> None:
     """Atomically and durably: temporary file, fsync, rename, fsync of the directory."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with _temporary(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(value, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
 
 
 def _sorted_bands(buckets: np.ndarray, keys: np.ndarray) -> pa.Table:
@@ -155,6 +191,11 @@ class Index:
             applied=raw["applied"],
             removed=raw.get("removed", 0),
         )
+
+    def _state_runs(self) -> list[dict[str, Any]] | None:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            return list(json.loads((self.root / STATE_NAME).read_text(encoding="utf-8"))["runs"])
+        return None
 
     def write_state(self, state: IndexState) -> None:
         write_json(self.root / STATE_NAME, state.as_json())
@@ -216,14 +257,15 @@ class Index:
         return pa.concat_tables(found)
 
     def docs_for(self, state: IndexState, keys: np.ndarray) -> pa.Table:
-        """(key, id, night, text) of the survivors with these keys. Per run, only the row groups whose
-        key range (from the footer's statistics) holds a wanted key are read, one at a time, and
+        """(key, id, night, text or hi) of the survivors with these keys. Per run, only the row groups
+        whose key range (from the footer's statistics) holds a wanted key are read, one at a time, and
         filtered at once: memory is one row group plus the matches."""
+        schema = doc_schema(state.config)
         if len(keys) == 0:
-            return DOC_SCHEMA.empty_table()
+            return schema.empty_table()
         wanted = np.unique(keys)
         value_set = pa.array(wanted, pa.uint64())
-        found = [DOC_SCHEMA.empty_table()]
+        found = [schema.empty_table()]
         for run in state.runs:
             with pq.ParquetFile(self.root / run_name("docs", run)) as handle:
                 meta = handle.metadata
@@ -238,7 +280,7 @@ class Index:
                     table = handle.read_row_group(group)
                     table = table.filter(pc.is_in(table.column("key"), value_set=value_set))
                     if table.num_rows:
-                        found.append(table.cast(DOC_SCHEMA))
+                        found.append(table.cast(schema))
         return pa.concat_tables(found)
 
     def stats(self) -> dict[str, Any]:
@@ -261,30 +303,53 @@ class Index:
         }
 
     # --- writing (under the lock) --------------------------------------------------------------
-    def add_night(
-        self, state: IndexState, docs: pa.Table, bands: np.ndarray, keys: np.ndarray, output: dict[str, Any]
-    ) -> IndexState:
-        """Add one night's survivors (``docs``: key, id, text; ``bands``: their band hashes, one row per
-        doc) as a new run, then the state (written last): a crash before the state leaves it unchanged."""
+    def add_night(self, state: IndexState, shards: Iterable[IndexEntries], output: dict[str, Any]) -> IndexState:
+        """Add one night's survivors, one sorted run per output shard (``shards`` is consumed one at
+        a time: memory is one shard), then the state (written last): a crash before the state leaves
+        the index as it was (the runs written are not in it; a re-run writes the same bytes under the
+        same names). A failed write removes the runs this call wrote."""
         night = state.next_night
-        docs = docs.append_column("night", pa.array(np.full(docs.num_rows, night, np.int64)))
-        docs = docs.select(DOC_SCHEMA.names).cast(DOC_SCHEMA)
-        docs = docs.take(pa.array(np.argsort(docs.column("key").to_numpy(), kind="stable")))
-        per_doc = bands.shape[1] if bands.ndim == 2 else 0
-        band_table = _sorted_bands(bands.reshape(-1), np.repeat(keys, per_doc))
-        run = {"file": f"run-{night:06d}.parquet", "night": night, "docs": docs.num_rows, "bands": band_table.num_rows}
-        _write_parquet(self.root, run_name("docs", run), docs, DOC_ROW_GROUP)
-        _write_parquet(self.root, run_name("bands", run), band_table)
-        runs = [*state.runs, run]
-        new = IndexState(
-            state.fingerprint,
-            state.config,
-            night + 1,
-            runs,
-            [*state.applied, {**output, "night": night}],
-            state.removed,
-        )
-        self.write_state(new)
+        schema = doc_schema(state.config)
+        runs: list[dict[str, Any]] = []
+        try:
+            for part, entries in enumerate(shards):
+                if entries.docs.num_rows == 0:
+                    continue
+                docs = entries.docs.append_column("night", pa.array(np.full(entries.docs.num_rows, night, np.int64)))
+                docs = docs.select(schema.names).cast(schema)
+                docs = docs.take(pa.array(np.argsort(docs.column("key").to_numpy(), kind="stable")))
+                per_doc = entries.buckets.shape[1] if entries.buckets.ndim == 2 else 0
+                band_table = _sorted_bands(entries.buckets.reshape(-1), np.repeat(entries.keys, per_doc))
+                run = {
+                    "file": f"run-{night:06d}-{part:05d}.parquet",
+                    "night": night,
+                    "docs": docs.num_rows,
+                    "bands": band_table.num_rows,
+                }
+                runs.append(run)
+                _write_parquet(self.root, run_name("docs", run), docs, DOC_ROW_GROUP)
+                _write_parquet(self.root, run_name("bands", run), band_table)
+                del docs, band_table
+                fault_point("index:run")
+            new = IndexState(
+                state.fingerprint,
+                state.config,
+                night + 1,
+                [*state.runs, *runs],
+                [*state.applied, {**output, "night": night}],
+                state.removed,
+            )
+            fault_point("index:runs")
+            self.write_state(new)
+        except BaseException:
+            # Unless the new state did reach the disk (a failure after its rename), the runs written
+            # here are in no state: remove them so that the index is exactly as it was.
+            if self._state_runs() != [*state.runs, *runs]:
+                for run in runs:
+                    for kind in ("docs", "bands"):
+                        with contextlib.suppress(OSError):
+                            (self.root / run_name(kind, run)).unlink()
+            raise
         return new
 
     def remove(self, state: IndexState, ids: pa.Array) -> int:
@@ -304,7 +369,8 @@ class Index:
         the state switches to it in one atomic write; the old files are deleted only after."""
         if not state.runs:
             return state
-        docs = pa.concat_tables([pq.read_table(self.root / run_name("docs", r)).cast(DOC_SCHEMA) for r in state.runs])
+        schema = doc_schema(state.config)
+        docs = pa.concat_tables([pq.read_table(self.root / run_name("docs", r)).cast(schema) for r in state.runs])
         bands = pa.concat_tables(
             [
                 pq.read_table(self.root / run_name("bands", r)).append_column(

@@ -14,6 +14,7 @@ from curate import kernel
 from curate.dedup.decisions import doc_keys
 from curate.dedup.lines import sketch
 from curate.dedup.lines.config import LinesPlan
+from curate.io.columns import text_values
 from curate.io.layout import WORK
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, read_batches
@@ -67,7 +68,7 @@ def count_task(plan: LinesPlan, shard_index: int) -> tuple[dict[str, Any], list[
         for batch in read_batches(
             shard, config.read, counters, columns=[config.read.text_column], schema=plan.read_schema(shard.index)
         ):
-            rows, hashes = kernel.segment_hashes(batch.column(config.read.text_column), unit=config.unit)  # type: ignore[arg-type]
+            rows, hashes = kernel.segment_hashes(text_values(batch, config.read.text_column), unit=config.unit)  # type: ignore[arg-type]
             segments += len(hashes)
             if counts is not None:
                 sketch.add(counts, hashes, config.sketch)

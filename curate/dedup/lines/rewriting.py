@@ -14,6 +14,7 @@ from curate.dedup.decisions import doc_keys
 from curate.dedup.lines import sketch
 from curate.dedup.lines.config import STAGE_NAME, TOO_SHORT, LinesPlan
 from curate.dedup.lines.counting import TOTAL_SKETCH, frequent_name, segment_positions
+from curate.io.columns import text_values
 from curate.pipelines.stage import BatchContext, MapResult, MapStage
 
 
@@ -72,7 +73,7 @@ class LineRewrite(MapStage):
         config = self.plan.config
         frequent: FrequentSegments = context.state
         n = batch.num_rows
-        text = batch.column(config.read.text_column)
+        text = text_values(batch, config.read.text_column)
         rows, hashes = kernel.segment_hashes(text, unit=config.unit)  # type: ignore[arg-type]
         docs = doc_keys(context.shard.index, context.first_row, n)[rows]
         drop = frequent.drop_mask(hashes, docs, segment_positions(rows))

@@ -73,7 +73,7 @@ class LinesStage(GlobalStage):
         segments = sum(s.get("segments", 0) for s in count_stats)
         counted = apply["tally"].counted
         counters: dict[str, Any] = {
-            f"removed:{TOO_SHORT}": apply["body"]["rows_rejected"],
+            f"removed:{TOO_SHORT}": apply["body"]["rows_removed"],
             "segments": segments,
             plan.removed_column: counted["segments_removed"],
             "chars_removed": counted["chars_removed"],

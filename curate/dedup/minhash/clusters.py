@@ -25,6 +25,7 @@ from curate.dedup.minhash.components import member_name
 from curate.dedup.minhash.config import MinHashPlan
 from curate.dedup.minhash.signatures import sig_name
 from curate.dedup.survivors import TextSimilarity, choose_survivors, group_leaders
+from curate.io.columns import text_values
 from curate.io.layout import WORK
 from curate.io.readers import read_batches
 from curate.io.writers import write_table_atomically
@@ -45,7 +46,7 @@ def _member_texts(plan: MinHashPlan, shard_index: int, docs: np.ndarray) -> pa.A
         end = first_row + batch.num_rows
         lo, hi = np.searchsorted(rows, [first_row, end])
         if hi > lo:
-            pieces.append(batch.column(column).take(pa.array(rows[lo:hi] - first_row)))
+            pieces.append(text_values(batch, column).take(pa.array(rows[lo:hi] - first_row)))
         first_row = end
         if hi == len(rows):
             break

@@ -18,6 +18,7 @@ from curate import kernel
 from curate.dedup.decisions import doc_keys
 from curate.dedup.minhash.config import MinHashPlan
 from curate.dedup.unique_ids import IdWriter
+from curate.io.columns import text_values
 from curate.io.layout import WORK
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, batch_ids, read_batches
@@ -69,7 +70,7 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
     with PartitionedWriter(root, names, BAND_SCHEMA) as bands, IdWriter(root, shard.index, partitions) as id_rows:
         try:
             for batch in read_batches(shard, read, counters, columns=columns, schema=plan.read_schema(shard.index)):
-                text = batch.column(read.text_column)
+                text = text_values(batch, read.text_column)
                 result = kernel.minhash_batch(
                     text,
                     kind=config.shingle,  # type: ignore[arg-type]

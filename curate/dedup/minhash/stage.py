@@ -83,7 +83,7 @@ class MinHashStage(GlobalStage):
         self.config.keep.require_column(unified)
         read = self.config.read
         if self.config.index and not self.config.index_generation:
-            raise UsageError("--index works with `curate dedup minhash` on its own, not inside `curate run`")
+            raise UsageError("--index needs its index session (the `dedup minhash` command or `curate run` opens it)")
         if self.config.index and unified is not None and read.id_column not in unified.names:
             raise UsageError(
                 f"--index needs a stable id column: no column {read.id_column!r} in the input "
@@ -107,7 +107,7 @@ class MinHashStage(GlobalStage):
         of_index = stats["index_probe"]["all"]["index_matches"] if "index_probe" in stats else 0
         index_counters = {f"removed:{INDEX_REASON}": of_index} if self.config.index else {}
         return {
-            f"removed:{REASON}": apply["body"]["rows_rejected"] - of_index,
+            f"removed:{REASON}": apply["body"]["rows_removed"] - of_index,
             **index_counters,
             "clusters": sum(s["clusters"] for s in stats["resolve"].values()),
             "candidate_edges": sum(s["edges"] for s in stats["candidates"].values()),
