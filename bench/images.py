@@ -2,7 +2,8 @@
 synthetic hashes, cosine kNN + connected components on synthetic embeddings with planted near-copies
 (time, peak RSS, recall of the planted pairs, IVF against exact search on a sample).
 
-    .venv/bin/python bench/images.py [--photos DIR] [--hashes N] [--vectors N] [--dim D]
+    .venv/bin/python bench/images.py [--photos DIR] [--hashes N] [--vectors N] [--dim D] [--sample Q]
+    .venv/bin/python bench/images.py --only-ivf-recall --vectors 200000   # IVF recall against exact search
 """
 
 from __future__ import annotations
@@ -81,6 +82,39 @@ def knn(n: int, dim: int, exact_max: int) -> None:
     )
 
 
+def ivf_against_exact(n: int, dim: int, sample: int, threshold: float, neighbours: int) -> None:
+    """Recall of the IVF search against exact search, on ``sample`` query rows: embeddings in
+    n / 20 groups (so each row has neighbours on both sides of the threshold, unlike uniform
+    random vectors), the exact answer by brute force (numpy) over all n rows, restricted as
+    curate's search is to each row's ``neighbours`` nearest."""
+    rng = np.random.default_rng(2)
+    centres = rng.normal(size=(max(1, n // 20), dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    # Noise of norm ~0.33 around unit centres: two members of a group are at cosine ~0.9, so the
+    # threshold cuts through the groups (about half of each row's group is above it).
+    noise = rng.normal(scale=0.33 / np.sqrt(dim), size=(n, dim)).astype(np.float32)
+    vectors = centres[rng.integers(0, len(centres), size=n)] + noise
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    started, cpu = time.perf_counter(), time.process_time()
+    i, j = cosine_pairs(vectors, threshold, neighbours=neighbours, exact_max=1, nprobe=16)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    found = set(zip(i.tolist(), j.tolist(), strict=True))
+    queries = np.random.default_rng(3).choice(n, size=min(sample, n), replace=False)
+    expected = hits = 0
+    for q in queries.tolist():
+        scores = vectors @ vectors[q]
+        scores[q] = -1.0
+        top = np.argsort(-scores)[:neighbours]
+        for other in top[scores[top] >= threshold].tolist():
+            expected += 1
+            hits += (min(q, other), max(q, other)) in found
+    print(
+        f"IVF vs exact, {n} x {dim}, threshold {threshold}, {neighbours} neighbours, nprobe 16: "
+        f"recall {hits / max(expected, 1):.4f} ({hits} of {expected} exact pairs of {len(queries)} sampled rows), "
+        f"search {wall:.1f} s wall, {cpu:.1f} CPU s, peak RSS {peak_rss_mib():.0f} MiB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--photos", type=Path, default=Path("../shared/data/imagededup-ukbench-transforms"))
@@ -88,16 +122,22 @@ def main() -> None:
     parser.add_argument("--hashes", type=int, default=100_000)
     parser.add_argument("--vectors", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--sample", type=int, default=1000, help="query rows checked against exact search")
+    parser.add_argument("--only-ivf-recall", action="store_true", help="run only the IVF-against-exact measure")
     args = parser.parse_args()
     import faiss
 
     faiss.omp_set_num_threads(1)
+    if args.only_ivf_recall:
+        ivf_against_exact(args.vectors, args.dim, args.sample, threshold=0.9, neighbours=32)
+        return
     if args.photos.is_dir():
         decode_and_hash(args.photos, args.repeat)
     for distance in (3, 10):
         hamming(args.hashes, distance)
     knn(args.vectors, args.dim, exact_max=args.vectors)
     knn(args.vectors, args.dim, exact_max=1)
+    ivf_against_exact(args.vectors, args.dim, args.sample, threshold=0.9, neighbours=32)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from curate.io.layout import manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir, write_shard
 
 Image = pytest.importorskip("PIL.Image")
+ImageOps = pytest.importorskip("PIL.ImageOps")
 imagehash = pytest.importorskip("imagehash")
 
 UKBENCH = "imagededup-ukbench-transforms"
@@ -54,6 +55,20 @@ def _huge_png_header(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
+def _rejects(out: Path) -> Path:
+    """Where a run writing OUT puts its rejected rows (the one place to change if the layout moves)."""
+    return rejects_dir(out)
+
+
+def _manifest_path(out: Path) -> Path:
+    return manifest_path(out)
+
+
+def _manifest(out: Path) -> dict:
+    """The manifest of a run writing OUT."""
+    return json.loads(_manifest_path(out).read_text())
+
+
 def _bits(value: int) -> int:
     return bin(value).count("1")
 
@@ -82,7 +97,7 @@ def test_ingest_real_folder_counts_and_rejects(shared_data: Path, tmp_path: Path
     summary = json.loads(result.stdout)
     files = sorted(str(p.relative_to(source)) for p in source.rglob("*") if p.is_file())
     kept = read_dir(tmp_path / "out")
-    rejects = read_dir(rejects_dir(tmp_path / "out"))
+    rejects = read_dir(_rejects(tmp_path / "out"))
     assert sorted(kept.column("id").to_pylist() + rejects.column("id").to_pylist()) == files
     assert summary["rows_in"] == len(files) == kept.num_rows + rejects.num_rows
     # The two truncated JPEGs and SOURCE.md are not images; everything else decodes.
@@ -103,7 +118,7 @@ def test_ingest_real_folder_counts_and_rejects(shared_data: Path, tmp_path: Path
     assert (
         by_id["formats_images/ukbench09380.png"]["image"] == (source / "formats_images/ukbench09380.png").read_bytes()
     )
-    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
+    manifest = _manifest(tmp_path / "out")
     assert manifest["counters"] == {"removed:ingest_images:unidentified": 3}
     assert invoke("verify", str(tmp_path / "out")).exit_code == 0
 
@@ -128,7 +143,7 @@ def test_ingest_symlinks_bad_files_and_hidden(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     kept = {row["id"]: row for row in read_dir(tmp_path / "out").to_pylist()}
     assert sorted(kept) == ["a/b/photo.jpg", "inside.jpg"]
-    rejects = {row["id"]: row["_reason"] for row in read_dir(rejects_dir(tmp_path / "out")).to_pylist()}
+    rejects = {row["id"]: row["_reason"] for row in read_dir(_rejects(tmp_path / "out")).to_pylist()}
     assert rejects == {
         "bomb.png": "ingest_images:too_large",
         "drawing.svg": "ingest_images:unidentified",
@@ -139,7 +154,7 @@ def test_ingest_symlinks_bad_files_and_hidden(tmp_path: Path) -> None:
     }
     counters = json.loads(result.stdout)["counters"]
     assert counters["skipped:hidden"] == 1 and counters["skipped:symlinked_directory"] == 1
-    secret = read_dir(rejects_dir(tmp_path / "out")).filter(pa.compute.equal(pa.compute.field("id"), "escape.jpg"))
+    secret = read_dir(_rejects(tmp_path / "out")).filter(pa.compute.equal(pa.compute.field("id"), "escape.jpg"))
     assert secret.column("image").to_pylist() == [None]  # never read
 
 
@@ -221,7 +236,7 @@ def test_hash_rejects_bad_images_with_reasons_or_keeps_them_null(tmp_path: Path)
     result = invoke("hash", "images", str(tmp_path / "in"), str(tmp_path / "out"), "--json")
     assert result.exit_code == 0, result.stderr
     assert read_dir(tmp_path / "out").column("id").to_pylist() == ["ok"]
-    rejects = {r["id"]: r["_reason"] for r in read_dir(rejects_dir(tmp_path / "out")).to_pylist()}
+    rejects = {r["id"]: r["_reason"] for r in read_dir(_rejects(tmp_path / "out")).to_pylist()}
     assert rejects == {
         "truncated": "hash_images:corrupt",
         "empty": "hash_images:empty",
@@ -237,7 +252,7 @@ def test_hash_rejects_bad_images_with_reasons_or_keeps_them_null(tmp_path: Path)
     # --max-pixels 0 lifts the limit: the fake 20000 x 20000 header then fails to decode instead.
     lifted = invoke("hash", "images", str(tmp_path / "in"), str(tmp_path / "lifted"), "--max-pixels", "0")
     assert lifted.exit_code == 0, lifted.stderr
-    reasons = {r["id"]: r["_reason"] for r in read_dir(rejects_dir(tmp_path / "lifted")).to_pylist()}
+    reasons = {r["id"]: r["_reason"] for r in read_dir(_rejects(tmp_path / "lifted")).to_pylist()}
     assert reasons["bomb"] == "hash_images:corrupt"
 
 
@@ -297,7 +312,7 @@ def test_dedup_by_hash_equals_brute_force_components(tmp_path: Path, shared_data
     expected_kept = sorted(ids[x] for x in range(len(ids)) if roots[x] == x)
     kept = read_dir(tmp_path / "out")
     assert sorted(kept.column("id").to_pylist()) == expected_kept
-    rejects = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
+    rejects = read_dir(_rejects(tmp_path / "out")).to_pylist()
     assert len(rejects) == len(ids) - len(expected_kept)
     for row in rejects:
         member = ids.index(row["id"])
@@ -321,6 +336,38 @@ def _kind(name: str) -> tuple[str, str]:
     return stem, "copy" if not name.startswith("base_images/") else "original"
 
 
+def test_phash_survives_resize_and_jpeg_but_not_flips_on_real_photos(tmp_path: Path, shared_data: Path) -> None:
+    """The recall floors of the seeded bench set (bench/make_image_set.py), on three real photos
+    edited here with Pillow: a resize (x0.5, x1.3) and a JPEG re-encode at quality 30 keep pHash
+    within distance 10 of the original (the DCT's low frequencies barely move); a mirror image is
+    another hash (its distance is far beyond 10). Hashed by the real CLI."""
+    photos = sorted((shared_data / UKBENCH / "base_images").glob("*.jpg"))[:3]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    edits = {
+        "resize-half": lambda p: p.resize((p.width // 2, p.height // 2), Image.Resampling.BICUBIC),
+        "resize-up": lambda p: p.resize((p.width * 13 // 10, p.height * 13 // 10), Image.Resampling.BICUBIC),
+        "jpeg30": lambda p: p,
+        "hflip": lambda p: p.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+        "vflip": lambda p: p.transpose(Image.Transpose.FLIP_TOP_BOTTOM),
+    }
+    for path in photos:
+        (folder / path.name).write_bytes(path.read_bytes())
+        with Image.open(path) as opened:
+            picture = ImageOps.exif_transpose(opened).convert("RGB")
+        for kind, edit in edits.items():
+            edit(picture).save(folder / f"{path.stem}__{kind}.jpg", "JPEG", quality=30 if kind == "jpeg30" else 95)
+    assert invoke("ingest", "images", str(folder), str(tmp_path / "ingested")).exit_code == 0
+    assert invoke("hash", "images", str(tmp_path / "ingested"), str(tmp_path / "hashed")).exit_code == 0
+    hashes = {r["id"]: r["phash"] for r in read_dir(tmp_path / "hashed").to_pylist()}
+    assert len(hashes) == len(photos) * (1 + len(edits))
+    for path in photos:
+        original = hashes[path.name]
+        distance = {kind: _bits(original ^ hashes[f"{path.stem}__{kind}.jpg"]) for kind in edits}
+        assert max(distance["resize-half"], distance["resize-up"], distance["jpeg30"]) <= 10, (path.name, distance)
+        assert min(distance["hflip"], distance["vflip"]) > 20, (path.name, distance)
+
+
 @pytest.mark.parametrize("by", ["phash", "dhash"])
 def test_precision_recall_per_transform_on_ukbench(tmp_path: Path, shared_data: Path, by: str) -> None:
     """Every transformed copy should land in its original's cluster; distinct photos never do.
@@ -331,7 +378,7 @@ def test_precision_recall_per_transform_on_ukbench(tmp_path: Path, shared_data: 
     cluster: dict[str, str] = {}
     for row in read_dir(tmp_path / "out").to_pylist():
         cluster[row["id"]] = row["dup_cluster"] or row["id"]
-    for row in read_dir(rejects_dir(tmp_path / "out")).to_pylist():
+    for row in read_dir(_rejects(tmp_path / "out")).to_pylist():
         cluster[row["id"]] = row["dup_cluster"]
     original = {(_kind(i)[0]): i for i in cluster if i.startswith("base_images/")}
     found: dict[str, list[bool]] = {}
@@ -372,7 +419,7 @@ def test_dedup_by_embedding_equals_brute_force_cosine(tmp_path: Path) -> None:
     survivors = {r: min(m, key=lambda x: (-rows[x]["score"], rows[x]["id"])) for r, m in members.items()}
     kept = sorted(read_dir(tmp_path / "out").column("id").to_pylist())
     assert kept == sorted(rows[s]["id"] for s in survivors.values())
-    for row in read_dir(rejects_dir(tmp_path / "out")).to_pylist():
+    for row in read_dir(_rejects(tmp_path / "out")).to_pylist():
         member = int(row["id"][1:])
         survivor = survivors[roots[member]]
         assert row["dup_of"] == rows[survivor]["id"]
@@ -475,8 +522,8 @@ def test_embed_images_with_an_onnx_model_of_sscd_contract(tmp_path: Path) -> Non
         expected = pixels.mean(axis=(0, 1)) @ weights
         assert row == pytest.approx(expected / np.linalg.norm(expected), abs=1e-4)
     assert np.linalg.norm(got, axis=1) == pytest.approx(np.ones(5), abs=1e-5)
-    assert read_dir(rejects_dir(tmp_path / "out")).column("_reason").to_pylist() == ["embed_images:unidentified"]
-    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
+    assert read_dir(_rejects(tmp_path / "out")).column("_reason").to_pylist() == ["embed_images:unidentified"]
+    manifest = _manifest(tmp_path / "out")
     digest = manifest["config"]["files"][str(model)]
     # The model's content is in the fingerprint: another file at the same path is another run.
     _tiny_sscd_like_model(model, 32, weights * 2)
@@ -492,6 +539,19 @@ def test_embed_images_refuses_a_file_that_is_not_onnx(tmp_path: Path) -> None:
     write_shard(tmp_path / "in" / "a.parquet", [{"id": "x", "image": _jpeg(1)}])
     result = invoke("embed", "images", str(tmp_path / "in"), str(tmp_path / "out"), "--model", str(tmp_path / "m.onnx"))
     assert result.exit_code == 2 and "not an ONNX model" in result.stderr
+
+
+def test_embed_images_device_cuda_is_refused_without_a_cuda_provider(tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has a CUDA provider")
+    model = _tiny_sscd_like_model(tmp_path / "m.onnx", 32, np.ones((3, 4)))
+    write_shard(tmp_path / "in" / "a.parquet", [{"id": "x", "image": _jpeg(1)}])
+    args = ["embed", "images", str(tmp_path / "in"), str(tmp_path / "out"), "--model", str(model), "--size", "32"]
+    result = invoke(*args, "--device", "cuda")
+    assert result.exit_code == 2 and "no CUDA provider" in result.stderr and "--device cpu" in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert invoke(*args, "--device", "cpu").exit_code == 0
 
 
 def test_embed_then_dedup_by_embedding(tmp_path: Path) -> None:
@@ -550,7 +610,7 @@ def test_ingest_webdataset_groups_members_and_keeps_what_is_missing(tmp_path: Pa
         ("00000.tar/000000001", None, '{"url": "http://x/2"}'),
     ]
     assert kept[0]["image"] == _jpeg(1) and kept[0]["format"] == "JPEG" and kept[0]["width"] == 96
-    rejects = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
+    rejects = read_dir(_rejects(tmp_path / "out")).to_pylist()
     assert [(r["id"], r["_reason"], r["text"]) for r in rejects] == [
         ("00000.tar/000000002", "ingest_webdataset:missing_image", "caption without image"),
         ("00000.tar/000000003", "ingest_webdataset:unidentified", "broken"),
@@ -565,7 +625,7 @@ def test_ingest_webdataset_truncated_tar_is_bad_input(tmp_path: Path) -> None:
     (tmp_path / "in" / "cut.tar").write_bytes(whole[:700])
     result = invoke("ingest", "webdataset", str(tmp_path / "in"), str(tmp_path / "out"))
     assert result.exit_code == 3 and "cut.tar" in result.stderr
-    assert not manifest_path(tmp_path / "out").exists()
+    assert not _manifest_path(tmp_path / "out").exists()
 
 
 def test_embed_images_without_a_model_is_a_usage_error_before_any_work(tmp_path: Path) -> None:

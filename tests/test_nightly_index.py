@@ -24,7 +24,7 @@ import pytest
 
 from curate.dedup.index.store import LOCK_NAME as INDEX_LOCK
 from curate.io.layout import lock_path, manifest_path, rejects_dir
-from tests.conftest import invoke, read_dir
+from tests.conftest import invoke, read_dir, small_tmpfs
 from tests.corpus import jaccard, mutate, word_shingles
 
 NIGHTS = 4
@@ -382,14 +382,7 @@ def test_full_disk_fails_cleanly_and_leaves_the_index_unchanged(
     nights: tuple[list[Path], Path], tmp_path: Path
 ) -> None:
     paths, everything = nights
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True, check=False
-    )
-    if mounted.returncode != 0:
-        pytest.skip("mounting a small tmpfs is not permitted here")
-    try:
+    with small_tmpfs(tmp_path / "disk", "3m") as disk:
         idx = disk / "idx"
         first = invoke("-q", "dedup", "minhash", "--index", str(idx), *MODE, str(paths[0]), str(disk / "o1"))
         assert first.exit_code == 0, first.stderr
@@ -408,8 +401,6 @@ def test_full_disk_fails_cleanly_and_leaves_the_index_unchanged(
         assert not list((disk / "o2").glob("part-*.parquet"))
         assert _index_bytes(idx) == before
         assert not (idx / "_pending.json").exists()
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
 
 
 # Every named boundary of a `dedup minhash --index` run, in the order a run reaches them (the
@@ -492,14 +483,7 @@ def test_full_disk_while_writing_the_index_fails_in_one_line_and_the_next_run_ro
     _run_nights(paths[:1], reference / "idx", reference)
     command = ("-q", "dedup", "minhash", *MODE, str(big))
     assert invoke(*command[:3], "--index", str(reference / "idx"), *command[3:], str(reference / "o2")).exit_code == 0
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True, check=False
-    )
-    if mounted.returncode != 0:
-        pytest.skip("mounting a small tmpfs is not permitted here")
-    try:
+    with small_tmpfs(tmp_path / "disk", "1m") as disk:
         idx = disk / "idx"
         _run_nights(paths[:1], idx, tmp_path)
         before = _index_bytes(idx)
@@ -519,8 +503,6 @@ def test_full_disk_while_writing_the_index_fails_in_one_line_and_the_next_run_ro
         assert again.returncode == 0, again.stderr
         assert _index_bytes(idx) == _index_bytes(reference / "idx")
         assert not (idx / "_pending.json").exists()
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
 
 
 # `--index` inside `curate run`: the dedup stage with its index in a pipeline. Stage lists with the

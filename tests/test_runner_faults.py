@@ -28,7 +28,7 @@ from curate.io.layout import (
     state_dir,
     work_dir,
 )
-from tests.conftest import invoke, run_process, write_shard
+from tests.conftest import invoke, run_process, small_tmpfs, write_shard
 from tests.corpus import random_document
 
 
@@ -418,17 +418,8 @@ def test_sigint_exits_130_and_the_rerun_resumes(tmp_path: Path) -> None:
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs (needs root and a mount-permitting sandbox; skipped otherwise)."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True, check=False
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with small_tmpfs(tmp_path / "tiny", "1m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
 
 
 def test_full_disk_names_the_file(tmp_path: Path, tiny_disk: Path) -> None:

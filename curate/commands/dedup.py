@@ -66,7 +66,21 @@ def _images_report(stage: Any, summary: Any, params: dict[str, Any]) -> tuple[di
     return {"by": config.by, "threshold": config.threshold, "pairs": pairs}, f"{pairs} pairs, "
 
 
-REPORTERS = {"images": _images_report, "minhash": _minhash_report, "exact": _exact_report, "lines": _lines_report}
+def _semantic_report(stage: Any, summary: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    config = stage.config
+    counters = summary.manifest["counters"]
+    pairs, clusters = counters.get("pairs", 0), counters.get("kmeans_clusters", 0)
+    extra = {"eps": config.eps, "kmeans_clusters": clusters, "pairs": pairs}
+    return extra, f"{clusters} k-means clusters, {pairs} pairs, "
+
+
+REPORTERS = {
+    "semantic": _semantic_report,
+    "images": _images_report,
+    "minhash": _minhash_report,
+    "exact": _exact_report,
+    "lines": _lines_report,
+}
 
 
 @click.group(cls=DefaultCommandGroup)

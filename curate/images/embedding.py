@@ -36,6 +36,8 @@ from curate.pipelines.stage import BatchContext, MapResult, MapStage, Resources
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 ALGORITHM_VERSION = 1
+DEVICES = ("cpu", "cuda")
+PROVIDERS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider"]}
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,12 @@ class EmbedImages(MapStage):
         "An image that does not decode: drop it (to OUT.curate/rejects/) or keep it with a null embedding.",
         choices=("drop", "keep"),
     )
+    device: str = option(
+        "cpu",
+        "Run the model on the CPU or on a CUDA GPU (needs onnxruntime-gpu and a GPU: refused before any work "
+        "when onnxruntime has no CUDA provider).",
+        choices=DEVICES,
+    )
 
     def check_installed(self) -> None:
         """Before any work (the CLI and pipelines call it when they build the stage): the extra,
@@ -72,6 +80,15 @@ class EmbedImages(MapStage):
         super().check_installed()
         if not self.model:
             raise UsageError("embed images needs --model PATH (an ONNX file)")
+        if self.device == "cuda":
+            import onnxruntime
+
+            available = onnxruntime.get_available_providers()
+            if "CUDAExecutionProvider" not in available:
+                raise UsageError(
+                    f"--device cuda: this onnxruntime has no CUDA provider (it has {', '.join(available)}); "
+                    "install onnxruntime-gpu where a GPU and CUDA are present, or use --device cpu"
+                )
         if self.model_sha256:
             actual = file_digest(self.model)
             if actual != self.model_sha256.lower():
@@ -90,6 +107,8 @@ class EmbedImages(MapStage):
             "image_column": self.image_column,
             "max_pixels": self.max_pixels,
             "undecodable": self.undecodable,
+            # A GPU's float rounding differs from the CPU's in the last bits: another output.
+            "device": self.device,
             "algorithm_version": ALGORITHM_VERSION,
         }
 
@@ -97,9 +116,14 @@ class EmbedImages(MapStage):
         import onnxruntime
 
         try:
-            session = onnxruntime.InferenceSession(self.model, providers=["CPUExecutionProvider"])
+            session = onnxruntime.InferenceSession(self.model, providers=PROVIDERS[self.device])
         except Exception as exc:  # onnxruntime raises its own exception types for a bad file
             raise UsageError(f"--model {self.model}: not an ONNX model onnxruntime loads ({exc})") from exc
+        if self.device == "cuda" and "CUDAExecutionProvider" not in session.get_providers():
+            # onnxruntime-gpu lists the provider where the CUDA libraries or the GPU are missing too.
+            raise UsageError(
+                f"--device cuda: onnxruntime could not start its CUDA provider ({session.get_providers()})"
+            )
         inputs, outputs = session.get_inputs(), session.get_outputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             raise UsageError(f"--model {self.model}: want one input float32[N,3,S,S], got {[i.shape for i in inputs]}")

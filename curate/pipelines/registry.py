@@ -169,10 +169,38 @@ DEDUP_STAGES["images"] = (
     IMAGES_HELP,
 )
 
+
+def _semantic(values: dict[str, Any], read: Any, notice: Notice) -> Any:
+    from curate.dedup.semantic.config import SemanticDedupConfig
+    from curate.dedup.semantic.stage import SemanticDedupStage
+
+    config = SemanticDedupConfig(read=read, **values).resolved(notice)
+    config.validate()
+    return SemanticDedupStage(config)
+
+
+SEMANTIC_HELP = """Semantic near-duplicates (SemDeDup, Abbas et al. 2023) of an embedding column.
+
+    Reads the fixed-size float list of `curate embed text` (or any embedding). Spherical
+    k-means (faiss, seeded) groups the embeddings; within each cluster, pairs with cosine
+    >= 1 - --eps are joined into connected components; one survivor per component: by default
+    the member farthest from its centroid, as the paper keeps (--keep farthest), or first,
+    max:COL, min:COL. The others go to OUT.curate/rejects/ with dup_of, similarity (to the
+    survivor), dup_cluster and _reason semantic:duplicate.
+    """
+
+DEDUP_STAGES["semantic"] = (
+    "curate.dedup.semantic.config:SemanticDedupConfig",
+    _semantic,
+    "Semantic near-duplicates (SemDeDup): k-means, then cosine >= 1 - eps within each cluster.",
+    SEMANTIC_HELP,
+)
+
 # Map stages outside ``filter``: (group, name) -> stage class as module:attribute.
 MAP_STAGES = {
     ("hash", "images"): "curate.images.hashing:HashImages",
     ("embed", "images"): "curate.images.embedding:EmbedImages",
+    ("embed", "text"): "curate.semantic.embed:EmbedText",
 }
 MAP_GROUPS = ("hash", "embed")
 

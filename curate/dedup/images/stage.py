@@ -114,11 +114,10 @@ def collect_task(plan: ImagePlan, shard_index: int) -> tuple[dict[str, Any], lis
 def _similarities(values: pa.ChunkedArray, by: str, rows: np.ndarray, leaders: np.ndarray) -> np.ndarray:
     """Each row's similarity to its leader: 1 - Hamming / 64, or the cosine."""
     if by == "embedding":
-        from curate.dedup.images.knn import normalised
+        from curate.dedup.images.knn import normalised, pair_cosines
 
-        matrix = _matrix(values)
-        vectors = normalised(matrix)
-        return np.einsum("ij,ij->i", vectors[rows], vectors[leaders]).astype(np.float64)
+        vectors = normalised(_matrix(values))
+        return pair_cosines(vectors, rows, leaders).astype(np.float64)
     hashes = values.to_numpy().astype(np.uint64)
     return 1.0 - popcount64(hashes[rows] ^ hashes[leaders]) / HASH_BITS
 
