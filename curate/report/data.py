@@ -80,13 +80,19 @@ def _matches(column_word: str, config_words: set[str]) -> bool:
 def thresholds_for(column: str, config: dict[str, Any]) -> list[tuple[str, float]]:
     """The numeric options of the stage that bound this statistic: every topical word of the
     column (``line_punct_ratio``: punct) is a word, or a prefix of one, of the option
-    (``min_punctuated_lines_fraction``), and the option is a min_ or max_ bound."""
+    (``min_punctuated_lines_fraction``) and the other way round (so ``word_count`` takes
+    ``min_words`` but not ``min_alpha_words``), and the option is a min_ or max_ bound."""
     words = _tokens(column.split("_", 1)[1] if "_" in column else column)
     found = []
     for key, value in config.items():
         if not key.startswith(("min_", "max_")) or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        if words and all(_matches(word, _tokens(key)) for word in words):
+        option_words = _tokens(key)
+        if (
+            words
+            and all(_matches(word, option_words) for word in words)
+            and all(_matches(word, words) for word in option_words)
+        ):
             found.append((key, float(value)))
     return found
 

@@ -61,9 +61,27 @@ def histogram(
         axes.hist(values, bins=edges if len(edges) <= 60 else 40, color="#55a868")
     else:
         axes.hist(values, bins=40, color="#55a868")
-    for name, value in thresholds or []:
-        axes.axvline(value, color="#c44e52", linestyle="--", linewidth=2)
-        axes.text(value, axes.get_ylim()[1] * 0.95, f" {name} = {value:g}", color="#c44e52", va="top")
+    # The axis spans the data and the bounds near it; a bound far outside (max_words = 100000 for
+    # documents of a few hundred words) would squeeze every bar into one, so it is named at the edge.
+    low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+    span = (high - low) or 1.0
+    near = [v for _, v in thresholds or [] if low - 3 * span <= v <= high + 3 * span]
+    left, right = min([low, *near]) - 0.05 * span, max([high, *near]) + 0.05 * span
+    axes.set_xlim(left, right)
+    for row, (name, value) in enumerate(thresholds or []):
+        # One line of text each, stepped down, so that bounds close together stay readable.
+        height = axes.get_ylim()[1] * (0.95 - 0.1 * row)
+        if left <= value <= right:
+            axes.axvline(value, color="#c44e52", linestyle="--", linewidth=2)
+            # Written away from the nearer edge, so that it stays inside the plot.
+            if value > (left + right) / 2:
+                axes.text(value, height, f"{name} = {value:g} ", color="#c44e52", va="top", ha="right")
+            else:
+                axes.text(value, height, f" {name} = {value:g}", color="#c44e52", va="top")
+        elif value > right:
+            axes.text(right, height, f"{name} = {value:g} \u2192", color="#c44e52", va="top", ha="right")
+        else:
+            axes.text(left, height, f"\u2190 {name} = {value:g}", color="#c44e52", va="top", ha="left")
     axes.set_title(title)
     axes.set_xlabel(xlabel)
     axes.set_ylabel("documents" if not integer else "clusters")
