@@ -87,7 +87,9 @@ def curate_run(shards: Path, model: Path, out: Path, *extra: str) -> tuple[float
     subprocess.run([*command, "--overwrite", *extra], check=True, capture_output=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return float(json.loads((out / "_manifest.json").read_text())["seconds"]), cpu
+    from curate.io.layout import manifest_path
+
+    return float(json.loads(manifest_path(out).read_text())["seconds"]), cpu
 
 
 def both(call: Callable[[], object]) -> tuple[float, float]:

@@ -50,6 +50,8 @@ import neardup_corpus as nc  # noqa: E402
 from process_stats import last_json, log, measure_main, shard_paths, tail  # noqa: E402
 from shared_data import SHARED  # noqa: E402
 
+from curate.io.layout import manifest_path, rejects_dir  # noqa: E402
+
 CORES = 2
 GUTENBERG = SHARED / "gutenberg-top-authors-subset"
 DOLMA_CC = SHARED / "dolma-cc-samples"
@@ -868,9 +870,9 @@ def run_tool(name: str, shards: Path, out: Path, timeout: float, rep: int = 0) -
         run.notice = " ".join(
             ln.strip() for ln in stderr.read_text(errors="replace").splitlines() if ln.startswith("curate:")
         )
-        manifest = target / "_manifest.json"
+        manifest = manifest_path(target)
         if not manifest.exists() or not list(target.glob("part-*.parquet")):
-            run.note = "exit 0 but no OUT/_manifest.json or OUT/part-*.parquet"
+            run.note = "exit 0 but no OUT.curate/manifest.json or OUT/part-*.parquet"
             return run
         run.counters = json.loads(manifest.read_text()).get("counters", {})
     run.ok = True
@@ -900,7 +902,7 @@ def kept_files(run: ToolRun) -> list[Path]:
 
 def rejected_files(run: ToolRun) -> list[Path]:
     if run.name.startswith("curate"):
-        return sorted((run.target / "_rejects").glob("part-*.parquet"))
+        return sorted(rejects_dir(run.target).glob("part-*.parquet"))
     path = run.target / "rejected.parquet"
     return [path] if path.exists() else []
 

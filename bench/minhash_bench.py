@@ -42,6 +42,8 @@ sys.path.insert(0, str(HERE))
 import neardup_corpus as nc  # noqa: E402
 from process_stats import last_json, log, measure_main, shard_paths, tail  # noqa: E402
 
+from curate.io.layout import rejects_dir  # noqa: E402
+
 CORES = 2
 DATATROVE_VENV = HERE / ".venv-datatrove"
 DATATROVE_PACKAGES = ["datatrove[processing]", "pyarrow"]
@@ -253,7 +255,7 @@ def run_curate(data: Path, out: Path, threshold: float, workers: int, timeout: f
         run.note = f"curate not available ({why})"
         return run
     kept_files = sorted(target.glob("part-*.parquet"))
-    reject_files = sorted((target / "_rejects").glob("part-*.parquet"))
+    reject_files = sorted(rejects_dir(target).glob("part-*.parquet"))
     if not kept_files:
         run.note = "curate not available (exit 0 but no OUT/part-*.parquet)"
         return run

@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from shared_data import SHARED
 
+from curate.io.layout import rejects_dir
+
 CLOUGH = SHARED / "clough-stevenson-plagiarism"
 CATEGORIES = ("cut", "light", "heavy", "non")
 
@@ -77,7 +79,7 @@ def main() -> None:
         out = args.out / f"eps{eps}"
         report = curate("dedup", "semantic", str(args.out / "emb"), str(out), "--eps", eps, "--clusters", args.clusters)
         group = {r["id"]: r["id"] for r in pq.read_table(out).select(["id"]).to_pylist()}
-        for r in pq.read_table(out / "_rejects").select(["id", "dup_of"]).to_pylist():
+        for r in pq.read_table(rejects_dir(out)).select(["id", "dup_of"]).to_pylist():
             group[r["id"]] = r["dup_of"]
         members: dict[str, list[str]] = {}
         for doc, leader in group.items():

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.io.layout import manifest_path
 from tests.conftest import invoke, read_dir, write_shard
 from tests.corpus import random_document
 
@@ -61,7 +62,7 @@ def first_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[P
 def test_first_stages_read_a_zero_row_shard(first_outputs: dict[str, tuple[Path, dict[str, object]]]) -> None:
     for name, (out, summary) in first_outputs.items():
         assert summary["rows_in"] == 45, name
-        manifest = json.loads((out / "_manifest.json").read_text())
+        manifest = json.loads(manifest_path(out).read_text())
         assert [s["rows"] for s in manifest["shards"]][1] == 0, name  # the zero-row input stays a shard
     exact_out = first_outputs["exact"][0]
     # The copies' shard lost every row: a zero-row shard with the full schema.

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from curate.io.layout import manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir, write_shard
 from tests.corpus import LINGUA_TO_UDHR, informal_documents, lingua_rows, prose_documents, udhr_paragraphs
 
@@ -62,7 +63,7 @@ def test_train_reports_per_label_scores_beside_the_model(lid: Path) -> None:
     assert held["accuracy"] >= 0.93, held
     assert min(v["f1"] for v in held["labels"].values()) >= 0.8, held
     assert report["sha256"] == __import__("hashlib").sha256(lid.read_bytes()).hexdigest()
-    assert not (lid.parent / "_work").exists()
+    assert not (lid.parent / "_work").exists()  # the model directory, not an output
 
 
 def test_lid_trained_on_lingua_identifies_udhr_paragraphs(lid: Path, shared_data: Path, tmp_path: Path) -> None:
@@ -109,7 +110,7 @@ def test_filter_lang_keeps_what_fasttext_says(lid: Path, shared_data: Path, tmp_
         else:
             expected[row["id"]] = None
     kept = read_dir(out)
-    rejects = read_dir(out / "_rejects")
+    rejects = read_dir(rejects_dir(out))
     assert sorted(kept.column("id").to_pylist()) == sorted(k for k, v in expected.items() if v is None)
     assert dict(zip(rejects.column("id").to_pylist(), rejects.column("_reason").to_pylist(), strict=True)) == {
         k: v for k, v in expected.items() if v is not None
@@ -118,7 +119,7 @@ def test_filter_lang_keeps_what_fasttext_says(lid: Path, shared_data: Path, tmp_
         assert expected[name] == "lang:empty"
     assert set(kept.column("lang").to_pylist()) <= {"en", "de"}
     assert "lang_score" in rejects.schema.names
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(out).read_text())
     assert manifest["rows_in"] == len(rows) == manifest["rows_kept"] + manifest["rows_removed"]
     assert manifest["counters"]["dropped:lang:empty"] == 4
     assert Counter(v for v in expected.values() if v) == {
@@ -190,10 +191,10 @@ def test_a_model_changed_before_a_resume_is_refused(lid: Path, tmp_path: Path, s
     args = ["filter", "lang", str(tmp_path / "in"), str(out), "--model", str(model), "--keep", "en", "--keep-work"]
     assert invoke(*args).exit_code == 0
     first = read_dir(out)
-    os.remove(out / "_manifest.json")  # as a run killed after its last shard leaves it
+    os.remove(manifest_path(out))  # as a run killed after its last shard leaves it
     assert invoke(*args).exit_code == 0  # same model: resumes from the markers
     assert read_dir(out).equals(first)
-    os.remove(out / "_manifest.json")
+    os.remove(manifest_path(out))
     # Still a complete, valid model, with one output weight changed.
     data = bytearray(model.read_bytes())
     data[-4:] = np.float32(0.125).tobytes()
@@ -239,10 +240,10 @@ def test_lang_filter_in_a_pipeline_equals_the_chain(lid: Path, shared_data: Path
     for shard in range(2):
         name = f"part-{shard:05d}.parquet"
         assert (tmp_path / "p" / name).read_bytes() == (tmp_path / "c3" / name).read_bytes()
-        assert (tmp_path / "p" / "_rejects" / "01-filter_lang" / name).read_bytes() == (
-            tmp_path / "c1" / "_rejects" / name
+        assert (rejects_dir(tmp_path / "p") / "01-filter_lang" / name).read_bytes() == (
+            rejects_dir(tmp_path / "c1") / name
         ).read_bytes()
-    manifest = json.loads((tmp_path / "p" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "p").read_text())
     assert manifest["groups"] == [[1, 2, 3]]
 
 
@@ -275,7 +276,7 @@ def test_train_quality_separates_prose_from_informal_text(shared_data: Path, tmp
     prose_kept = sum(k.startswith("p") for k in kept) / len(more_prose)
     sms_kept = sum(k.startswith("s") for k in kept) / 300
     assert prose_kept >= 0.9 and sms_kept <= 0.1, (prose_kept, sms_kept)
-    scores = pq.read_table(out / "_rejects").column("quality_score").to_numpy()
+    scores = pq.read_table(rejects_dir(out)).column("quality_score").to_numpy()
     assert (scores < 0.5).all()
 
 
@@ -330,7 +331,7 @@ def test_top_percent_is_an_exact_cut_over_every_shard(
     kept = read_dir(out)
     assert set(kept.column("id").to_pylist()) == expected
     assert len(expected) >= target
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(out).read_text())
     assert manifest["top_percent"]["target"] == target
     assert manifest["top_percent"]["threshold"] == pytest.approx(float(threshold), rel=1e-6)
     assert manifest["counters"]["dropped:quality:empty"] == 3
@@ -360,7 +361,7 @@ def test_lang_then_top_percent_in_a_pipeline_equals_the_chain(
     ]  # fmt: skip
     for args in chain:
         assert invoke(*args).exit_code == 0
-    manifest = json.loads((tmp_path / "p" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "p").read_text())
     assert manifest["groups"] == [[1], [2, 3]]
     outputs = sorted(p.name for p in (tmp_path / "c3").glob("part-*.parquet"))
     assert outputs == sorted(p.name for p in (tmp_path / "p").glob("part-*.parquet"))
@@ -385,7 +386,7 @@ def test_the_example_script_and_recipe(shared_data: Path, tmp_path: Path) -> Non
     (tmp_path / "recipe.yaml").write_text(recipe)
     result = invoke("run", str(tmp_path / "recipe.yaml"), "--output", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
     assert manifest["groups"] == [[1, 2, 3, 4], [5], [6, 7]]
     lang = manifest["stages"][0]
     assert lang["stage"] == "filter lang" and lang["rows_in"] == 3000
@@ -413,8 +414,8 @@ def test_processes_and_ray_actors_give_the_same_bytes(
     for shard in range(3):
         name = f"part-{shard:05d}.parquet"
         assert (tmp_path / "threads" / name).read_bytes() == (tmp_path / "other" / name).read_bytes()
-        assert (tmp_path / "threads" / "_rejects" / name).read_bytes() == (
-            tmp_path / "other" / "_rejects" / name
+        assert (rejects_dir(tmp_path / "threads") / name).read_bytes() == (
+            rejects_dir(tmp_path / "other") / name
         ).read_bytes()
 
 
@@ -460,7 +461,7 @@ def test_a_struct_text_field_is_scored_filtered_and_cut_like_a_top_level_one(
         _same_as_flat(tmp_path / f"nested{k}", tmp_path / f"flat{k}", "part-*.parquet")
         if k:
             assert 0 < read_dir(tmp_path / f"nested{k}").num_rows < 600, command
-            _same_as_flat(tmp_path / f"nested{k}", tmp_path / f"flat{k}", "_rejects/*.parquet")
+            _same_as_flat(rejects_dir(tmp_path / f"nested{k}"), rejects_dir(tmp_path / f"flat{k}"), "*.parquet")
     model = tmp_path / "from-struct.bin"
     train = invoke(
         "classify", "train", str(nested_in), str(model), "--label-column", "n", "--text-column", "metadata.text", *SMALL

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from curate.io.layout import INTERMEDIATE, STATE_SUFFIX, lock_path, manifest_path, state_dir
 from tests.conftest import invoke, read_dir, run_process, write_shard
 
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) run=([A-Za-z0-9._-]+) curate: ")
@@ -76,7 +77,7 @@ def test_stderr_lines_carry_time_and_run_id_matching_manifest_and_json(tmp_path:
     assert all(stamps), lines
     run_ids = {m.group(2) for m in stamps if m}
     summary = json.loads(done.stdout)
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(out).read_text())
     assert run_ids == {summary["run_id"]} == {manifest["run_id"]} == {summary["output_run_id"]}
     assert re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{6}", summary["run_id"])
 
@@ -91,10 +92,10 @@ def test_run_id_from_the_command_line_or_environment(tmp_path: Path) -> None:
     done = run_process("--run-id", "nightly-2026-12-07", "dedup", "exact", str(src), str(tmp_path / "a"), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["run_id"] == "nightly-2026-12-07"
-    assert json.loads((tmp_path / "a" / "_manifest.json").read_text())["run_id"] == "nightly-2026-12-07"
+    assert json.loads(manifest_path(tmp_path / "a").read_text())["run_id"] == "nightly-2026-12-07"
     env = run_process("filter", "pii", str(src), str(tmp_path / "b"), env=_env(CURATE_RUN_ID="from-env.1"))
     assert env.returncode == 0, env.stderr
-    assert json.loads((tmp_path / "b" / "_manifest.json").read_text())["run_id"] == "from-env.1"
+    assert json.loads(manifest_path(tmp_path / "b").read_text())["run_id"] == "from-env.1"
     bad = run_process("--run-id", "no spaces/or slashes", "dedup", "exact", str(src), str(tmp_path / "c"))
     assert bad.returncode == 2 and "--run-id" in bad.stderr
     assert not (tmp_path / "c").exists()
@@ -202,7 +203,8 @@ def test_quarantined_shards_and_a_busy_output_as_json(tmp_path: Path) -> None:
     (src / "b.parquet").unlink()
     busy = tmp_path / "busy"
     busy.mkdir()
-    with open(busy / "_curate.lock", "a+") as held:
+    lock_path(busy).parent.mkdir()
+    with open(lock_path(busy), "a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         done = run_process("filter", "pii", str(src), str(busy), "--json")
     assert _one_error(done)["code"] == "busy" and done.returncode == 75
@@ -218,7 +220,7 @@ def test_summary_json_and_manifest_use_the_same_count_names(tmp_path: Path) -> N
     src = _input(tmp_path)
     done = run_process("dedup", "minhash", str(src), str(tmp_path / "m"), "--json")
     summary = json.loads(done.stdout)
-    manifest = json.loads((tmp_path / "m" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "m").read_text())
     assert set(summary) >= COUNTS and set(manifest) >= COUNTS
     assert not OLD & set(summary) and not OLD & set(manifest)
     assert [summary[k] for k in sorted(COUNTS)] == [manifest[k] for k in sorted(COUNTS)] == [3, 2, 1]
@@ -229,7 +231,7 @@ def test_summary_json_and_manifest_use_the_same_count_names(tmp_path: Path) -> N
     run = run_process("run", str(recipe), "--input", str(src), "--output", str(tmp_path / "r"), "--json")
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
-    manifest = json.loads((tmp_path / "r" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "r").read_text())
     for stage, listed in zip(summary["stages"], manifest["stages"], strict=True):
         assert set(stage) >= COUNTS and set(listed) >= COUNTS and not OLD & set(listed)
     assert [s["rows_removed"] for s in summary["stages"]] == [0, 1]
@@ -250,7 +252,7 @@ def test_old_manifests_are_still_read(tmp_path: Path) -> None:
     src = _input(tmp_path)
     first = tmp_path / "first"
     assert invoke("dedup", "exact", str(src), str(first)).exit_code == 0
-    _to_old_names(first / "_manifest.json")
+    _to_old_names(manifest_path(first))
     # The same command again: already done, counted from the old manifest.
     again = json.loads(invoke("dedup", "exact", str(src), str(first), "--json").stdout)
     assert again["already_done"] and (again["rows_in"], again["rows_kept"], again["rows_removed"]) == (3, 2, 1)
@@ -268,7 +270,7 @@ def test_old_manifests_are_still_read(tmp_path: Path) -> None:
     recipe.write_text("stages:\n  - filter pii: {}\n  - dedup exact: {}\n")
     out = tmp_path / "r"
     assert invoke("run", str(recipe), "--input", str(src), "--output", str(out)).exit_code == 0
-    _to_old_names(out / "_manifest.json")
+    _to_old_names(manifest_path(out))
     rerun = json.loads(invoke("run", str(recipe), "--input", str(src), "--output", str(out), "--json").stdout)
     assert rerun["already_done"] and [s["rows_removed"] for s in rerun["stages"]] == [0, 1]
 
@@ -280,6 +282,6 @@ def test_status_of_a_pipeline_intermediate_counts_its_rows(tmp_path: Path) -> No
     out = tmp_path / "r"
     done = invoke("run", str(recipe), "--input", str(src), "--output", str(out), "--keep-intermediate")
     assert done.exit_code == 0, done.output
-    [kept] = sorted((out / "_intermediate").iterdir())
+    [kept] = sorted(p for p in (state_dir(out) / INTERMEDIATE).iterdir() if not p.name.endswith(STATE_SUFFIX))
     status = json.loads(invoke("status", str(kept), "--json").stdout)
     assert status["rows_kept"] == 3

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from curate.io.layout import manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir, write_shard
 
 
@@ -32,7 +33,7 @@ def test_keeps_one_per_identical_group_by_brute_force(tmp_path: Path) -> None:
         write_shard(tmp_path / "in" / f"s{s}.parquet", docs[s::3])
     run(str(tmp_path / "in"), str(tmp_path / "out"), "--keep", "max:n")
     kept = read_dir(tmp_path / "out").to_pylist()
-    rejects = read_dir(tmp_path / "out" / "_rejects").to_pylist()
+    rejects = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
     groups: dict[str, list[dict[str, object]]] = defaultdict(list)
     for doc in docs:
         groups[str(doc["text"])].append(doc)
@@ -78,9 +79,9 @@ def test_urls_normalised_and_nulls_never_duplicates(tmp_path: Path) -> None:
     write_shard(tmp_path / "in" / "a.parquet", docs)
     summary = run(str(tmp_path / "in"), str(tmp_path / "out"), "--on", "url")
     assert summary["rows_removed"] == 1
-    reject = read_dir(tmp_path / "out" / "_rejects").to_pylist()
+    reject = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
     assert [(r["id"], r["dup_of"], r["_reason"]) for r in reject] == [("b", "a", "exact:duplicate_url")]
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
     assert manifest["counters"]["null_values"] == 2
 
 
@@ -112,7 +113,7 @@ def test_gutenberg_exact_dedup_keeps_the_213_distinct_books(shared_data: Path, t
     assert summary["rows_kept"] == 213 and summary["rows_removed"] == 117
     kept = read_dir(tmp_path / "out").column("id").to_pylist()
     assert len({sha_of[i] for i in kept}) == 213
-    for row in read_dir(tmp_path / "out" / "_rejects").select(["id", "dup_of"]).to_pylist():
+    for row in read_dir(rejects_dir(tmp_path / "out")).select(["id", "dup_of"]).to_pylist():
         assert sha_of[row["id"]] == sha_of[row["dup_of"]]
 
 

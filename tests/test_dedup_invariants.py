@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.io.layout import manifest_path, rejects_dir, work_dir
 from tests.conftest import invoke, read_dir, write_shard
 from tests.corpus import near_duplicate_corpus, random_document
 
@@ -49,12 +50,16 @@ def test_workers_and_pools_give_byte_identical_shards(tmp_path: Path, monkeypatc
     dedup(src, tmp_path / "one", "--workers", "1")
     dedup(src, tmp_path / "two", "--workers", "2")
     dedup(src, tmp_path / "procs", "--workers", "2", "--pool", "process")
-    names = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("part-*.parquet"))
-    assert len(names) >= 4  # three kept shards and at least one rejects shard
-    for name in names:
-        expected = (tmp_path / "one" / name).read_bytes()
-        assert (tmp_path / "two" / name).read_bytes() == expected
-        assert (tmp_path / "procs" / name).read_bytes() == expected
+    kept = sorted(p.name for p in (tmp_path / "one").glob("part-*.parquet"))
+    rejects = sorted(p.name for p in rejects_dir(tmp_path / "one").glob("part-*.parquet"))
+    assert len(kept) == 3 and rejects  # three kept shards and at least one rejects shard
+    for out in ("two", "procs"):
+        for name in kept:
+            assert (tmp_path / out / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+        for name in rejects:
+            assert (rejects_dir(tmp_path / out) / name).read_bytes() == (
+                rejects_dir(tmp_path / "one") / name
+            ).read_bytes()
 
 
 @pytest.mark.ray
@@ -103,13 +108,13 @@ def test_sigkill_mid_run_then_resume_is_byte_identical(tmp_path: Path) -> None:
     assert clean.returncode == 0, clean.stderr
     out = tmp_path / "out"
     with curate_process(str(src), str(out), "--workers", "1") as victim:
-        markers = out / "_work" / "markers" / "filter"
+        markers = work_dir(out) / "markers" / "filter"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not (markers.is_dir() and any(markers.iterdir())):
             time.sleep(0.005)
         victim.send_signal(signal.SIGKILL)
         victim.wait()
-    assert not (out / "_manifest.json").exists()
+    assert not manifest_path(out).exists()
     for part in out.glob("part-*.parquet"):  # whatever was published is complete and valid
         assert pq.read_metadata(part).num_rows > 0
     resumed = subprocess.run(
@@ -131,7 +136,7 @@ def test_concurrent_run_exits_busy_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with curate_process(str(src), str(out), "--workers", "1") as first:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (out / "_work" / "run.json").exists():
+        while time.monotonic() < deadline and not (work_dir(out) / "run.json").exists():
             time.sleep(0.005)
         before = sorted(str(p) for p in out.rglob("*"))
         second = subprocess.run(

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from curate.io.layout import rejects_dir
 from tests.conftest import invoke, read_dir, write_shard
 
 BOILERPLATE = ["Home | News | Contact", "Accept all cookies", "Share this article", "(c) 2024 Example Corp"]
@@ -75,7 +76,7 @@ def test_frequent_lines_removed_exactly_as_counted(tmp_path: Path, approx: bool)
     expected, removed = brute_force([str(d["text"]) for d in docs], 5)
     expected_by_id = {str(d["id"]): (t, r) for d, t, r in zip(docs, expected, removed, strict=True)}
     kept = read_dir(tmp_path / "out").to_pylist()
-    rejects = read_dir(tmp_path / "out" / "_rejects").to_pylist()
+    rejects = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
     assert len(kept) + len(rejects) == len(docs) == summary["rows_in"]
     for row in kept:
         text, gone = expected_by_id[row["id"]]
@@ -125,7 +126,7 @@ def test_empty_and_null_texts_pass_through(tmp_path: Path) -> None:
     run(str(tmp_path / "in"), str(tmp_path / "out"), "--min-count", "3")
     kept = {r["id"]: r for r in read_dir(tmp_path / "out").to_pylist()}
     assert kept["a"]["text"] == "" and kept["b"]["text"] is None
-    assert [r["id"] for r in read_dir(tmp_path / "out" / "_rejects").to_pylist()] == ["c"]
+    assert [r["id"] for r in read_dir(rejects_dir(tmp_path / "out")).to_pylist()] == ["c"]
 
 
 def test_common_crawl_boilerplate_lines(shared_data: Path, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.io.layout import manifest_path, rejects_dir, state_dir, work_dir
 from tests.conftest import invoke, read_dir, write_shard
 from tests.corpus import expected_pairs, jaccard, near_duplicate_corpus, word_shingles
 
@@ -36,7 +37,7 @@ def test_removals_match_brute_force_jaccard(tmp_path: Path, corpus: list[dict[st
     src = write_corpus(tmp_path / "in", corpus, shards=3)
     summary = run_ok(str(src), str(tmp_path / "out"))
     kept = read_dir(tmp_path / "out")
-    rejects = read_dir(tmp_path / "out" / "_rejects")
+    rejects = read_dir(rejects_dir(tmp_path / "out"))
     assert summary["rows_in"] == len(corpus) == kept.num_rows + rejects.num_rows
     truth = expected_pairs(corpus, 0.8)
     texts = {str(d["id"]): str(d["text"]) for d in corpus}
@@ -65,7 +66,7 @@ def test_one_survivor_per_cluster_and_keep_rules(tmp_path: Path, corpus: list[di
         out = tmp_path / f"out-{keep.replace(':', '-')}"
         run_ok(str(src), str(out), "--keep", keep, "--cluster-columns")
         kept = read_dir(out)
-        rejects = read_dir(out / "_rejects")
+        rejects = read_dir(rejects_dir(out))
         survivors: dict[str, list[str]] = {}
         for row in kept.to_pylist():
             if row["dup_cluster"] is not None:
@@ -102,7 +103,7 @@ def test_chain_does_not_remove_far_end(
     flags = ("--threshold", "0.7", "--bands", "64", "--rows", "2", "--survivors", survivors)
     run_ok(str(tmp_path / "in"), str(tmp_path / "out"), *flags)
     assert sorted(read_dir(tmp_path / "out").column("id").to_pylist()) == kept
-    reject = read_dir(tmp_path / "out" / "_rejects").to_pylist()
+    reject = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
     assert sorted((r["id"], r["dup_of"]) for r in reject) == removed
 
 
@@ -113,7 +114,7 @@ def test_empty_and_short_documents_are_not_all_duplicates(tmp_path: Path) -> Non
     write_shard(tmp_path / "in" / "x.parquet", docs, schema=pa.schema([("id", pa.string()), ("text", pa.string())]))
     summary = run_ok(str(tmp_path / "in"), str(tmp_path / "out"))
     assert summary["rows_removed"] == 1
-    assert read_dir(tmp_path / "out" / "_rejects").column("id").to_pylist() == ["dup-b"]
+    assert read_dir(rejects_dir(tmp_path / "out")).column("id").to_pylist() == ["dup-b"]
 
 
 def test_plain_dedup_runs_minhash_and_rerun_does_no_work(tmp_path: Path, corpus: list[dict[str, object]]) -> None:
@@ -122,11 +123,11 @@ def test_plain_dedup_runs_minhash_and_rerun_does_no_work(tmp_path: Path, corpus:
     first = invoke("dedup", str(src), str(out))
     assert first.exit_code == 0, first.stderr
     assert first.stdout.startswith("dedup minhash: 180 in, ")
-    manifest = (out / "_manifest.json").read_bytes()
+    manifest = manifest_path(out).read_bytes()
     shards_before = {p.name: p.read_bytes() for p in out.glob("part-*.parquet")}
     again = invoke("dedup", str(src), str(out))
     assert again.exit_code == 0 and "(already done)" in again.stdout
-    assert (out / "_manifest.json").read_bytes() == manifest
+    assert manifest_path(out).read_bytes() == manifest
     assert {p.name: p.read_bytes() for p in out.glob("part-*.parquet")} == shards_before
     changed = invoke("dedup", str(src), str(out), "--threshold", "0.9")
     assert changed.exit_code == 2 and "--overwrite" in changed.stderr
@@ -138,13 +139,13 @@ def test_manifest_accounts_for_every_row(tmp_path: Path, corpus: list[dict[str, 
     src = write_corpus(tmp_path / "in", corpus, shards=3)
     out = tmp_path / "out"
     run_ok(str(src), str(out))
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(out).read_text())
     assert manifest["rows_in"] == manifest["rows_kept"] + manifest["rows_removed"] == len(corpus)
     assert [s["name"] for s in manifest["shards"]] == [f"part-{i:05d}.parquet" for i in range(3)]
     assert sum(s["rows"] for s in manifest["shards"]) == manifest["rows_kept"]
     assert sum(s["rows"] for s in manifest["rejects"]) == manifest["rows_removed"]
     assert manifest["stage"] == "dedup_minhash" and len(manifest["fingerprint"]) == 32
-    assert not (out / "_work").exists()
+    assert not work_dir(out).exists()
     # The output is itself a dataset: a second dedup reads only the manifest's shards.
     (out / "part-99999.parquet").write_bytes(b"stray, not listed")
     summary = run_ok(str(out), str(tmp_path / "out2"))
@@ -161,7 +162,7 @@ def test_derived_ids_and_jsonl_input(tmp_path: Path) -> None:
     run_ok(str(src), str(tmp_path / "out"), "--text-column", "body", "--threshold", "0.5")
     kept = read_dir(tmp_path / "out")
     assert kept.column("id").to_pylist() == ["a.jsonl#0", "a.jsonl#2"]
-    assert read_dir(tmp_path / "out" / "_rejects").column("dup_of").to_pylist() == ["a.jsonl#0"]
+    assert read_dir(rejects_dir(tmp_path / "out")).column("dup_of").to_pylist() == ["a.jsonl#0"]
 
 
 def test_zero_row_shard_gives_zero_row_output_with_schema(tmp_path: Path) -> None:
@@ -201,10 +202,10 @@ def test_corrupt_shard_fails_or_is_quarantined(tmp_path: Path, corpus: list[dict
     bad.write_bytes(bad.read_bytes()[:100])
     failed = invoke("dedup", str(src), str(tmp_path / "out"))
     assert failed.exit_code == 3 and str(bad) in failed.stderr
-    assert not (tmp_path / "out" / "_manifest.json").exists()
+    assert not manifest_path(tmp_path / "out").exists()
     skipped = invoke("dedup", str(src), str(tmp_path / "out2"), "--on-error", "skip")
     assert skipped.exit_code == 3, skipped.stderr
-    manifest = json.loads((tmp_path / "out2" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "out2").read_text())
     assert [q["path"] for q in manifest["quarantined"]] == [str(bad)]
     assert manifest["rows_in"] == len(corpus[0::3]) + len(corpus[2::3])
     assert sorted(p.name for p in (tmp_path / "out2").glob("part-*")) == ["part-00000.parquet", "part-00002.parquet"]
@@ -221,7 +222,7 @@ def test_truncated_gzip_among_good_shards_is_quarantined(tmp_path: Path) -> None
     (src / "c.jsonl").write_text("")
     result = invoke("dedup", str(src), str(tmp_path / "out"), "--on-error", "skip")
     assert result.exit_code == 3
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
     assert sorted(Path(q["path"]).name for q in manifest["quarantined"]) == ["b.jsonl.gz", "c.jsonl"]
     assert manifest["rows_in"] == 500
 
@@ -232,7 +233,7 @@ def test_invalid_utf8_is_replaced_and_counted(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "bad.parquet").rename(tmp_path / "in" / "bad.parquet")
     run_ok(str(tmp_path / "in"), str(tmp_path / "out"))
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
     assert manifest["counters"]["invalid_utf8_rows"] == 1
     assert read_dir(tmp_path / "out").column("text").to_pylist()[0].startswith("caf\ufffd au lait")
 
@@ -243,7 +244,8 @@ def test_symlinked_output_subfolder_is_refused(tmp_path: Path, corpus: list[dict
     out.mkdir()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    (out / "_work").symlink_to(elsewhere)
+    state_dir(out).mkdir()
+    work_dir(out).symlink_to(elsewhere)
     result = invoke("dedup", str(src), str(out), "--overwrite")
     assert result.exit_code == 2
     assert list(elsewhere.iterdir()) == []
@@ -282,10 +284,10 @@ def test_help_of_every_command(command: list[str]) -> None:
 def test_no_verify_reports_estimated_similarity(tmp_path: Path, corpus: list[dict[str, object]]) -> None:
     src = write_corpus(tmp_path / "in", corpus, shards=2)
     summary = run_ok(str(src), str(tmp_path / "out"), "--no-verify")
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
     assert manifest["similarity"] == "estimated_jaccard"
     texts = {str(d["id"]): str(d["text"]) for d in corpus}
-    rejects = read_dir(tmp_path / "out" / "_rejects").to_pylist()
+    rejects = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
     assert len(rejects) == summary["rows_removed"] > 0
     for row in rejects:
         exact = jaccard(word_shingles(texts[row["id"]]), word_shingles(texts[row["dup_of"]]))
@@ -297,7 +299,7 @@ def test_no_verify_reports_estimated_similarity(tmp_path: Path, corpus: list[dic
 def test_explain_says_why_a_document_is_gone(tmp_path: Path, corpus: list[dict[str, object]]) -> None:
     src = write_corpus(tmp_path / "in", corpus, shards=2)
     run_ok(str(src), str(tmp_path / "out"))
-    rejected = read_dir(tmp_path / "out" / "_rejects").to_pylist()[0]
+    rejected = read_dir(rejects_dir(tmp_path / "out")).to_pylist()[0]
     gone = invoke("explain", str(tmp_path / "out"), rejected["id"], "--json")
     assert gone.exit_code == 0
     answer = json.loads(gone.stdout)
@@ -321,7 +323,7 @@ def test_deleted_output_shard_is_redone_and_stray_files_ignored(
     again = invoke("dedup", str(src), str(out))
     assert again.exit_code == 0 and "(already done)" not in again.stdout
     assert (out / "part-00001.parquet").read_bytes() == original
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(out).read_text())
     assert "part-00042.parquet" not in {s["name"] for s in manifest["shards"]}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from curate.io.layout import manifest_path
 from tests.conftest import invoke, write_shard
 
 ROWS = [
@@ -60,10 +61,10 @@ def test_explain_does_not_follow_an_input_rewritten_since(tmp_path: Path) -> Non
 
 def test_an_old_manifest_without_its_input_says_so(tmp_path: Path) -> None:
     _, _, third = _chain(tmp_path)
-    manifest_path = third / "_manifest.json"
-    manifest = json.loads(manifest_path.read_text())
+    written = manifest_path(third)
+    manifest = json.loads(written.read_text())
     del manifest["input_location"]  # as written before the field existed
-    manifest_path.write_text(json.dumps(manifest))
+    written.write_text(json.dumps(manifest))
     answer = invoke("explain", str(third), "b")
     assert answer.exit_code == 1
     assert "does not record its input" in answer.stdout

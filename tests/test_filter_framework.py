@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from curate.filters.base import Modification, TextFilter, TextModifier, Verdict
 from curate.filters.registry import register
+from curate.io.layout import manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir, write_shard
 
 
@@ -62,12 +63,12 @@ def test_filter_drops_with_reasons_and_counts(tmp_path: Path) -> None:
     summary = json.loads(result.stdout)
     assert summary["dropped"] == {"test_min_chars:empty": 1, "test_min_chars:too_short": 1}
     assert read_dir(tmp_path / "out").column("id").to_pylist() == ["2", "3", "4"]
-    rejects = read_dir(tmp_path / "out" / "_rejects").to_pylist()
+    rejects = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
     assert [(r["id"], r["_stage"], r["_reason"]) for r in rejects] == [
         ("0", "filter_test_min_chars", "test_min_chars:empty"),
         ("1", "filter_test_min_chars", "test_min_chars:too_short"),
     ]
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
     assert manifest["rows_in"] == 5 == manifest["rows_kept"] + manifest["rows_removed"]
     assert manifest["config"]["config"] == {"min_chars": 6}
 
@@ -78,7 +79,7 @@ def test_annotate_keeps_everything_and_adds_statistics(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     kept = read_dir(tmp_path / "out")
     assert kept.column("test_chars").to_pylist() == [0, 3, 6, 11, 10]
-    assert not (tmp_path / "out" / "_rejects").exists()
+    assert not rejects_dir(tmp_path / "out").exists()
     assert json.loads(result.stdout)["flagged"] == {"test_min_chars:empty": 1, "test_min_chars:too_short": 1}
 
 
@@ -110,7 +111,7 @@ def test_every_document_filtered_out_is_success_with_a_warning(tmp_path: Path) -
     assert result.exit_code == 0
     assert "every document was removed" in result.stderr
     assert read_dir(tmp_path / "out").num_rows == 0
-    assert read_dir(tmp_path / "out" / "_rejects").num_rows == 2
+    assert read_dir(rejects_dir(tmp_path / "out")).num_rows == 2
 
 
 def test_help_of_every_registered_filter_and_dedup_command() -> None:

@@ -25,6 +25,7 @@ from curate import kernel
 from curate.errors import UsageError
 from curate.filters.rules.c4 import C4, C4Lines, read_bad_words
 from curate.filters.rules.fineweb import FineWeb
+from curate.io.layout import manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir, write_shard
 
 # -- the plain-Python reference of rust_ext/src/line_rules.rs ------------------------------------------------
@@ -845,9 +846,9 @@ def test_common_crawl_through_the_cli_with_c4_lines(shared_data: Path, tmp_path:
     kept_ids = one.column("id").to_pylist()
     assert one.column("text").to_pylist() == [expected[i] for i in kept_ids]
     removed = sum(ref_c4(texts[int(i)])[0]["lines"] - ref_c4(texts[int(i)])[0]["lines_kept"] for i in kept_ids)
-    manifest = json.loads((tmp_path / "one" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "one").read_text())
     assert manifest["counters"]["counted:c4:lines_removed"] == removed
-    rejected = read_dir(tmp_path / "one" / "_rejects")
+    rejected = read_dir(rejects_dir(tmp_path / "one"))
     assert all(
         t == texts[int(i)]
         for i, t in zip(rejected.column("id").to_pylist(), rejected.column("text").to_pylist(), strict=True)
@@ -956,7 +957,7 @@ def test_invalid_utf8_in_a_parquet_file(tmp_path: Path) -> None:
         result = invoke("filter", name, str(tmp_path / "in"), str(tmp_path / name), "--json")
         assert result.exit_code == 0, result.stderr
         assert json.loads(result.stdout)["dropped"] == dropped
-        manifest = json.loads((tmp_path / name / "_manifest.json").read_text())
+        manifest = json.loads(manifest_path(tmp_path / name).read_text())
         assert manifest["counters"]["invalid_utf8_rows"] == 2
     kept = read_dir(tmp_path / "c4").column("text").to_pylist()
     assert kept == [doc(*FIVE) + "\n\ufffd\ufffd bad bytes here.", doc(*FIVE)]
@@ -1026,9 +1027,9 @@ def test_cli_annotate_rejects_options_and_environment(tmp_path: Path) -> None:
     result = invoke("filter", "c4", str(tmp_path / "in"), str(tmp_path / "b"), "--min-sentences", "4", "--json")
     assert result.exit_code == 0, result.stderr
     assert read_dir(tmp_path / "b").column("id").to_pylist() == ["0", "1"]
-    rejects = read_dir(tmp_path / "b" / "_rejects").to_pylist()
+    rejects = read_dir(rejects_dir(tmp_path / "b")).to_pylist()
     assert [(r["id"], r["_stage"], r["_reason"]) for r in rejects] == [("2", "filter_c4", "c4:empty")]
-    manifest = json.loads((tmp_path / "b" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "b").read_text())
     assert manifest["config"]["config"]["min_sentences"] == 4
     assert manifest["rows_in"] == 3 == manifest["rows_kept"] + manifest["rows_removed"]
 
@@ -1039,16 +1040,14 @@ def test_cli_annotate_rejects_options_and_environment(tmp_path: Path) -> None:
     runner = CliRunner(env={"CURATE_FILTER_FINEWEB_SHORT_LINE_LENGTH": "10"})
     result = runner.invoke(root, ["filter", "fineweb", str(tmp_path / "in"), str(tmp_path / "c"), "--json"])
     assert result.exit_code == 0, result.stderr
-    assert json.loads((tmp_path / "c" / "_manifest.json").read_text())["config"]["config"]["short_line_length"] == 10
+    assert json.loads(manifest_path(tmp_path / "c").read_text())["config"]["config"]["short_line_length"] == 10
 
     words = tmp_path / "words.txt"
     words.write_text("sentence number five\n", encoding="utf-8")
     result = invoke("filter", "c4", str(tmp_path / "in"), str(tmp_path / "w"), "--bad-words-file", str(words), "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["dropped"] == {"c4:bad_words": 1, "c4:too_few_sentences": 1, "c4:empty": 1}
-    assert json.loads((tmp_path / "w" / "_manifest.json").read_text())["config"]["config"]["bad_words_file"] == str(
-        words
-    )
+    assert json.loads(manifest_path(tmp_path / "w").read_text())["config"]["config"]["bad_words_file"] == str(words)
 
     for bad in (["--min-sentences", "-1"], ["--bad-words-file", str(tmp_path / "missing.txt")]):
         result = invoke("filter", "c4", str(tmp_path / "in"), str(tmp_path / "d"), *bad)

@@ -23,6 +23,7 @@ from curate.filters import text_stats
 from curate.filters.base import Verdict
 from curate.filters.rules.gopher_quality import STOP_WORDS, GopherQuality
 from curate.filters.rules.gopher_repetition import DUP_NGRAMS, TOP_NGRAMS, GopherRepetition
+from curate.io.layout import manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir, write_shard
 
 # -- a plain-Python reference of the definitions ---------------------------------------------------------------
@@ -400,7 +401,7 @@ def _cli(tmp_path: Path, name: str, rows: list[dict[str, object]], *options: str
     out = tmp_path / "out"
     result = invoke("filter", name, str(tmp_path / "in"), str(out), "--json", "--overwrite", *options)
     assert result.exit_code == 0, result.stderr
-    rejects = read_dir(out / "_rejects").to_pylist() if (out / "_rejects").exists() else []
+    rejects = read_dir(rejects_dir(out)).to_pylist() if rejects_dir(out).exists() else []
     return json.loads(result.stdout), {r["id"]: r["_reason"] for r in rejects}
 
 
@@ -413,7 +414,7 @@ def test_quality_rules_through_the_cli(tmp_path: Path) -> None:
     assert summary["rows_kept"] == sum(kept for *_, kept in QUALITY_PARAMS)
     kept_ids = set(read_dir(tmp_path / "out").column("id").to_pylist())
     assert kept_ids == {f"{rule}: {case}" for rule, case, _, kept in QUALITY_PARAMS if kept}
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
     assert manifest["config"]["config"]["min_words"] == 50
     assert manifest["rows_in"] == manifest["rows_kept"] + manifest["rows_removed"] == len(rows)
 
@@ -757,9 +758,9 @@ def test_invalid_utf8_in_a_parquet_file(tmp_path: Path) -> None:
     ):
         result = invoke("filter", name, str(tmp_path / "in"), str(tmp_path / name), "--json")
         assert result.exit_code == 0, result.stderr
-        manifest = json.loads((tmp_path / name / "_manifest.json").read_text())
+        manifest = json.loads(manifest_path(tmp_path / name).read_text())
         assert manifest["counters"]["invalid_utf8_rows"] == 2
-        rejects = read_dir(tmp_path / name / "_rejects").to_pylist()
+        rejects = read_dir(rejects_dir(tmp_path / name)).to_pylist()
         assert {r["id"]: r["_reason"] for r in rejects} == expected
     kept = read_dir(tmp_path / "gopher-quality").column("text").to_pylist()
     assert kept == [good + " \ufffd\ufffd bad", good]
@@ -854,5 +855,5 @@ def test_skipped_word_rules_are_counted_in_the_manifest(tmp_path: Path) -> None:
     write_shard(tmp_path / "in" / "a.parquet", [{"id": "zh", "text": chinese}, {"id": "en", "text": english}])
     result = invoke("filter", "gopher-quality", str(tmp_path / "in"), str(tmp_path / "out"), "--json")
     assert result.exit_code == 0, result.stderr
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
     assert manifest["counters"]["counted:gopher_quality:unspaced_script_word_rules_skipped"] == 1

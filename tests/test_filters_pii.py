@@ -17,6 +17,7 @@ import pytest
 from curate.errors import UsageError
 from curate.filters.rules import pii
 from curate.filters.rules.pii import PiiRedactor
+from curate.io.layout import manifest_path
 from tests.conftest import invoke, read_dir, write_shard
 
 E, IP, P = "<EMAIL>", "<IP_ADDRESS>", "<PHONE>"
@@ -214,7 +215,7 @@ def test_through_the_cli_with_counts_in_the_manifest(tmp_path: Path) -> None:
     result = invoke("filter", "pii", str(tmp_path / "in"), str(out), "--column-name", "pii_found", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["changed"] == {"email": 3, "ip": 3, "phone": 2}
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(out).read_text())
     assert manifest["counters"]["changed:email"] == 3
     assert manifest["counters"]["changed:ip"] == 3
     assert manifest["counters"]["changed:phone"] == 2
@@ -325,7 +326,7 @@ def test_invalid_utf8_in_a_parquet_file(tmp_path: Path) -> None:
         f"\ufffd( {IP}",
         None,
     ]
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
     assert manifest["counters"]["invalid_utf8_rows"] == 2
     assert manifest["counters"]["changed:phone"] == 1
 

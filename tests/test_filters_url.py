@@ -17,6 +17,7 @@ import pytest
 
 from curate.errors import UsageError
 from curate.filters.rules.url import UrlFilter, host_expression, parse_domains
+from curate.io.layout import manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir, write_shard
 
 
@@ -149,13 +150,13 @@ def test_blocklist_and_banned_substrings_through_the_cli(tmp_path: Path, caplog:
     assert summary["dropped"] == {"url:blocklisted_domain": len(blocked), "url:banned_substring": len(banned)}
     kept = read_dir(out).column("id").to_pylist()
     assert kept == [i for i, _ in URLS if i not in blocked + banned]
-    rejects = read_dir(out / "_rejects").to_pylist()
+    rejects = read_dir(rejects_dir(out)).to_pylist()
     assert {r["id"]: r["_reason"] for r in rejects} == {
         **dict.fromkeys(blocked, "url:blocklisted_domain"),
         **dict.fromkeys(banned, "url:banned_substring"),
     }
     assert all(r["_stage"] == "filter_url" for r in rejects)
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(out).read_text())
     assert manifest["rows_in"] == len(URLS) == manifest["rows_kept"] + manifest["rows_removed"]
     assert manifest["config"]["config"]["blocklist"] == [str(tmp_path / "ut1.txt")]
 
@@ -180,7 +181,7 @@ def test_unusable_urls_are_kept_counted_under_annotate_or_dropped_on_request(tmp
     result = invoke("filter", "url", str(tmp_path / "in"), str(tmp_path / "dropped"), "--drop-unparseable", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["dropped"] == {"url:missing_url": 2, "url:unparseable_url": 2}
-    rejects = read_dir(tmp_path / "dropped" / "_rejects")
+    rejects = read_dir(rejects_dir(tmp_path / "dropped"))
     assert sorted(rejects.column("id").to_pylist()) == ["empty", "null", "unparseable", "unparseable-empty-label"]
 
 
@@ -215,7 +216,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
         result = invoke("filter", "url", str(tmp_path / "in"), str(tmp_path / f"out{i}"), *options)
         assert result.exit_code == 2, (options, result.stderr)
         assert message in result.stderr
-        assert not (tmp_path / f"out{i}" / "_manifest.json").exists()
+        assert not manifest_path(tmp_path / f"out{i}").exists()
     result = invoke("filter", "url", str(tmp_path / "ints"), str(tmp_path / "out-ints"))
     assert result.exit_code == 2
     assert "has type int64, not a string" in result.stderr
@@ -261,6 +262,6 @@ def test_large_blocklist_on_real_urls_matches_a_brute_force_walk(shared_data: Pa
     assert result.exit_code == 0, result.stderr
     expected = {str(i) for i, u in enumerate(urls) if is_blocked(urllib_host(u))}
     assert len(expected) > 100
-    rejected = set(read_dir(tmp_path / "out" / "_rejects").column("id").to_pylist())
+    rejected = set(read_dir(rejects_dir(tmp_path / "out")).column("id").to_pylist())
     assert rejected == expected
     assert json.loads(result.stdout)["dropped"] == {"url:blocklisted_domain": len(expected)}

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.io.layout import manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir, write_shard
 
 Image = pytest.importorskip("PIL.Image")
@@ -56,11 +57,11 @@ def _huge_png_header(width: int, height: int) -> bytes:
 
 def _rejects(out: Path) -> Path:
     """Where a run writing OUT puts its rejected rows (the one place to change if the layout moves)."""
-    return out / "_rejects"
+    return rejects_dir(out)
 
 
 def _manifest_path(out: Path) -> Path:
-    return out / "_manifest.json"
+    return manifest_path(out)
 
 
 def _manifest(out: Path) -> dict:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from curate.io.layout import manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir
 
 pytest.importorskip("warcio")
@@ -75,13 +76,13 @@ def page(n: int) -> tuple[str, bytes, str, str]:
 
 def ingest(src: Path, out: Path, *args: str) -> tuple[int, str, dict[str, int]]:
     result = invoke("ingest", "warc", str(src), str(out), *args)
-    manifest = json.loads((out / "_manifest.json").read_text()) if (out / "_manifest.json").exists() else {}
+    manifest = json.loads(manifest_path(out).read_text()) if manifest_path(out).exists() else {}
     return result.exit_code, result.stderr, manifest.get("counters", {})
 
 
 def kept_and_rejected(out: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     kept = read_dir(out).to_pylist()
-    rejects = read_dir(out / "_rejects").to_pylist() if (out / "_rejects").exists() else []
+    rejects = read_dir(rejects_dir(out)).to_pylist() if rejects_dir(out).exists() else []
     return kept, rejects
 
 
@@ -108,9 +109,9 @@ def test_keep_html_and_resume(tmp_path: Path) -> None:
     assert ingest(src, tmp_path / "out", "--keep-html")[0] == 0
     kept, _ = kept_and_rejected(tmp_path / "out")
     assert kept[0]["html"] == ARTICLE.replace("river rose", "river rose 1 times")
-    before = (tmp_path / "out" / "_manifest.json").read_bytes()
+    before = manifest_path(tmp_path / "out").read_bytes()
     result = invoke("ingest", "warc", str(src), str(tmp_path / "out"), "--keep-html")
-    assert result.exit_code == 0 and (tmp_path / "out" / "_manifest.json").read_bytes() == before
+    assert result.exit_code == 0 and manifest_path(tmp_path / "out").read_bytes() == before
 
 
 def test_truncated_gzip_member_mid_file(tmp_path: Path) -> None:
@@ -364,7 +365,7 @@ def test_a_missing_extractor_names_the_extra(tmp_path: Path) -> None:
     done = run_process_python(script)
     assert done.returncode == 2, done.stderr
     assert "pip install 'curate[warc]'" in done.stderr and "trafilatura" in done.stderr
-    assert not (tmp_path / "out" / "_manifest.json").exists()
+    assert not manifest_path(tmp_path / "out").exists()
 
 
 def run_process_python(script: str) -> subprocess.CompletedProcess[str]:

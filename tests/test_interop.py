@@ -1,10 +1,10 @@
 """What the readers people use get from a curate output, with the real libraries.
 
-Each reader form is run on a real ``curate dedup exact`` output whose kept and rejected ids
-are known by hand. The forms that return exactly the kept rows today must keep doing so; the
-forms that do not (they also read the rejects, or fail on the lock or the manifest) are
-``xfail(strict=True)``: the day the layout of docs/output-layout.md lands they pass, and the
-strict marker makes that a failure to be noticed and removed.
+Each reader form of issue 11 is run on real curate outputs whose kept and rejected ids are
+known by hand: a ``curate dedup exact`` output and a ``curate run`` output (whose rejects are
+per stage), each plain and with ``--keep-work``. OUT holds the kept shards and nothing else
+(docs/output-layout.md: the rest is in ``OUT.curate``), so every form returns exactly the kept
+rows, with the columns the manifest documents.
 
 The second half pins what each reader skips on its own (hidden ``.`` names, ``_`` names,
 ``__`` names, files of another extension), the facts the layout is designed from.
@@ -12,6 +12,7 @@ The second half pins what each reader skips on its own (hidden ``.`` names, ``_`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,10 +20,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.io import layout
 from tests.conftest import invoke, write_shard
 
-KEPT = ["a", "b", "e"]
-REJECTED = ["c", "d"]
+# p0: a, b, f; p1: c (a's text), d (b's text), e. f holds a curly bracket, which C4 drops.
+DEDUP_KEPT = ["a", "b", "e", "f"]
+RUN_KEPT = ["a", "b", "e"]
+PIPELINE = "stages:\n  - dedup exact: {}\n  - filter c4: {remove-lines: false, min-sentences: 0}\n"
 
 
 @pytest.fixture(autouse=True)
@@ -32,84 +36,122 @@ def _offline_hf(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
 
 
-@pytest.fixture
-def curate_output(tmp_path: Path) -> Path:
-    """Rows a..e; c repeats a's text, d repeats b's: exact dedup keeps a, b, e."""
-    write_shard(tmp_path / "in" / "p0.parquet", [{"id": "a", "text": "one"}, {"id": "b", "text": "two"}])
+def _input(tmp_path: Path) -> Path:
+    write_shard(
+        tmp_path / "in" / "p0.parquet",
+        [{"id": "a", "text": "one."}, {"id": "b", "text": "two."}, {"id": "f", "text": "a { brace."}],
+    )
     write_shard(
         tmp_path / "in" / "p1.parquet",
-        [{"id": "c", "text": "one"}, {"id": "d", "text": "two"}, {"id": "e", "text": "three"}],
+        [{"id": "c", "text": "one."}, {"id": "d", "text": "two."}, {"id": "e", "text": "three."}],
     )
-    out = tmp_path / "out"
-    result = invoke("-q", "dedup", "exact", str(tmp_path / "in"), str(out), "--keep-work")
+    return tmp_path / "in"
+
+
+OUTPUTS = ["dedup exact", "dedup exact --keep-work", "run", "run --keep-work"]
+
+
+@pytest.fixture(params=OUTPUTS)
+def curate_output(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, list[str]]:
+    """A finished output and its kept ids; its rejects and (with --keep-work) work files are
+    there, beside OUT, for the readers not to take."""
+    source, out = _input(tmp_path), tmp_path / "out"
+    keep_work = ["--keep-work"] if request.param.endswith("--keep-work") else []
+    if request.param.startswith("run"):
+        recipe = tmp_path / "p.yaml"
+        recipe.write_text(PIPELINE, encoding="utf-8")
+        args = ["run", str(recipe), "--input", str(source), "--output", str(out)]
+        kept, rejects = RUN_KEPT, ["01-dedup_exact", "02-filter_c4"]
+    else:
+        args = ["dedup", "exact", str(source), str(out)]
+        kept, rejects = DEDUP_KEPT, []
+    result = invoke("-q", *args, *keep_work)
     assert result.exit_code == 0, result.output
-    assert (out / "_rejects").is_dir() and (out / "_work").is_dir()  # what the readers must not take
-    return out
+    assert sorted(p.name for p in out.iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
+    assert list(layout.rejects_dir(out).rglob("part-*.parquet"))  # what the readers must not take
+    assert sorted(p.name for p in layout.rejects_dir(out).iterdir() if p.is_dir()) == rejects
+    assert layout.work_dir(out).is_dir() == bool(keep_work)
+    return out, kept
 
 
-def _hf_dir(out: Path) -> list[str]:
+def _documented(out: Path) -> list[str]:
+    """The columns the manifest says OUT holds."""
+    manifest = json.loads(layout.manifest_path(out).read_text())
+    return [field["name"] for field in manifest["schema"]]
+
+
+def _hf_dir(out: Path) -> tuple[list[str], list[str]]:
     datasets = pytest.importorskip("datasets")
-    return list(
-        datasets.load_dataset("parquet", data_dir=str(out), split="train", cache_dir=str(out.parent / "c"))["id"]
-    )
+    found = datasets.load_dataset("parquet", data_dir=str(out), split="train", cache_dir=str(out.parent / "c"))
+    return list(found["id"]), list(found.column_names)
 
 
-def _hf_files(out: Path) -> list[str]:
+def _hf_files(out: Path) -> tuple[list[str], list[str]]:
     datasets = pytest.importorskip("datasets")
     files = str(out / "*.parquet")
-    return list(
-        datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(out.parent / "c"))["id"]
-    )
+    found = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(out.parent / "c"))
+    return list(found["id"]), list(found.column_names)
 
 
-def _polars(source: str) -> list[str]:
+def _polars(source: str) -> tuple[list[str], list[str]]:
     import polars as pl
 
-    return list(pl.scan_parquet(source).select("id").collect()["id"])
+    frame = pl.scan_parquet(source).collect()
+    return list(frame["id"]), list(frame.columns)
 
 
-def _duckdb(pattern: str) -> list[str]:
+def _duckdb(pattern: str) -> tuple[list[str], list[str]]:
     duckdb = pytest.importorskip("duckdb")
-    return [row[0] for row in duckdb.sql(f"SELECT id FROM read_parquet('{pattern}')").fetchall()]
+    relation = duckdb.sql(f"SELECT * FROM read_parquet('{pattern}')")
+    position = relation.columns.index("id")
+    return [row[position] for row in relation.fetchall()], list(relation.columns)
 
 
-def _pyarrow(out: Path) -> list[str]:
+def _pyarrow(out: Path) -> tuple[list[str], list[str]]:
     import pyarrow.dataset as ds
 
-    return list(ds.dataset(str(out), format="parquet").to_table(columns=["id"])["id"].to_pylist())
+    table = ds.dataset(str(out), format="parquet").to_table()
+    if "text" in table.column_names:  # docs/output-layout.md: text stays large_string
+        assert table.schema.field("text").type == pa.large_string()
+    return table["id"].to_pylist(), table.column_names
 
 
-LAYOUT_GAP = "curate's lock, manifest, _rejects and _work sit inside OUT (docs/output-layout.md)"
-
-READERS: list[tuple[str, Callable[[Path], list[str]], bool]] = [
-    ("pyarrow.dataset(OUT)", _pyarrow, True),
-    ("polars scan_parquet(OUT/*.parquet)", lambda out: _polars(str(out / "*.parquet")), True),
-    ("duckdb read_parquet('OUT/*.parquet')", lambda out: _duckdb(str(out / "*.parquet")), True),
-    ("datasets data_files=OUT/*.parquet", _hf_files, True),
-    ("datasets data_dir=OUT", _hf_dir, False),
-    ("polars scan_parquet(OUT)", lambda out: _polars(str(out)), False),
-    ("polars scan_parquet(OUT/**/*.parquet)", lambda out: _polars(str(out / "**" / "*.parquet")), False),
-    ("duckdb read_parquet('OUT/**/*.parquet')", lambda out: _duckdb(str(out / "**" / "*.parquet")), False),
+READERS: list[tuple[str, Callable[[Path], tuple[list[str], list[str]]]]] = [
+    ("pyarrow.dataset(OUT)", _pyarrow),
+    ("polars scan_parquet(OUT/*.parquet)", lambda out: _polars(str(out / "*.parquet"))),
+    ("duckdb read_parquet('OUT/*.parquet')", lambda out: _duckdb(str(out / "*.parquet"))),
+    ("datasets data_files=OUT/*.parquet", _hf_files),
+    ("datasets data_dir=OUT", _hf_dir),
+    ("polars scan_parquet(OUT)", lambda out: _polars(str(out))),
+    ("polars scan_parquet(OUT/**/*.parquet)", lambda out: _polars(str(out / "**" / "*.parquet"))),
+    ("duckdb read_parquet('OUT/**/*.parquet')", lambda out: _duckdb(str(out / "**" / "*.parquet"))),
 ]
 
 
-@pytest.mark.parametrize(
-    "read",
-    [
-        pytest.param(fn, id=name, marks=[] if works else [pytest.mark.xfail(strict=True, reason=LAYOUT_GAP)])
-        for name, fn, works in READERS
-    ],
-)
-def test_a_reader_gets_exactly_the_kept_rows(curate_output: Path, read: Callable[[Path], list[str]]) -> None:
-    assert sorted(read(curate_output)) == KEPT
+@pytest.mark.parametrize("read", [pytest.param(fn, id=name) for name, fn in READERS])
+def test_a_reader_gets_exactly_the_kept_rows(
+    curate_output: tuple[Path, list[str]], read: Callable[[Path], tuple[list[str], list[str]]]
+) -> None:
+    out, kept = curate_output
+    ids, columns = read(out)
+    assert sorted(ids) == kept
+    assert columns == _documented(out)
 
 
-def test_hf_reads_text_as_large_string_and_the_documented_cast_concatenates(curate_output: Path) -> None:
+@pytest.fixture
+def exact_output(tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    result = invoke("-q", "dedup", "exact", str(_input(tmp_path)), str(out))
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_hf_reads_text_as_large_string_and_the_documented_cast_concatenates(exact_output: Path) -> None:
     """``text`` stays large_string (docs/output-layout.md): HF sees ``large_string``, and
     concatenating with an ordinary string dataset needs the one cast the docs give."""
     datasets = pytest.importorskip("datasets")
     ours = datasets.load_dataset(
-        "parquet", data_files=str(curate_output / "*.parquet"), split="train", cache_dir=str(curate_output.parent / "c")
+        "parquet", data_files=str(exact_output / "*.parquet"), split="train", cache_dir=str(exact_output.parent / "c")
     )
     assert ours.features["text"] == datasets.Value("large_string")
     plain = datasets.Dataset.from_dict({"id": ["z"], "text": ["plain"]})
@@ -118,7 +160,7 @@ def test_hf_reads_text_as_large_string_and_the_documented_cast_concatenates(cura
         datasets.concatenate_datasets([ours.select_columns(["id", "text"]), plain])
     cast = ours.select_columns(["id", "text"]).cast_column("text", datasets.Value("string"))
     both = datasets.concatenate_datasets([cast, plain])
-    assert sorted(both["id"]) == [*KEPT, "z"]
+    assert sorted(both["id"]) == [*DEDUP_KEPT, "z"]
 
 
 # What each reader skips by itself, on a directory holding one kept shard and one extra file.
@@ -134,9 +176,9 @@ def _layout(root: Path, extra: str) -> Path:
     return root
 
 
-def _outcome(read: Callable[[], list[str]]) -> str:
+def _outcome(read: Callable[[], tuple[list[str], list[str]]]) -> str:
     try:
-        return "kept only" if sorted(read()) == ["kept"] else "reads it"
+        return "kept only" if sorted(read()[0]) == ["kept"] else "reads it"
     except Exception:
         return "fails"
 

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,10 +19,22 @@ import zstandard
 
 from curate.errors import BadInputError, BusyError, UnsafePathError, UsageError
 from curate.io.discovery import discover_inputs
+from curate.io.layout import (
+    REJECTS,
+    TMP,
+    WORK,
+    legacy_manifest_path,
+    legacy_work_dir,
+    lock_path,
+    manifest_path,
+    rejects_dir,
+    work_dir,
+)
 from curate.io.lock import OutputLock
 from curate.io.paths import safe_join
 from curate.io.readers import ReadCounters, ReadOptions, batch_ids, read_batches
 from curate.io.schema import check_input_schemas, conform
+from curate.io.shard_output import reject_name
 from curate.io.writers import AtomicParquetWriter
 from tests.conftest import write_shard
 
@@ -51,26 +64,51 @@ def test_discovery_of_empty_directory_is_a_usage_error(tmp_path: Path) -> None:
         discover_inputs(str(tmp_path))
 
 
-def test_discovery_reads_only_manifest_listed_shards(tmp_path: Path) -> None:
-    write_shard(tmp_path / "part-00000.parquet", [{"text": "a"}])
-    write_shard(tmp_path / "part-00001.parquet", [{"text": "stray"}])
-    (tmp_path / "_manifest.json").write_text(json.dumps({"shards": [{"name": "part-00000.parquet"}]}))
-    shards, manifest = discover_inputs(str(tmp_path))
+# A dataset's manifest where this curate writes it, and where curate wrote it before layout 2.
+MANIFEST_AT = [manifest_path, legacy_manifest_path]
+
+
+def _write_manifest_at(where: Callable[[Path], Path], dataset: Path, manifest: object) -> None:
+    path = where(dataset)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("where", MANIFEST_AT)
+def test_discovery_reads_only_manifest_listed_shards(tmp_path: Path, where: Callable[[Path], Path]) -> None:
+    dataset = tmp_path / "ds"
+    write_shard(dataset / "part-00000.parquet", [{"text": "a"}])
+    write_shard(dataset / "part-00001.parquet", [{"text": "stray"}])
+    _write_manifest_at(where, dataset, {"shards": [{"name": "part-00000.parquet"}]})
+    shards, manifest = discover_inputs(str(dataset))
     assert [s.name for s in shards] == ["part-00000.parquet"]
     assert manifest is not None
 
 
-def test_discovery_refuses_manifest_escaping_the_dataset(tmp_path: Path) -> None:
-    (tmp_path / "_manifest.json").write_text(json.dumps({"shards": [{"name": "../../etc/passwd"}]}))
+@pytest.mark.parametrize("where", MANIFEST_AT)
+def test_discovery_refuses_manifest_escaping_the_dataset(tmp_path: Path, where: Callable[[Path], Path]) -> None:
+    dataset = tmp_path / "ds"
+    dataset.mkdir()
+    _write_manifest_at(where, dataset, {"shards": [{"name": "../../etc/passwd"}]})
     with pytest.raises(BadInputError, match="escapes"):
-        discover_inputs(str(tmp_path))
+        discover_inputs(str(dataset))
 
 
-def test_unfinished_curate_output_is_refused_as_input(tmp_path: Path) -> None:
-    write_shard(tmp_path / "part-00000.parquet", [{"text": "a"}])
-    (tmp_path / "_work").mkdir()
+@pytest.mark.parametrize("where", [work_dir, legacy_work_dir])
+def test_unfinished_curate_output_is_refused_as_input(tmp_path: Path, where: Callable[[Path], Path]) -> None:
+    dataset = tmp_path / "ds"
+    write_shard(dataset / "part-00000.parquet", [{"text": "a"}])
+    where(dataset).mkdir(parents=True)
     with pytest.raises(UsageError, match="unfinished"):
-        discover_inputs(str(tmp_path))
+        discover_inputs(str(dataset))
+
+
+def test_discovery_below_a_directory_skips_curate_state_directories(tmp_path: Path) -> None:
+    """A directory holding finished outputs: their ``X.curate`` (rejects, work) is not data."""
+    write_shard(tmp_path / "runs" / "a" / "part-00000.parquet", [{"text": "kept"}])
+    write_shard(rejects_dir(tmp_path / "runs" / "a") / "part-00000.parquet", [{"text": "dropped"}])
+    shards, _ = discover_inputs(str(tmp_path / "runs"))
+    assert [s.name for s in shards] == ["a/part-00000.parquet"]
 
 
 def test_jsonl_gz_and_zst_read_with_derived_ids(tmp_path: Path) -> None:
@@ -205,7 +243,7 @@ def test_atomic_writer_publishes_only_on_success(tmp_path: Path) -> None:
         writer._flush()  # a row group is on disk in the temporary file
         raise RuntimeError("writer failed midway")
     assert not (tmp_path / "part-00000.parquet").exists()
-    assert list((tmp_path / "_work" / "tmp").iterdir()) == []
+    assert list((tmp_path / WORK / TMP).iterdir()) == []
     with AtomicParquetWriter(tmp_path, "part-00000.parquet", schema=schema) as writer:
         writer.write(batch)
     assert pq.read_table(tmp_path / "part-00000.parquet").num_rows == 2
@@ -230,9 +268,9 @@ def test_symlinked_subfolder_is_refused(tmp_path: Path) -> None:
     outside.mkdir()
     root = tmp_path / "out"
     root.mkdir()
-    os.symlink(outside, root / "_rejects")
+    os.symlink(outside, root / REJECTS)
     with pytest.raises(UnsafePathError, match="resolves outside"):
-        AtomicParquetWriter(root, "_rejects/part-00000.parquet")
+        AtomicParquetWriter(root, reject_name(0))
     assert list(outside.iterdir()) == []
 
 
@@ -246,7 +284,8 @@ def test_lock_is_exclusive_across_processes_and_freed_by_sigkill(tmp_path: Path)
                 import sys, time
                 from pathlib import Path
                 from curate.io.lock import OutputLock
-                with OutputLock(Path({str(tmp_path)!r})):
+                from curate.io.layout import lock_path
+                with OutputLock(lock_path(Path({str(tmp_path / "out")!r}))):
                     print("held", flush=True)
                     time.sleep(60)
                 """
@@ -257,10 +296,10 @@ def test_lock_is_exclusive_across_processes_and_freed_by_sigkill(tmp_path: Path)
     ) as holder:
         try:
             assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-            with pytest.raises(BusyError), OutputLock(tmp_path):
+            with pytest.raises(BusyError), OutputLock(lock_path(tmp_path / "out")):
                 pass
         finally:
             holder.kill()
             holder.wait()
-    with OutputLock(tmp_path):  # no manual cleanup needed after SIGKILL
+    with OutputLock(lock_path(tmp_path / "out")):  # no manual cleanup needed after SIGKILL
         pass

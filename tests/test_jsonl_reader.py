@@ -18,6 +18,7 @@ import zstandard
 from curate.errors import BadInputError
 from curate.io.discovery import discover_inputs
 from curate.io.jsonl import JSON_BLOCK_BYTES
+from curate.io.layout import manifest_path, work_dir
 from curate.io.readers import ReadCounters, ReadOptions, read_batches
 from curate.io.schema import SchemaCache, check_input_schemas
 from tests.conftest import invoke, write_shard
@@ -41,7 +42,7 @@ def lorem_lines(count: int = 2000) -> bytes:
 
 
 def manifest(out: Path) -> dict[str, object]:
-    loaded: dict[str, object] = json.loads((out / "_manifest.json").read_text())
+    loaded: dict[str, object] = json.loads(manifest_path(out).read_text())
     return loaded
 
 
@@ -277,7 +278,7 @@ def test_a_resumed_run_reuses_the_schema_pass_kept_in_work(tmp_path: Path) -> No
     shard.write_text(json.dumps({"text": "x", "n": 100}) + "\n")
     result = invoke("dedup", "exact", str(tmp_path / "in"), str(tmp_path / "out"), "--keep-work")
     assert result.exit_code == 0, result.output
-    kept = list((tmp_path / "out" / "_work" / "schemas").glob("*.arrow"))
+    kept = list((work_dir(tmp_path / "out") / "schemas").glob("*.arrow"))
     assert len(kept) == 1
     # Same size and mtime, other content: only the kept schema can say "n" is an integer.
     stat = shard.stat()

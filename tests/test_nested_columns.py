@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from curate.io.layout import rejects_dir
 from tests.conftest import invoke, read_dir, write_shard
 
 ROWS = [
@@ -40,7 +41,7 @@ def test_dedup_exact_on_a_struct_field(tmp_path: Path) -> None:
     assert read_dir(tmp_path / "out").num_rows == 4  # every key differs (a null struct is a null key)
     again = invoke("dedup", "exact", str(tmp_path / "in"), str(tmp_path / "o2"), "--on", "metadata.url")
     assert again.exit_code == 0, again.output
-    rejected = read_dir(tmp_path / "o2", "_rejects/*.parquet")
+    rejected = read_dir(rejects_dir(tmp_path / "o2"), "*.parquet")
     assert rejected.column("text").to_pylist() == ["two"]
     assert rejected.column("_reason").to_pylist() == ["exact:duplicate_metadata.url"]
     kept = read_dir(tmp_path / "o2")
@@ -71,7 +72,7 @@ def test_id_column_and_url_column_as_struct_fields(tmp_path: Path) -> None:
         "metadata.key",
     )
     assert result.exit_code == 0, result.output
-    rejected = read_dir(tmp_path / "out", "_rejects/*.parquet")
+    rejected = read_dir(rejects_dir(tmp_path / "out"), "*.parquet")
     assert rejected.column("text").to_pylist() == ["three"]
     explained = invoke("explain", str(tmp_path / "out"), "k3", "--id-column", "metadata.key")
     assert explained.exit_code == 0, explained.output
@@ -107,4 +108,4 @@ def test_dolma_common_crawl_dedup_on_metadata_url(tmp_path: Path, shared_data: P
     result = invoke("dedup", "exact", str(tmp_path / "in"), str(tmp_path / "out"), "--on", "metadata.warc_url")
     assert result.exit_code == 0, result.output
     assert read_dir(tmp_path / "out").column("id").to_pylist() == expected
-    assert read_dir(tmp_path / "out", "_rejects/*.parquet").column("id").to_pylist() == [d["id"] for d in docs[:5]]
+    assert read_dir(rejects_dir(tmp_path / "out"), "*.parquet").column("id").to_pylist() == [d["id"] for d in docs[:5]]

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.io.layout import manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sample"
@@ -127,11 +128,11 @@ def test_every_text_command_reads_and_rewrites_a_struct_field(
     assert counts[0] == counts[1] and counts[0]["rows_in"] == 600
     _same_as_flat(tmp_path / "nested", tmp_path / "flat", "part-*.parquet")
     if counts[0]["rows_removed"]:
-        _same_as_flat(tmp_path / "nested", tmp_path / "flat", "_rejects/*.parquet")
-        rejects = _rows(tmp_path / "nested", "_rejects/*.parquet")
+        _same_as_flat(rejects_dir(tmp_path / "nested"), rejects_dir(tmp_path / "flat"), "*.parquet")
+        rejects = _rows(rejects_dir(tmp_path / "nested"), "*.parquet")
         assert (
             rejects.column("_reason").to_pylist()
-            == _rows(tmp_path / "flat", "_rejects/*.parquet").column("_reason").to_pylist()
+            == _rows(rejects_dir(tmp_path / "flat"), "*.parquet").column("_reason").to_pylist()
         )
 
 
@@ -155,7 +156,7 @@ def test_a_pipeline_with_a_nested_text_column_equals_the_flat_one(inputs: tuple[
         result = invoke("run", str(tmp_path / f"{name}.yaml"), "--input", str(source), "--output", str(tmp_path / name))
         assert result.exit_code == 0, result.output
     _same_as_flat(tmp_path / "nested", tmp_path / "flat", "part-*.parquet")
-    _same_as_flat(tmp_path / "nested", tmp_path / "flat", "_rejects/*/*.parquet")
+    _same_as_flat(rejects_dir(tmp_path / "nested"), rejects_dir(tmp_path / "flat"), "*/*.parquet")
 
 
 def test_a_chain_and_the_nightly_index_read_the_field(inputs: tuple[Path, Path], tmp_path: Path) -> None:
@@ -191,7 +192,7 @@ def test_jsonl_repairs_invalid_text_inside_the_struct_only(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     meta = read_dir(tmp_path / "out").column("metadata").to_pylist()
     assert [m["text"] for m in meta] == ["fine words here", "broken \ufffd here"]
-    assert json.loads((tmp_path / "out" / "_manifest.json").read_text())["counters"]["invalid_utf8_rows"] == 1
+    assert json.loads(manifest_path(tmp_path / "out").read_text())["counters"]["invalid_utf8_rows"] == 1
     # Outside the text field: refused, naming line and column.
     lines[0]["metadata"]["url"] = "http://\udc80.example/"
     payload = "".join(json.dumps(line) + "\n" for line in lines).encode()
@@ -236,7 +237,7 @@ def test_report_shows_removed_texts_from_the_struct(inputs: tuple[Path, Path], t
     assert result.exit_code == 0, result.output
     assert invoke("report", str(out), "-o", str(tmp_path / "r.html")).exit_code == 0
     page = (tmp_path / "r.html").read_text()
-    removed = read_dir(out, "_rejects/*.parquet").column("metadata").to_pylist()
+    removed = read_dir(rejects_dir(out), "*.parquet").column("metadata").to_pylist()
     # The excerpts (the first 40 characters here) of removed texts, read from metadata.text.
     assert removed and all(html.escape(m["text"][:40], quote=False) in page for m in removed[:3])
 
@@ -254,4 +255,4 @@ def test_parquet_repairs_invalid_utf8_inside_the_struct(tmp_path: Path) -> None:
     assert [m["url"] for m in kept.column("metadata").to_pylist()] == ["u1", "u2", "u3"]
     kept.validate(full=True)  # valid UTF-8 written back into the struct
     assert [m["text"] for m in kept.column("metadata").to_pylist()] == ["fine words", "bad \ufffd\ufffd bytes", None]
-    assert json.loads((tmp_path / "out" / "_manifest.json").read_text())["counters"]["invalid_utf8_rows"] == 1
+    assert json.loads(manifest_path(tmp_path / "out").read_text())["counters"]["invalid_utf8_rows"] == 1

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.dedup.index.store import LOCK_NAME as INDEX_LOCK
 from tests.conftest import invoke, read_dir
 from tests.test_nightly_index import manifest_of, rejects_of
 
@@ -236,7 +237,7 @@ def _cli(*args: str) -> list[str]:
 def _tree_bytes(index: Path) -> dict[str, bytes]:
     """Every file of an index but its lock, the state without the (path-dependent) output names."""
     found = {str(p.relative_to(index)): p.read_bytes() for p in sorted(index.rglob("*")) if p.is_file()}
-    found.pop("_curate.lock", None)
+    found.pop(INDEX_LOCK, None)
     state = json.loads(found.pop("_index.json"))
     for applied in state["applied"]:
         applied.pop("output")

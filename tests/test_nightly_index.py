@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.dedup.index.store import LOCK_NAME as INDEX_LOCK
+from curate.io.layout import lock_path, manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir, small_tmpfs
 from tests.corpus import jaccard, mutate, word_shingles
 
@@ -89,15 +91,15 @@ def nights(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
 def rejects_of(out: Path) -> pa.Table:
     """The rows a run removed. The one place that knows where rejects and manifest lie (the output
     layout may move them out of OUT)."""
-    return read_dir(out / "_rejects")
+    return read_dir(rejects_dir(out))
 
 
 def manifest_of(out: Path) -> dict[str, object]:
-    return dict(json.loads((out / "_manifest.json").read_text()))
+    return dict(json.loads(manifest_path(out).read_text()))
 
 
 def has_manifest(out: Path) -> bool:
-    return (out / "_manifest.json").exists()
+    return manifest_path(out).exists()
 
 
 def _ids(directory: Path) -> set[str]:
@@ -118,7 +120,7 @@ def _index_bytes(index: Path) -> dict[str, bytes]:
     """Every file of an index, the state without the (path-dependent) output names."""
     found = {}
     for path in sorted(index.rglob("*")):
-        if path.is_file() and path.name != "_curate.lock":
+        if path.is_file() and path.name != INDEX_LOCK:
             found[str(path.relative_to(index))] = path.read_bytes()
     state = json.loads(found.pop("_index.json"))
     for applied in state["applied"]:
@@ -228,7 +230,7 @@ def test_index_busy_exits_75_having_written_nothing(nights: tuple[list[Path], Pa
     idx = tmp_path / "idx"
     _run_nights(paths[:1], idx, tmp_path)
     before = _index_bytes(idx)
-    with open(idx / "_curate.lock", "a+") as held:
+    with open(idx / INDEX_LOCK, "a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         cmd = _cli("dedup", "minhash", "--index", str(idx), *MODE, str(paths[1]), str(tmp_path / "busy"))
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
@@ -267,7 +269,7 @@ def test_two_concurrent_runs_one_proceeds_the_other_exits_75(nights: tuple[list[
         stderr=subprocess.PIPE,
         text=True,
     )
-    _wait_until_locked(idx / "_curate.lock")
+    _wait_until_locked(idx / INDEX_LOCK)
     second = subprocess.run(
         _cli("dedup", "minhash", "--index", str(idx), *MODE, str(paths[0]), str(tmp_path / "o1")),
         capture_output=True,
@@ -348,7 +350,7 @@ def test_status_says_complete_interrupted_or_broken(nights: tuple[list[Path], Pa
     assert result.exit_code == 3 and "index files missing" in result.stdout
     # A killed run: a workspace, no manifest, no lock holder.
     proc = subprocess.Popen(_cli("dedup", "minhash", *MODE, str(paths[1]), str(tmp_path / "killed")))
-    _wait_until_locked(tmp_path / "killed" / "_curate.lock")
+    _wait_until_locked(lock_path(tmp_path / "killed"))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     result = invoke("status", str(tmp_path / "killed"), "--json")

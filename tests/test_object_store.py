@@ -4,6 +4,7 @@ curate does not handle, never a local directory named ``s3:``."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -12,10 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
+import xxhash
 
+from curate.io.layout import MANIFEST, WORK, rejects_dir
 from tests.conftest import read_dir, run_process
 
 
@@ -77,7 +81,7 @@ def test_an_s3_input_is_read_from_a_real_s3_server(s3_endpoint: str, tmp_path: P
     assert result.returncode == 0, result.stderr
     # Exact duplicates of "same text" (a, c) and "other" (b, d): the first of each survives.
     assert sorted(read_dir(out).column("id").to_pylist()) == ["a", "b"]
-    assert sorted(read_dir(out, "_rejects/*.parquet").column("id").to_pylist()) == ["c", "d"]
+    assert sorted(read_dir(rejects_dir(out), "*.parquet").column("id").to_pylist()) == ["c", "d"]
 
 
 def test_a_missing_s3_prefix_is_a_usage_error(s3_endpoint: str, tmp_path: Path) -> None:
@@ -121,14 +125,103 @@ def test_a_silent_s3_endpoint_ends_in_seconds_not_a_hang(tmp_path: Path) -> None
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("output", ["s3://bucket/out", "s3:/bucket/out", "gs://bucket/out", "hf://datasets/x"])
-def test_a_uri_output_is_a_usage_error_and_creates_no_local_directory(tmp_path: Path, output: str) -> None:
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("s3:/bucket/out", "malformed S3 URI"),
+        ("s3://bucket", "needs a prefix"),
+        ("s3://bucket/a/../b", "'..'"),
+        ("gs://bucket/out", "local paths and s3://"),
+        ("hf://datasets/x", "local paths and s3://"),
+    ],
+)
+def test_a_uri_output_is_a_usage_error_and_creates_no_local_directory(
+    tmp_path: Path, output: str, message: str
+) -> None:
     (tmp_path / "in").mkdir()
     pq.write_table(pa.table({"id": ["a"], "text": ["x"]}), tmp_path / "in" / "p.parquet")
-    result = run_process("dedup", "exact", "in", output, cwd=tmp_path)
+    env = {**os.environ, "CURATE_STAGING_DIR": str(tmp_path / "staging")}
+    result = run_process("dedup", "exact", "in", output, cwd=tmp_path, env=env)
     assert result.returncode == 2, result.stderr
-    assert "local paths only" in result.stderr
+    assert message in result.stderr and result.stderr.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+# --- s3:// as OUT: staged locally, published object by object, the manifest last ------------
+
+
+def _objects(filesystem: pafs.S3FileSystem, prefix: str) -> dict[str, bytes]:
+    """Every object below ``prefix`` (a bucket/key path) by its name relative to it."""
+    if filesystem.get_file_info(prefix).type != pafs.FileType.Directory:
+        return {}
+    found = {}
+    for info in filesystem.get_file_info(pafs.FileSelector(prefix, recursive=True)):
+        if info.type == pafs.FileType.File:
+            with filesystem.open_input_stream(info.path) as stream:
+                found[info.path.removeprefix(prefix + "/")] = stream.read()
+    return found
+
+
+def _corpus(filesystem: pafs.S3FileSystem, bucket: str) -> str:
+    first = pa.table({"id": ["a", "b", "c"], "text": ["same text", "other", "same text"]})
+    second = pa.table({"id": ["d", "e"], "text": ["other", "third"]})
+    for name, table in (("in/part-0.parquet", first), ("in/part-1.parquet", second)):
+        with filesystem.open_output_stream(f"{bucket}/{name}") as stream:
+            pq.write_table(table, stream)
+    return f"s3://{bucket}/in/"
+
+
+def test_an_s3_output_holds_the_kept_shards_and_its_manifest_commits_it(s3_endpoint: str, tmp_path: Path) -> None:
+    filesystem = _bucket(s3_endpoint, "night")
+    source = _corpus(filesystem, "night")
+    env = {**_s3_env(s3_endpoint), "CURATE_STAGING_DIR": str(tmp_path / "staging")}
+    command = ["dedup", "exact", source, "s3://night/runs/out", "--json"]
+    result = run_process(*command, env=env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["output"], summary["rows_in"], summary["rows_kept"]) == ("s3://night/runs/out", 5, 3)
+    out, state = _objects(filesystem, "night/runs/out"), _objects(filesystem, "night/runs/out.curate")
+    manifest = json.loads(state.pop(MANIFEST))
+    # OUT holds the listed kept shards and nothing else; OUT.curate the manifest and the rejects.
+    assert sorted(out) == sorted(e["name"] for e in manifest["shards"]) == ["part-00000.parquet", "part-00001.parquet"]
+    assert sorted(state) == sorted(e["name"] for e in manifest["rejects"])
+    for entry in manifest["shards"]:
+        assert xxhash.xxh3_128(out[entry["name"]]).hexdigest() == entry["xxh3_128"]
+    for entry in manifest["rejects"]:
+        assert xxhash.xxh3_128(state[entry["name"]]).hexdigest() == entry["xxh3_128"]
+    kept = ds.dataset("night/runs/out", filesystem=filesystem, format="parquet").to_table()
+    assert sorted(kept.column("id").to_pylist()) == ["a", "b", "e"]
+    # A later stage reads it through its manifest on the store.
+    later = run_process("dedup", "exact", "s3://night/runs/out", str(tmp_path / "later"), "--json", env=env)
+    assert later.returncode == 0, later.stderr
+    assert json.loads(later.stdout)["rows_in"] == 3
+    # The same command again: done, nothing uploaded again.
+    again = run_process(*command, env=env)
+    assert again.returncode == 0 and json.loads(again.stdout)["already_done"] is True
+    # Another configuration is refused without --overwrite, and the store is left as it was.
+    other = ["dedup", "exact", source, "s3://night/runs/out", "--on", "id", "--json"]
+    refused = run_process(*other, env=env)
+    assert refused.returncode == 2 and "--overwrite" in refused.stderr
+    assert json.loads(_objects(filesystem, "night/runs/out.curate")[MANIFEST]) == manifest
+    replaced = run_process(*other, "--overwrite", env=env)
+    assert replaced.returncode == 0, replaced.stderr
+    state = _objects(filesystem, "night/runs/out.curate")
+    assert sorted(state) == [MANIFEST]  # no duplicate ids: the old rejects are gone
+    kept = ds.dataset("night/runs/out", filesystem=filesystem, format="parquet").to_table()
+    assert sorted(kept.column("id").to_pylist()) == ["a", "b", "c", "d", "e"]
+
+
+def test_an_s3_output_without_its_manifest_is_not_a_dataset(s3_endpoint: str, tmp_path: Path) -> None:
+    """A publish killed before its manifest: shards are there, the dataset is not (nothing outside
+    the manifest counts), and a reader says so instead of reading them."""
+    filesystem = _bucket(s3_endpoint, "half")
+    with filesystem.open_output_stream("half/out/part-00000.parquet") as stream:
+        pq.write_table(pa.table({"id": ["x"], "text": ["partial"]}), stream)
+    with filesystem.open_output_stream(f"half/out.curate/{WORK}/publishing.json") as stream:
+        stream.write(b"{}")
+    result = run_process("dedup", "exact", "s3://half/out", str(tmp_path / "o"), env=_s3_env(s3_endpoint))
+    assert result.returncode == 2 and "unfinished" in result.stderr
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize(
@@ -149,6 +242,25 @@ def test_an_unsupported_or_malformed_input_uri_fails_fast_with_exit_2(
     assert message in result.stderr
     assert time.monotonic() - began < 30
     assert not (tmp_path / "out").exists()
+
+
+def test_an_index_run_needs_a_local_output(tmp_path: Path) -> None:
+    """The nightly index is updated once OUT is published: with an s3:// OUT that is refused."""
+    (tmp_path / "in").mkdir()
+    pq.write_table(pa.table({"id": ["a"], "text": ["x"]}), tmp_path / "in" / "p.parquet")
+    env = {**os.environ, "CURATE_STAGING_DIR": str(tmp_path / "staging")}
+    result = run_process("dedup", "minhash", "--index", "idx", "in", "s3://bucket/out", cwd=tmp_path, env=env)
+    assert result.returncode == 2 and "--index needs a local OUT" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+@pytest.mark.parametrize("output", ["s3://bucket/out", "s3:/bucket/out", "gs://bucket/out"])
+def test_a_uri_output_of_ingest_images_is_a_usage_error(tmp_path: Path, output: str) -> None:
+    (tmp_path / "photos").mkdir()
+    result = run_process("ingest", "images", "photos", output, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "local paths (this command)" in result.stderr and result.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
 
 
 def test_a_uri_output_in_a_pipeline_file_is_a_usage_error(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ import pytest
 from curate.errors import UsageError
 from curate.filters.base import TextFilter, Verdict
 from curate.filters.registry import register
+from curate.io.layout import INTERMEDIATE, WORK, manifest_path, rejects_dir, state_dir, work_dir
 from curate.io.readers import ReadOptions
 from tests.conftest import invoke
 
@@ -79,14 +80,23 @@ def write_pipeline(path: Path, stages: list[tuple[str, dict[str, object]]], **to
     return path
 
 
+STATE = "OUT.curate/"
+
+
 def files_of(root: Path) -> dict[str, bytes]:
-    """Every published Parquet file under ``root`` by name (``_work`` is not published)."""
-    found = {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*.parquet"))}
-    return {name: path.read_bytes() for name, path in found.items() if not name.startswith("_work/")}
+    """Every published Parquet file of the output ``root`` by name: the kept shards in OUT, and
+    ``OUT.curate/...`` for the rest (``work/`` is not published)."""
+    found = {p.name: p for p in sorted(root.glob("*.parquet"))}
+    state = state_dir(root)
+    for path in sorted(state.rglob("*.parquet")):
+        relative = path.relative_to(state).as_posix()
+        if not relative.startswith(f"{WORK}/"):
+            found[STATE + relative] = path
+    return {name: path.read_bytes() for name, path in found.items()}
 
 
 def _intermediates(root: Path) -> dict[str, bytes]:
-    return {k: v for k, v in files_of(root).items() if k.startswith("_intermediate/")}
+    return {k: v for k, v in files_of(root).items() if k.startswith(f"{STATE}{INTERMEDIATE}/")}
 
 
 def shell_chain(tmp: Path, source: Path, chain: list[tuple[str, list[str], dict[str, object]]]) -> list[Path]:
@@ -103,15 +113,15 @@ def shell_chain(tmp: Path, source: Path, chain: list[tuple[str, list[str], dict[
 
 def assert_same_as_chain(pipeline_out: Path, chain_outs: list[Path]) -> None:
     """Kept shards equal the last command's; stage k's rejects equal command k's rejects."""
-    kept = {name: data for name, data in files_of(chain_outs[-1]).items() if not name.startswith("_rejects")}
-    assert kept == {name: data for name, data in files_of(pipeline_out).items() if not name.startswith("_rejects")}
-    manifest = json.loads((pipeline_out / "_manifest.json").read_text())
+    kept = {name: data for name, data in files_of(chain_outs[-1]).items() if not name.startswith(STATE)}
+    assert kept == {name: data for name, data in files_of(pipeline_out).items() if not name.startswith(STATE)}
+    manifest = json.loads(manifest_path(pipeline_out).read_text())
     for stage, out in zip(manifest["stages"], chain_outs, strict=True):
-        chain_rejects = {p.name: p.read_bytes() for p in sorted((out / "_rejects").glob("part-*.parquet"))}
-        ours = pipeline_out / stage["rejects"]
+        chain_rejects = {p.name: p.read_bytes() for p in sorted(rejects_dir(out).glob("part-*.parquet"))}
+        ours = state_dir(pipeline_out) / stage["rejects"]
         pipeline_rejects = {p.name: p.read_bytes() for p in sorted(ours.glob("part-*.parquet"))}
         assert pipeline_rejects == chain_rejects, stage["stage"]
-        single = json.loads((out / "_manifest.json").read_text())
+        single = json.loads(manifest_path(out).read_text())
         assert (stage["rows_in"], stage["rows_removed"]) == (single["rows_in"], single["rows_removed"]), stage["stage"]
         single["counters"].pop("invalid_utf8_rows")
         stage["counters"].pop("invalid_utf8_rows", None)
@@ -124,12 +134,12 @@ def test_pipeline_equals_the_shell_chain_byte_for_byte(tmp_path: Path) -> None:
     result = invoke("run", str(recipe), "--input", str(SAMPLE), "--output", str(tmp_path / "p"), "--json")
     assert result.exit_code == 0, result.stderr
     assert_same_as_chain(tmp_path / "p", chain_outs)
-    manifest = json.loads((tmp_path / "p" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "p").read_text())
     assert manifest["rows_in"] == 3000 == manifest["rows_kept"] + manifest["rows_removed"]
     assert manifest["groups"] == [[1, 2, 3], [4], [5, 6], [7, 8]]
     # Every reject carries the stage that dropped it.
     for stage in manifest["stages"]:
-        for path in (tmp_path / "p" / stage["rejects"]).glob("*.parquet"):
+        for path in (state_dir(tmp_path / "p") / stage["rejects"]).glob("*.parquet"):
             assert set(pq.read_table(path, columns=["_stage"]).column("_stage").to_pylist()) == {stage["label"]}
     again = invoke("run", str(recipe), "--input", str(SAMPLE), "--output", str(tmp_path / "p"), "--json")
     assert json.loads(again.stdout)["already_done"] is True
@@ -139,7 +149,7 @@ def test_pipeline_equals_the_shell_chain_byte_for_byte(tmp_path: Path) -> None:
     assert kept.exit_code == 0, kept.stderr
     assert files_of(tmp_path / "k") == {**files_of(tmp_path / "p"), **_intermediates(tmp_path / "k")}
     for stage, out in zip(manifest["stages"][:-1], chain_outs, strict=False):
-        ours = tmp_path / "k" / "_intermediate" / f"{stage['position']:02d}-{stage['label']}"
+        ours = state_dir(tmp_path / "k") / INTERMEDIATE / f"{stage['position']:02d}-{stage['label']}"
         assert {p.name: p.read_bytes() for p in sorted(ours.glob("*.parquet"))} == {
             p.name: p.read_bytes() for p in sorted(out.glob("part-*.parquet"))
         }, stage["stage"]
@@ -228,10 +238,10 @@ def test_sigkill_mid_pipeline_resumes_shard_by_shard_to_identical_output(tmp_pat
     out = tmp_path / "killed"
     process = _start(recipe, source, out)
     # Killed in the middle of the second fused pass (dedup exact's apply), after shard 3 of it.
-    done_marker = out / "_work" / "markers" / "g02.pass" / "s00003.json"
+    done_marker = work_dir(out) / "markers" / "g02.pass" / "s00003.json"
     _kill_after_marker(process, done_marker)
-    assert not (out / "_manifest.json").exists()
-    first_pass = sorted((out / "_work" / "markers" / "g01.pass").glob("*.json"))
+    assert not manifest_path(out).exists()
+    first_pass = sorted((work_dir(out) / "markers" / "g01.pass").glob("*.json"))
     assert len(first_pass) == 12
     stamps = {p.name: p.stat().st_mtime_ns for p in first_pass}
 
@@ -244,7 +254,7 @@ def test_sigkill_mid_pipeline_resumes_shard_by_shard_to_identical_output(tmp_pat
     assert resumed.returncode == 0, resumed.stderr
     assert files_of(out) == files_of(reference)
     # The shards finished before the kill were not redone.
-    after = {p.name: p.stat().st_mtime_ns for p in sorted((out / "_work" / "markers" / "g01.pass").glob("*.json"))}
+    after = {p.name: p.stat().st_mtime_ns for p in sorted((work_dir(out) / "markers" / "g01.pass").glob("*.json"))}
     assert after == stamps
 
 
@@ -254,7 +264,7 @@ def test_pipeline_edited_between_a_killed_run_and_its_resume_is_refused(tmp_path
     recipe = write_pipeline(tmp_path / "p.yaml", stages)
     out = tmp_path / "out"
     process = _start(recipe, source, out)
-    _kill_after_marker(process, out / "_work" / "markers" / "g01.pass" / "s00002.json")
+    _kill_after_marker(process, work_dir(out) / "markers" / "g01.pass" / "s00002.json")
     write_pipeline(recipe, [*stages[:2], ("filter fineweb", {"max-short-lines-fraction": 0.9}), stages[3]])
     refused = invoke("run", str(recipe), "--input", str(source), "--output", str(out))
     assert refused.exit_code == 2
@@ -490,7 +500,7 @@ def test_overwrite_removes_the_intermediate_datasets_of_the_run_it_replaces(tmp_
     out = tmp_path / "out"
     command = ["run", str(recipe), "--input", str(SAMPLE), "--output", str(out)]
     assert invoke(*command, "--keep-intermediate").exit_code == 0
-    assert sorted(p.name for p in (out / "_intermediate").iterdir()) == ["01-filter_c4"]
+    assert sorted(p.name for p in (state_dir(out) / INTERMEDIATE).iterdir()) == ["01-filter_c4", "01-filter_c4.curate"]
     write_pipeline(recipe, [("filter c4", {}), ("filter fineweb", {"short-line-length": 20})])
     assert invoke(*command, "--overwrite").exit_code == 0
-    assert not (out / "_intermediate").exists()
+    assert not (state_dir(out) / INTERMEDIATE).exists()

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.io.layout import manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir
 from tests.corpus import jaccard, word_shingles
 
@@ -41,7 +42,7 @@ def test_gutenberg_exact_copies_leave_one_survivor(
     result = invoke("-q", "dedup", "minhash", str(src), str(tmp_path / "out"), "--json", "--workers", "2")
     assert result.exit_code == 0, result.stderr
     kept = read_dir(tmp_path / "out").column("id").to_pylist()
-    rejects = read_dir(tmp_path / "out" / "_rejects").to_pylist()
+    rejects = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
     assert len(kept) + len(rejects) == 330
     # No two kept books are byte-identical, and every one of the 117 redundant copies went.
     kept_shas = [sha_of[i] for i in kept]
@@ -66,5 +67,5 @@ def test_gutenberg_exact_copies_leave_one_survivor(
         else:
             exact = jaccard(word_shingles(texts[row["id"]]), word_shingles(texts[row["dup_of"]]))
             assert exact >= 0.8 and row["similarity"] == pytest.approx(exact, abs=1e-9)
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
     assert manifest["rows_removed"] == len(rejects) >= 117

@@ -13,12 +13,21 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from curate.io.layout import (
+    REJECTS,
+    legacy_manifest_path,
+    lock_path,
+    manifest_path,
+    rejects_dir,
+    state_dir,
+    work_dir,
+)
 from tests.conftest import invoke, run_process, small_tmpfs, write_shard
 from tests.corpus import random_document
 
@@ -96,7 +105,7 @@ def test_resumed_run_redoes_a_published_shard_that_changed(tmp_path: Path) -> No
     out = tmp_path / "out"
     assert invoke("-q", "dedup", "exact", str(src), str(out), "--keep-work").exit_code == 0
     # A run killed after publishing its shards but before its manifest: markers stay.
-    (out / "_manifest.json").unlink()
+    manifest_path(out).unlink()
     shard = out / "part-00000.parquet"
     _flip_bytes(shard, _middle_of_a_page(shard))
     assert invoke("-q", "dedup", "exact", str(src), str(out)).exit_code == 0
@@ -110,11 +119,13 @@ def test_verify_command_reports_damage(tmp_path: Path) -> None:
     result = invoke("verify", str(out))
     assert result.exit_code == 0, result.stderr
     assert "all match" in result.stdout
-    _flip_bytes(out / "_rejects" / "part-00001.parquet", 10)
+    _flip_bytes(rejects_dir(out) / "part-00001.parquet", 10)
     result = invoke("verify", str(out), "--json")
     assert result.exit_code == 3
     damaged = json.loads(result.stdout)["damaged"]
-    assert [d["name"] for d in damaged] == ["_rejects/part-00001.parquet"]
+    assert [(d["name"], d["path"]) for d in damaged] == [
+        (f"{REJECTS}/part-00001.parquet", str(rejects_dir(out) / "part-00001.parquet"))
+    ]
     assert invoke("verify", str(src)).exit_code == 2  # not a curate dataset
     assert invoke("verify", "--help").exit_code == 0
 
@@ -142,11 +153,11 @@ def test_usage_error_leaves_out_as_it_was(tmp_path: Path, wrong: list[str]) -> N
     # OUT that did not exist stays absent; an empty OUT stays empty.
     result = invoke("-q", *command, str(src), str(tmp_path / "absent"), *options)
     assert result.exit_code == 2, result.stderr
-    assert not (tmp_path / "absent").exists()
+    assert not (tmp_path / "absent").exists() and not state_dir(tmp_path / "absent").exists()
     empty = tmp_path / "empty"
     empty.mkdir()
     assert invoke("-q", *command, str(src), str(empty), *options).exit_code == 2
-    assert _listing(empty) == []
+    assert _listing(empty) == [] and not state_dir(empty).exists()
     # ... so the corrected command runs without --overwrite.
     result = invoke("-q", *command, str(src), str(empty))
     assert result.exit_code == 0, result.stderr
@@ -158,7 +169,7 @@ def test_schema_conflict_leaves_out_as_it_was(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = invoke("-q", "dedup", "minhash", str(src), str(out))
     assert result.exit_code == 3 and "'id'" in result.stderr
-    assert not out.exists()
+    assert not out.exists() and not state_dir(out).exists()
     (src / "s9.parquet").unlink()
     assert invoke("-q", "dedup", "minhash", str(src), str(out)).exit_code == 0
 
@@ -169,7 +180,7 @@ def test_refused_output_gets_no_lock_file(tmp_path: Path) -> None:
     out.mkdir()
     (out / "mine.txt").write_text("a user's file\n")
     assert invoke("-q", "dedup", "exact", str(src), str(out)).exit_code == 2
-    assert _listing(out) == ["mine.txt"]
+    assert _listing(out) == ["mine.txt"] and not state_dir(out).exists()
 
 
 def test_corrupt_footer_found_before_work_leaves_out_as_it_was(tmp_path: Path) -> None:
@@ -179,7 +190,7 @@ def test_corrupt_footer_found_before_work_leaves_out_as_it_was(tmp_path: Path) -
     assert invoke("-q", "dedup", "exact", str(src), str(out)).exit_code == 3
     assert not out.exists()
     assert invoke("-q", "dedup", "exact", str(src), str(out), "--on-error", "skip").exit_code == 3
-    assert (out / "_manifest.json").is_file()
+    assert manifest_path(out).is_file()
 
 
 def test_bad_shard_found_after_work_keeps_the_work_for_a_resume(
@@ -196,7 +207,7 @@ def test_bad_shard_found_after_work_keeps_the_work_for_a_resume(
     write_shard(src / "s2.parquet", _docs(6, 10))
     out = tmp_path / "out"
     assert invoke("-q", "dedup", "exact", str(src), str(out), "--workers", "1").exit_code == 3
-    assert (out / "_work" / "markers" / "hashes" / "s00000.json").is_file()
+    assert (work_dir(out) / "markers" / "hashes" / "s00000.json").is_file()
     caplog.set_level(logging.INFO)
     result = invoke("-q", "dedup", "exact", str(src), str(out), "--workers", "1", "--on-error", "skip", "--json")
     assert result.exit_code == 3
@@ -239,7 +250,8 @@ def test_symlinked_lock_is_refused(tmp_path: Path) -> None:
     out.mkdir()
     target = tmp_path / "elsewhere" / "victim"
     target.parent.mkdir()
-    (out / "_curate.lock").symlink_to(target)
+    lock_path(out).parent.mkdir()
+    lock_path(out).symlink_to(target)
     result = invoke("-q", "dedup", "exact", str(src), str(out))
     assert result.exit_code == 2
     assert "symlink" in result.stderr
@@ -260,15 +272,17 @@ def test_dangling_output_symlink_is_a_usage_error(tmp_path: Path) -> None:
     assert not (tmp_path / "gone").exists()
 
 
+@pytest.mark.parametrize("where", [manifest_path, legacy_manifest_path])
 @pytest.mark.parametrize("content", [b'{"shards": [', b"\xff\xfe\x00garbage", b"[1, 2]"], ids=["cut", "binary", "list"])
-def test_malformed_output_manifest_is_bad_input(tmp_path: Path, content: bytes) -> None:
+def test_malformed_output_manifest_is_bad_input(tmp_path: Path, content: bytes, where: Callable[[Path], Path]) -> None:
     src = _input(tmp_path / "in")
     out = tmp_path / "out"
     out.mkdir()
-    (out / "_manifest.json").write_bytes(content)
+    where(out).parent.mkdir(exist_ok=True)
+    where(out).write_bytes(content)
     done = run_process("dedup", "exact", str(src), str(out))
     assert done.returncode == 3, done.stderr
-    assert done.stderr.count("\n") == 1 and "_manifest.json" in done.stderr
+    assert done.stderr.count("\n") == 1 and str(where(out)) in done.stderr
     assert "Error" not in done.stderr  # no exception name
     assert run_process("explain", str(out), "x").returncode == 3
     assert invoke("-q", "dedup", "exact", str(src), str(out), "--overwrite").exit_code == 0
@@ -352,7 +366,7 @@ def test_process_pool_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
         # Kill once the first of four tasks is done: both workers are then inside a task
         # (an idle worker would see its queue close and leave even without the fix).
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (out / "_work" / "markers").exists():
+        while time.monotonic() < deadline and not (work_dir(out) / "markers").exists():
             workers = _children(parent.pid)
             time.sleep(0.05)
         assert len(workers) >= 2, "the pool did not start"
@@ -382,7 +396,7 @@ def test_sigint_exits_130_and_the_rerun_resumes(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "curate", "-q", "filter", "pii", str(src), str(out), "--workers", "2"]
     running = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (out / "_work" / "run.json").exists():
+    while time.monotonic() < deadline and not (work_dir(out) / "run.json").exists():
         time.sleep(0.05)
     time.sleep(0.3)
     running.send_signal(signal.SIGINT)
@@ -393,7 +407,7 @@ def test_sigint_exits_130_and_the_rerun_resumes(tmp_path: Path) -> None:
     # which a stage's long call can hold for a while on a busy machine.
     assert time.monotonic() - sent < 30
     assert stderr.count("\n") == 1 and "interrupted" in stderr
-    assert not (out / "_manifest.json").exists()
+    assert not manifest_path(out).exists()
     done = run_process("-q", "filter", "pii", str(src), str(out), "--workers", "2")
     assert done.returncode == 0, done.stderr
 
@@ -467,7 +481,7 @@ def test_duplicate_ids_are_counted_and_explained(tmp_path: Path, method: str) ->
     result = invoke("dedup", method, str(src), str(out), "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["duplicate_ids"] == expected
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(out).read_text())
     assert manifest["duplicate_ids"] == expected
     assert manifest["duplicate_id_example"] == {"id": "d1-004", "rows": ["a.parquet row 4", "b.parquet row 0"]}
     assert f"warning: {expected} row(s) share their id" in result.stderr
@@ -488,13 +502,15 @@ def test_unique_and_derived_ids_give_no_warning(tmp_path: Path) -> None:
         assert "share their id" not in result.stderr
 
 
+@pytest.mark.parametrize("where", [manifest_path, legacy_manifest_path])
 @pytest.mark.parametrize("content", [b"[1, 2]", b"\xff\xfe garbage", b'{"shards": [{"rows": 3}]}'])
-def test_malformed_input_manifest_is_bad_input(tmp_path: Path, content: bytes) -> None:
+def test_malformed_input_manifest_is_bad_input(tmp_path: Path, content: bytes, where: Callable[[Path], Path]) -> None:
     src = _input(tmp_path / "in")
-    (src / "_manifest.json").write_bytes(content)
+    where(src).parent.mkdir(exist_ok=True)
+    where(src).write_bytes(content)
     done = run_process("dedup", "exact", str(src), str(tmp_path / "out"))
     assert done.returncode == 3, done.stderr
-    assert done.stderr.count("\n") == 1 and "_manifest.json" in done.stderr
+    assert done.stderr.count("\n") == 1 and str(where(src)) in done.stderr
 
 
 def test_output_equal_to_input_is_refused(tmp_path: Path) -> None:

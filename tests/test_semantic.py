@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from curate.io.layout import manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir, write_shard
 
 pytest.importorskip("tokenizers")
@@ -43,12 +44,12 @@ SENTENCES = [
 
 def _rejects(out: Path) -> Path:
     """Where a run writing OUT puts its rejected rows (the one place to change if the layout moves)."""
-    return out / "_rejects"
+    return rejects_dir(out)
 
 
 def _manifest(out: Path) -> dict:
     """The manifest of a run writing OUT."""
-    return json.loads((out / "_manifest.json").read_text())
+    return json.loads(manifest_path(out).read_text())
 
 
 def _clough_rows(shared: Path) -> list[dict[str, str]]:

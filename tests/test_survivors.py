@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curate import kernel, kernel_reference
+from curate.io.layout import rejects_dir, work_dir
 from tests.conftest import invoke, read_dir, write_shard
 from tests.corpus import WORDS, jaccard, mutate, random_document, word_shingles
 
@@ -211,7 +212,7 @@ def run_dedup(src: Path, out: Path, keep: str) -> dict[str, str | None]:
     result = invoke("-q", "dedup", "minhash", str(src), str(out), "--keep", keep, "--workers", "2", *LSH)
     assert result.exit_code == 0, result.stderr
     decided: dict[str, str | None] = {str(i): None for i in read_dir(out).column("id").to_pylist()}
-    for row in read_dir(out / "_rejects").to_pylist():
+    for row in read_dir(rejects_dir(out)).to_pylist():
         decided[row["id"]] = row["dup_of"]
     return decided
 
@@ -315,7 +316,7 @@ def test_keep_rule_mode_matches_leader_clustering_reference(tmp_path: Path) -> N
     )
     assert result.exit_code == 0, result.stderr
     decided = {str(i): None for i in read_dir(tmp_path / "out").column("id").to_pylist()}
-    for row in read_dir(tmp_path / "out" / "_rejects").to_pylist():
+    for row in read_dir(rejects_dir(tmp_path / "out")).to_pylist():
         decided[row["id"]] = row["dup_of"]
     order = rank_order(docs, "first")
     texts = [str(docs[i]["text"]) for i in order]
@@ -380,7 +381,7 @@ def test_crawl_component_of_20k_pages_in_bounded_time_and_memory(shared_data: Pa
     assert json.loads(done.stdout.strip().splitlines()[0])["rows_in"] == 20_300
     assert int(peak_kib) < 1_000_000, f"peak RSS {int(peak_kib) // 1024} MiB"
     assert float(seconds) < 120
-    members = pa.concat_tables([pq.read_table(p) for p in sorted((out / "_work" / "members").glob("*.parquet"))])
+    members = pa.concat_tables([pq.read_table(p) for p in sorted((work_dir(out) / "members").glob("*.parquet"))])
     _, sizes = np.unique(members.column("root").to_numpy(), return_counts=True)
     assert sizes.max() >= 20_000  # one component, far above the exact all-pairs limit
 
@@ -397,7 +398,7 @@ def test_crawl_component_of_20k_pages_in_bounded_time_and_memory(shared_data: Pa
         return sets[doc]
 
     kept = read_dir(out).column("id").to_pylist()
-    rejects = read_dir(out / "_rejects").to_pylist()
+    rejects = read_dir(rejects_dir(out)).to_pylist()
     assert len(kept) + len(rejects) == 20_300
     kept_set = set(kept)
     for row in rejects:

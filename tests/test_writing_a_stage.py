@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from curate.io.layout import manifest_path, rejects_dir
 from tests.conftest import invoke, read_dir, write_shard
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "writing-a-stage.md"
@@ -36,7 +37,7 @@ def test_the_example_filter_as_a_command(tmp_path: Path) -> None:
     # Word counts by hand: 0, 2, 5, 0, 8.
     assert read_dir(tmp_path / "out").column("id").to_pylist() == ["2", "4"]
     assert json.loads(result.stdout)["dropped"] == {"min_words:empty": 2, "min_words:too_few_words": 1}
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "out").read_text())
     assert manifest["counters"]["counted:words"] == 15
     annotated = invoke("filter", "min-words", str(tmp_path / "in"), str(tmp_path / "ann"), "--annotate")
     assert annotated.exit_code == 0, annotated.stderr
@@ -55,6 +56,6 @@ def test_the_example_filter_in_a_pipeline_equals_the_shell_chain(tmp_path: Path)
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "p" / "part-00000.parquet").read_bytes() == (tmp_path / "c2" / "part-00000.parquet").read_bytes()
     for number, label in ((1, "01-filter_min_words"), (2, "02-dedup_exact")):
-        ours = tmp_path / "p" / "_rejects" / label / "part-00000.parquet"
-        assert ours.read_bytes() == (tmp_path / f"c{number}" / "_rejects" / "part-00000.parquet").read_bytes()
+        ours = rejects_dir(tmp_path / "p") / label / "part-00000.parquet"
+        assert ours.read_bytes() == (rejects_dir(tmp_path / f"c{number}") / "part-00000.parquet").read_bytes()
     assert pq.read_table(tmp_path / "p" / "part-00000.parquet").num_rows == 3

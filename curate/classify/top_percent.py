@@ -3,11 +3,11 @@
 The cut needs every score first, so it is two passes and an exact quantile, no sketch:
 
 1. ``scores`` (a map over shards): the quality score of every row, in shard order, saved as
-   ``_work/quality/scores/sNNNNN.npy`` (float32; NaN marks an empty document, which is never
+   ``work/quality/scores/sNNNNN.npy`` (float32; NaN marks an empty document, which is never
    kept). A shard's first read: with ``--on-error skip`` a bad shard is quarantined here.
 2. ``cut`` (one task): ``n`` = the number of non-empty documents over every shard,
    ``target`` = ceil(n x P / 100), ``threshold`` = the ``target``-th highest score (exact, over
-   all of them). Saved as ``_work/quality/cut.json``.
+   all of them). Saved as ``work/quality/cut.json``.
 3. apply (a map stage): keep a row when its score >= ``threshold``. Every document whose score
    ties the threshold is kept, so the output holds *at least* ``target`` documents and more
    exactly when scores tie at the cut (float32 probabilities tie often near 0 and 1); the

@@ -25,11 +25,12 @@ def _find(output: Path, manifest: dict[str, Any], doc_id: str, id_column: str) -
     import pyarrow.parquet as pq
 
     from curate.io.columns import column_values, has_column
+    from curate.io.layout import display_name, listed_path
 
     found: list[dict[str, Any]] = []
-    for listed, status in ((manifest.get("rejects", []), "removed"), (manifest.get("shards", []), "kept")):
-        for shard in listed:
-            table = pq.read_table(output / shard["name"])
+    for kind, status in (("rejects", "removed"), ("shards", "kept")):
+        for shard in manifest.get(kind, []):
+            table = pq.read_table(listed_path(output, manifest, shard, kind))
             if not has_column(table.schema, id_column):
                 continue
             ids = pc.cast(column_values(table, id_column), "string")
@@ -38,7 +39,8 @@ def _find(output: Path, manifest: dict[str, Any], doc_id: str, id_column: str) -
                 fields = {
                     k: v for k, v in row.items() if k.startswith("_") or k.startswith("dup_") or k == "similarity"
                 }
-                found.append({"id": doc_id, "status": status, "output": str(output), "file": shard["name"], **fields})
+                file = display_name(output, manifest, shard, kind)
+                found.append({"id": doc_id, "status": status, "output": str(output), "file": file, **fields})
     return found
 
 
@@ -56,11 +58,12 @@ def explain(output: Path, doc_id: str, id_column: str, as_json: bool) -> None:
     answered for, one line each. Exits 0 when found (kept or removed), 1 when the id is in
     none of the outputs of the chain.
     """
+    from curate.io.layout import manifest_path
     from curate.io.manifest import read_manifest
 
     manifest = read_manifest(output)
     if manifest is None:
-        raise UsageError(f"{output} has no _manifest.json: not a finished curate output")
+        raise UsageError(f"{output} has no manifest ({manifest_path(output)}): not a finished curate output")
     searched = [str(output)]
     stopped = ""
     current, current_manifest = output, manifest

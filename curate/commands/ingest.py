@@ -55,13 +55,20 @@ def _ingest_options(fn: F) -> F:
     return fn
 
 
+def _local_output(ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    """OUT as a local path: a URI is a usage error before anything is created (never a local ``s3:``)."""
+    from curate.io.locations import check_output_location
+
+    return Path(check_output_location(value))
+
+
 @click.command("images")
 @click.argument("source", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("output", metavar="OUT", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("output", metavar="OUT", type=click.Path(file_okay=False), callback=_local_output)
 @_ingest_options
 def images(source: Path, output: Path, **params: Any) -> None:
     """Every image file below DIR (recursively) becomes a row: id (the relative path), image (the bytes),
-    format, width, height. Files that are not decodable images go to OUT/_rejects/ with their bytes and
+    format, width, height. Files that are not decodable images go to OUT.curate/rejects/ with their bytes and
     _reason ingest_images:<why> (empty, unidentified, corrupt, too_large, file_too_large, outside_root,
     not_a_file), counted in the manifest. Symlinks are followed only to files inside DIR; symlinked
     directories and hidden (.name) entries are skipped.
@@ -71,12 +78,12 @@ def images(source: Path, output: Path, **params: Any) -> None:
 
 @click.command("webdataset")
 @click.argument("source", metavar="TARS", type=click.Path(exists=True, path_type=Path))
-@click.argument("output", metavar="OUT", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("output", metavar="OUT", type=click.Path(file_okay=False), callback=_local_output)
 @_ingest_options
 def webdataset(source: Path, output: Path, **params: Any) -> None:
     """WebDataset shards (img2dataset / DataComp layout: a .tar file, or a folder of them) become rows:
     key.jpg + key.txt + key.json -> id (TAR/key), image, format, width, height, text, json. A sample
-    without an image, or whose image does not decode, goes to OUT/_rejects/ (_reason
+    without an image, or whose image does not decode, goes to OUT.curate/rejects/ (_reason
     ingest_webdataset:<why>) with its text and json; a missing txt / json is null, counted. Nothing is
     extracted to disk; a truncated tar is bad input (exit 3).
     """

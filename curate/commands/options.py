@@ -12,6 +12,7 @@ import click
 
 from curate.error_output import ErrorReport, report_error
 from curate.errors import ExitCode
+from curate.io.layout import REJECTS, STATE_SUFFIX
 from curate.io.locations import check_output_location
 from curate.io.read_options import DEFAULT_MAX_EXPANSION
 
@@ -70,16 +71,17 @@ def _option(*decls: str, **kwargs: Any) -> Callable[[F], F]:
     return click.option(*decls, **kwargs)
 
 
-def _local_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """OUT as a local path; a URI is a usage error before anything is created."""
-    return None if value is None else check_output_location(value)
+def _output_location(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """OUT as a local path or ``s3://BUCKET/PREFIX``; any other URI is a usage error before
+    anything is created."""
+    return None if value is None else check_output_location(value, object_store=True)
 
 
 def input_arguments(fn: F) -> F:
     for decorator in reversed(
         [
             click.argument("input_location", metavar="IN"),
-            click.argument("output", metavar="OUT", type=click.Path(file_okay=False), callback=_local_output),
+            click.argument("output", metavar="OUT", type=click.Path(file_okay=False), callback=_output_location),
             _option("--text-column", default="text", show_default=True, help="Column holding the document text."),
             _option(
                 "--id-column",
@@ -134,7 +136,7 @@ def execution_options(fn: F) -> F:
                 help="On a corrupt input shard: fail, or skip it (quarantined, listed in the manifest, exit 3).",
             ),
             _option("--overwrite", is_flag=True, help="Replace an output written with another configuration."),
-            _option("--keep-work", is_flag=True, help="Keep intermediate files in OUT/_work after success."),
+            _option("--keep-work", is_flag=True, help="Keep intermediate files in OUT.curate/work after success."),
             json_flag("Print the summary as one JSON object."),
         ]
     ):
@@ -207,7 +209,8 @@ def report(
         app.notice("curate: warning: the input holds no documents")
     elif result["rows_kept"] == 0:
         app.notice(
-            f"curate: warning: every document was removed ({result['rows_in']} in, see {params['output']}/_rejects)"
+            f"curate: warning: every document was removed ({result['rows_in']} in, see "
+            f"{str(params['output']).rstrip('/')}{STATE_SUFFIX}/{REJECTS})"
         )
     duplicates = manifest.get("duplicate_ids", 0)
     if duplicates:

@@ -34,6 +34,7 @@ def report(outputs: tuple[Path, ...], target: Path) -> None:
     shown once, in chain order. Needs matplotlib (pip install 'curate[report]').
     """
     from curate.io.chain import chain_of
+    from curate.io.layout import manifest_path
     from curate.io.manifest import read_manifest
     from curate.report.data import stage_view
     from curate.report.page import render, write
@@ -44,7 +45,7 @@ def report(outputs: tuple[Path, ...], target: Path) -> None:
     for output in outputs:
         manifest = read_manifest(output)
         if manifest is None:
-            raise UsageError(f"{output} has no _manifest.json: not a finished curate output")
+            raise UsageError(f"{output} has no manifest ({manifest_path(output)}): not a finished curate output")
         chain, why = chain_of(output.absolute(), manifest)
         stopped.append(why)
         for item in chain:

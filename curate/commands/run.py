@@ -25,7 +25,7 @@ from curate.commands.options import _option, execution_options, json_flag, run_o
 @_option(
     "--keep-intermediate",
     is_flag=True,
-    help="Also write what each stage kept as its own dataset, OUT/_intermediate/KK-<stage>/.",
+    help="Also write what each stage kept as its own dataset, OUT.curate/intermediate/KK-<stage>/.",
 )
 @execution_options
 @click.pass_obj
@@ -45,7 +45,7 @@ def run(app: Any, pipeline_file: Path, **params: Any) -> None:
     Each stage is a command path with that command's long options (see `curate stages`).
     Consecutive filters run fused, one read and one write per shard; a dedup stage is a
     barrier whose last phase fuses with the filters after it. Kept rows go to
-    OUT/part-*.parquet; stage KK's rejects to OUT/_rejects/KK-<stage>/; the manifest counts
+    OUT/part-*.parquet; stage KK's rejects to OUT.curate/rejects/KK-<stage>/; the manifest counts
     rows in / kept / dropped per reason for every stage. The same output as the shell chain
     of the single commands, byte for byte. A killed run resumes shard by shard; a pipeline
     file edited before the resume is refused unless --overwrite.
@@ -104,8 +104,8 @@ def _plan(pipeline: Any) -> dict[str, Any]:
                 if group.barrier is None
                 else {"position": group.barrier.position, "stage": group.barrier.path},
                 "fused": [{"position": item.position, "stage": item.path} for item in group.members],
-                "reads": "input" if index == 1 else f"_work/pipeline/g{index - 1:02d}",
-                "writes": "OUT" if index == len(pipeline.groups()) else f"_work/pipeline/g{index:02d}",
+                "reads": "input" if index == 1 else f"OUT.curate/work/pipeline/g{index - 1:02d}",
+                "writes": "OUT" if index == len(pipeline.groups()) else f"OUT.curate/work/pipeline/g{index:02d}",
             }
         )
     return {

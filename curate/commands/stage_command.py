@@ -4,12 +4,14 @@ field (from ``curate.pipelines.options``), the execution options; then build, ru
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from curate.commands.options import _option, execution_options, input_arguments, read_options, report, run_options
+from curate.errors import UsageError
 
 if TYPE_CHECKING:
     from curate.pipelines.registry import StageEntry
@@ -20,27 +22,43 @@ Reporter = Callable[[Any, "StageSummary", dict[str, Any]], tuple[dict[str, Any],
 
 
 def run_stage(stage: Any, read: Any, params: dict[str, Any], app: Any) -> StageSummary:
-    """Run a built stage as its own command."""
+    """Run a built stage as its own command; an ``s3://`` OUT is made in its local staging copy,
+    then published (``curate.io.object_output``)."""
+    from curate.io.locations import scheme_of
+
+    location = params["output"]
+    if scheme_of(location) is None:
+        return _run_stage(stage, read, params, app, Path(location))
+    from curate.io.object_output import publish, staging_dir
+
+    if getattr(getattr(stage, "config", None), "index", ""):
+        raise UsageError("--index needs a local OUT (the index is updated once OUT is published)")
+    summary = _run_stage(stage, read, params, app, staging_dir(location))
+    if publish(location, staging_dir(location), params["overwrite"]) and summary.reused:
+        # Done locally before, published only now (a publish that was killed): not "already done".
+        summary = replace(summary, reused=False)
+    return summary
+
+
+def _run_stage(stage: Any, read: Any, params: dict[str, Any], app: Any, output: Path) -> StageSummary:
     from curate.pipelines.single import run_global_stage
     from curate.pipelines.stage import GlobalStage
 
     if isinstance(stage, GlobalStage) and getattr(getattr(stage, "config", None), "index", ""):
         from curate.dedup.index.session import IndexSession
 
-        session = IndexSession(stage.config, Path(params["output"]))
+        session = IndexSession(stage.config, output)
         options = run_options(params, app)
-        return session.run(
-            lambda s: run_global_stage(s, read, params["input_location"], Path(params["output"]), options), stage
-        )
+        return session.run(lambda s: run_global_stage(s, read, params["input_location"], output, options), stage)
     if isinstance(stage, GlobalStage):
-        return run_global_stage(stage, read, params["input_location"], Path(params["output"]), run_options(params, app))
+        return run_global_stage(stage, read, params["input_location"], output, run_options(params, app))
     from curate.filters.stage import run_text_stage
 
     return run_text_stage(
         stage,
         read,
         params["input_location"],
-        Path(params["output"]),
+        output,
         run_options(params, app),
         annotate=bool(getattr(stage, "annotate", False)),
     )

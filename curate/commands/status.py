@@ -45,7 +45,7 @@ def _held(lock: Path) -> bool:
 
 
 def index_status(root: Path) -> dict[str, Any]:
-    from curate.dedup.index.store import PENDING_NAME, Index, run_name
+    from curate.dedup.index.store import LOCK_NAME, PENDING_NAME, Index, run_name
 
     index = Index(root)
     try:
@@ -57,7 +57,7 @@ def index_status(root: Path) -> dict[str, Any]:
     base = {"kind": "index", "nights": state.next_night - 1, "documents": sum(r["docs"] for r in state.runs)}
     if missing:
         return {**base, "state": "broken", "why": f"index files missing: {', '.join(missing)}"}
-    if _held(root / "_curate.lock"):
+    if _held(root / LOCK_NAME):
         return {**base, "state": "in_progress", "why": "a run holds the index lock"}
     if (root / PENDING_NAME).exists():
         return {
@@ -69,45 +69,48 @@ def index_status(root: Path) -> dict[str, Any]:
 
 
 def dataset_status(root: Path) -> dict[str, Any]:
-    from curate.io.lock import LOCK_NAME
-    from curate.io.manifest import MANIFEST_NAME, read_manifest
-    from curate.pipelines.workspace import RUN_FILE, WORK_DIR
+    from curate.io import layout
+    from curate.io.manifest import read_manifest
+    from curate.pipelines.workspace import RUN_FILE
 
-    locked = _held(root / LOCK_NAME)
-    if (root / MANIFEST_NAME).exists():
+    lock = layout.lock_path(root)
+    locked = _held(lock) or _held(layout.legacy_lock_path(root))
+    if layout.find_manifest(root) is not None:
         try:
             manifest = read_manifest(root)
+            assert manifest is not None
+            listed = layout.listed_files(root, manifest)
         except Exception as exc:
             return {"kind": "dataset", "state": "broken", "why": str(exc)}
-        assert manifest is not None
-        listed = [*manifest.get("shards", []), *manifest.get("rejects", [])]
-        bad = [
-            e["name"]
-            for e in listed
-            if not (root / e["name"]).is_file() or (root / e["name"]).stat().st_size != e.get("bytes")
-        ]
+        bad = [e["name"] for e, path in listed if not path.is_file() or path.stat().st_size != e.get("bytes")]
         base = {"kind": "dataset", "stage": manifest.get("stage"), "rows_kept": manifest.get("rows_kept")}
         if bad:
             return {**base, "state": "broken", "why": f"missing or resized: {', '.join(bad)} (curate verify DIR)"}
         if locked:
             return {**base, "state": "in_progress", "why": "complete, and a run holds the lock (e.g. --overwrite)"}
         return {**base, "state": "complete", "why": f"manifest lists {len(listed)} intact files (sizes checked)"}
-    if (root / WORK_DIR / RUN_FILE).exists():
-        markers = list((root / WORK_DIR / "markers").rglob("*.json")) if (root / WORK_DIR / "markers").is_dir() else []
-        if locked:
+    for work in (layout.work_dir(root), layout.legacy_work_dir(root)):
+        if (work / RUN_FILE).exists():
+            markers = list((work / "markers").rglob("*.json")) if (work / "markers").is_dir() else []
+            if locked:
+                return {
+                    "kind": "dataset",
+                    "state": "in_progress",
+                    "why": f"a run holds the lock; {len(markers)} tasks done",
+                }
+            resumes = (
+                "the same command resumes"
+                if work == layout.work_dir(root)
+                else "written by an older curate: --overwrite starts over"
+            )
             return {
                 "kind": "dataset",
-                "state": "in_progress",
-                "why": f"a run holds the lock; {len(markers)} tasks done",
+                "state": "interrupted",
+                "why": f"no manifest and no run: killed or failed; {resumes} ({len(markers)} tasks done)",
             }
-        return {
-            "kind": "dataset",
-            "state": "interrupted",
-            "why": f"no manifest and no run: killed or failed; the same command resumes ({len(markers)} tasks done)",
-        }
     if locked:
         return {"kind": "dataset", "state": "in_progress", "why": "a run holds the lock; no task done yet"}
-    if (root / LOCK_NAME).exists():
+    if lock.exists() or layout.legacy_lock_path(root).exists():
         return {"kind": "dataset", "state": "interrupted", "why": "a run stopped before any work; re-run it"}
     return {"kind": "unknown", "state": "missing", "why": "neither a curate output nor a curate index"}
 
@@ -119,9 +122,11 @@ def status(directory: Path, as_json: bool) -> None:
     """Say whether DIR (a stage's output or a dedup index) is complete, in progress, interrupted or
     broken, and why. Exit 0 complete, 75 in progress, 1 interrupted (re-run the command), 3 broken,
     2 not a curate directory."""
+    from curate.io import layout
+
     if (directory / "_index.json").exists():
         found = index_status(directory)
-    elif directory.is_dir():
+    elif directory.is_dir() or layout.state_dir(directory).is_dir():
         found = dataset_status(directory)
     else:
         found = {"kind": "unknown", "state": "missing", "why": "no such directory"}

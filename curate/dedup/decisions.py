@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.io.discovery import InputShard
+from curate.io.layout import WORK
 from curate.io.writers import write_table_atomically
 
 # Document keys pack (input shard index, row) into one u64 so edges and memberships stay small.
@@ -34,7 +35,7 @@ DECISION_SCHEMA = pa.schema(
 
 
 def decision_name(shard_index: int, partition: int) -> str:
-    return f"_work/decisions/s{shard_index:05d}/q{partition:04d}.parquet"
+    return f"{WORK}/decisions/s{shard_index:05d}/q{partition:04d}.parquet"
 
 
 def doc_keys(shard_index: int, first_row: int, count: int) -> np.ndarray:

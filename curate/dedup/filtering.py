@@ -1,5 +1,5 @@
 """The last phase of every dedup stage, a map stage over input shards: kept rows to
-``part-NNNNN.parquet`` and removed rows, with why, to ``_rejects/part-NNNNN.parquet``
+``part-NNNNN.parquet`` and removed rows, with why, to ``OUT.curate/rejects/part-NNNNN.parquet``
 (written by the map runner, which checks rows in = kept + removed)."""
 
 from __future__ import annotations

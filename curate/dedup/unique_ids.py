@@ -3,7 +3,7 @@
 A dedup stage names survivors by id (``dup_of``, ``dup_cluster``) and ``curate explain``
 finds documents by id, so two rows with one id make both ambiguous. The first phase of each
 dedup stage writes every row's id, its 128-bit hash and its doc key, hash-partitioned, to
-``_work/ids/pPPPP/sNNNNN.parquet``; one reduce per partition then counts the rows whose id
+``work/ids/pPPPP/sNNNNN.parquet``; one reduce per partition then counts the rows whose id
 an earlier row (in input order) already has. Memory is bounded by partition size. The
 stage warns and records ``duplicate_ids`` in the manifest; it does not refuse, because the
 removal itself does not depend on ids (rows are keyed by position).
@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from curate import kernel
 from curate.dedup.decisions import ROW_BITS, ROW_MASK
 from curate.io.discovery import InputShard
+from curate.io.layout import WORK
 from curate.io.partitioned import PartitionedWriter
 from curate.pipelines.plan import ShardPlan
 
@@ -30,7 +31,7 @@ ID_SCHEMA = pa.schema([("hi", pa.uint64()), ("lo", pa.uint64()), ("doc", pa.uint
 
 
 def id_name(partition: int, shard_index: int) -> str:
-    return f"_work/ids/p{partition:04d}/s{shard_index:05d}.parquet"
+    return f"{WORK}/ids/p{partition:04d}/s{shard_index:05d}.parquet"
 
 
 class IdWriter:

@@ -37,7 +37,7 @@ class Verdict:
     ``keep``: bool per row. ``reasons``: a string array, null where kept, else the reason code
     of the first rule that failed. ``stats``: measured statistics by column name (row-aligned).
     ``texts``: for filters that also clean what they keep (C4 removes lines), the new text of
-    every row; kept rows are written with it, dropped rows go to ``_rejects/`` as they came.
+    every row; kept rows are written with it, dropped rows go to ``OUT.curate/rejects/`` as they came.
     ``counters``: batch totals of anything worth counting that is not a drop reason (summed
     into the manifest as ``counted:<name>``).
     """

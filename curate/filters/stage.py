@@ -1,6 +1,6 @@
 """Running a text stage (filter or modifier) over a dataset: a fused group of one map stage.
 
-Filters write kept rows to ``part-NNNNN.parquet`` and dropped rows to ``_rejects/`` with
+Filters write kept rows to ``part-NNNNN.parquet`` and dropped rows to ``OUT.curate/rejects/`` with
 ``_stage`` and ``_reason``; with ``annotate`` they drop nothing and add their statistics as
 columns instead. Modifiers rewrite the text column and count what they changed. Counters
 per reason (``dropped:<reason>``) or per kind go to the manifest.

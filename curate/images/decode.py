@@ -1,7 +1,7 @@
 """Decoding encoded images: one outcome per image, never an exception.
 
 Every image is an encoded file (the ``image`` binary column). Decoding it ends in a picture or
-in one of these reason codes, which the image stages write to ``_rejects/`` (or count, where a
+in one of these reason codes, which the image stages write to ``OUT.curate/rejects/`` (or count, where a
 stage keeps the row):
 
 - ``empty``: zero bytes (or null);

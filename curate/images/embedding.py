@@ -46,7 +46,7 @@ class EmbedImages(MapStage):
     """Add an L2-normalised image descriptor (embedding: fixed-size list<float32>) from an ONNX or
     TorchScript model (SSCD's published .torchscript.pt files; TorchScript needs curate[images-torch]).
 
-    Images that do not decode go to OUT/_rejects/ with _reason embed_images:<why> (or, with
+    Images that do not decode go to OUT.curate/rejects/ with _reason embed_images:<why> (or, with
     --undecodable keep, stay with a null embedding); counted in the manifest either way.
     """
 
@@ -66,7 +66,7 @@ class EmbedImages(MapStage):
     )
     undecodable: str = option(
         "drop",
-        "An image that does not decode: drop it (to _rejects/) or keep it with a null embedding.",
+        "An image that does not decode: drop it (to OUT.curate/rejects/) or keep it with a null embedding.",
         choices=("drop", "keep"),
     )
     device: str = option(

@@ -9,7 +9,7 @@ order (so ``f"{value:016x}"`` is imagehash's ``str(hash)``).
 
 Decoding is one Pillow call per image (C code; JPEG at 1/8 scale where that still leaves 64 px);
 there is no vectorised image decoder to call instead. Undecodable images are a reason code
-(``curate.images.decode``): dropped to ``_rejects/`` (default) or kept with null hashes.
+(``curate.images.decode``): dropped to ``OUT.curate/rejects/`` (default) or kept with null hashes.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class HashImages(MapStage):
     """Add 64-bit perceptual hashes (phash, dhash: uint64) of the image column.
 
     Images that do not decode (empty, not a raster image, corrupt, above --max-pixels) go to
-    OUT/_rejects/ with _reason hash_images:<why>, or with --undecodable keep stay with null
+    OUT.curate/rejects/ with _reason hash_images:<why>, or with --undecodable keep stay with null
     hashes; either way the manifest counts them per reason.
     """
 
@@ -78,7 +78,7 @@ class HashImages(MapStage):
     )
     undecodable: str = option(
         "drop",
-        "An image that does not decode: drop it (to _rejects/) or keep it with null hashes.",
+        "An image that does not decode: drop it (to OUT.curate/rejects/) or keep it with null hashes.",
         choices=("drop", "keep"),
     )
 

@@ -4,7 +4,7 @@ Every regular file below DIR (recursively, in sorted path order) becomes one row
 path relative to DIR, ``/``-separated), ``image`` (the file's bytes), ``format`` (Pillow's name:
 JPEG, PNG, WEBP, ...), ``width`` and ``height`` (as displayed, after EXIF rotation). Each file
 is fully decoded once (JPEG at 1/8 scale, which still reads every coded block) so that a
-row of the dataset is an image that decodes; the others go to ``OUT/_rejects/`` with their
+row of the dataset is an image that decodes; the others go to ``OUT.curate/rejects/`` with their
 bytes and ``_reason`` ``ingest_images:<why>``, counted in the manifest:
 
 - the decode outcomes of :mod:`curate.images.decode`: ``empty``, ``unidentified`` (SVG, text,
@@ -41,8 +41,10 @@ import pyarrow as pa
 from curate import __version__
 from curate.errors import UsageError
 from curate.images.decode import DEFAULT_MAX_PIXELS, open_image, pillow
-from curate.io.lock import LOCK_NAME, OutputLock
+from curate.io import cleanup, layout
+from curate.io.lock import OutputLock
 from curate.io.manifest import fingerprint, write_manifest
+from curate.io.shard_output import part_name, reject_name
 from curate.io.writers import AtomicParquetWriter, PublishedShard
 from curate.log_lines import current_run_id
 
@@ -166,29 +168,31 @@ def _load(found: Found, options: IngestOptions) -> tuple[Found, bytes | None, An
 
 
 def _prepare_output(output: Path, source: Path, overwrite: bool) -> None:
-    real_out, real_in = os.path.realpath(output), os.path.realpath(source)
-    if real_out == real_in or real_out.startswith(real_in + os.sep):
-        raise UsageError(f"the output {output} is inside the input {source}; choose a directory outside it")
+    """OUT and OUT.curate exist, and hold nothing of an earlier run (refused unless ``overwrite``;
+    a file curate did not write is always refused). Called under the output's lock."""
+    for target in (output, layout.state_dir(output)):
+        real_out, real_in = os.path.realpath(target), os.path.realpath(source)
+        if real_out == real_in or real_out.startswith(real_in + os.sep):
+            raise UsageError(f"the output {target} is inside the input {source}; choose a directory outside it")
     if output.exists() and not output.is_dir():
         raise UsageError(f"the output {output} exists and is not a directory")
     output.mkdir(parents=True, exist_ok=True)
-    present = [p for p in output.iterdir() if p.name != LOCK_NAME]
-    if present and not overwrite:
+    state = layout.state_dir(output)
+    earlier = any(output.iterdir()) or any(p.name != layout.LOCK for p in state.iterdir())
+    if earlier and not overwrite:
         raise UsageError(f"{output} is not empty; pass --overwrite to replace it, or choose another directory")
-    for path in present:
-        if path.name in ("_rejects", "_work") and path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif path.name == "_manifest.json" or (path.name.startswith("part-") and path.suffix == ".parquet"):
-            path.unlink()
-        else:
-            raise UsageError(f"{output} holds {path.name}, which curate did not write; choose another directory")
+    foreign = cleanup.foreign_entries(output)
+    if foreign:
+        raise UsageError(f"{output} holds {foreign[0]}, which curate did not write; choose another directory")
+    cleanup.remove_curate_files(output)
 
 
 class _ShardWriter:
     """Kept rows into part-NNNNN.parquet, a new shard after ``shard_bytes`` of image bytes."""
 
-    def __init__(self, root: Path, shard_bytes: int, schema: pa.Schema) -> None:
+    def __init__(self, root: Path, shard_bytes: int, schema: pa.Schema, tmp_dir: Path) -> None:
         self.root = root
+        self.tmp_dir = tmp_dir
         self.schema = schema
         self.shard_bytes = shard_bytes
         self.published: list[PublishedShard] = []
@@ -208,7 +212,7 @@ class _ShardWriter:
             return
         if self.writer is None:
             name = f"part-{len(self.published):05d}.parquet"
-            self.writer = AtomicParquetWriter(self.root, name, self.schema)
+            self.writer = AtomicParquetWriter(self.root, name, self.schema, tmp_dir=self.tmp_dir)
         self.writer.write(pa.Table.from_pylist(self.rows, schema=self.schema))
         self.writer_bytes += self.pending_bytes
         self.rows, self.pending_bytes = [], 0
@@ -224,7 +228,7 @@ class _ShardWriter:
         self._flush()
         self._close()
         if not self.published:  # an empty folder is an empty dataset, with its schema
-            with AtomicParquetWriter(self.root, "part-00000.parquet", self.schema) as empty:
+            with AtomicParquetWriter(self.root, part_name(0), self.schema, tmp_dir=self.tmp_dir) as empty:
                 pass
             assert empty.published is not None
             self.published.append(empty.published)
@@ -245,11 +249,15 @@ def ingest_images(source: Path, output: Path, options: IngestOptions, *, webdata
     schema = WEBDATASET_SCHEMA if webdataset else IMAGE_SCHEMA
     reject_schema = WEBDATASET_REJECT_SCHEMA if webdataset else REJECT_SCHEMA
     started, started_at = time.monotonic(), datetime.now(timezone.utc).isoformat(timespec="seconds")
-    _prepare_output(output, source, options.overwrite)
+    state = layout.state_dir(output)
+    if state.is_symlink() or (state.exists() and not state.is_dir()):
+        raise UsageError(f"the output's state directory {state} is not a directory of curate's")
+    state.mkdir(parents=True, exist_ok=True)
     tally = Tally()
     listing = hashlib.sha256()
-    with OutputLock(output):
-        shards = _ShardWriter(output, options.shard_bytes, schema)
+    with OutputLock(layout.lock_path(output), output):
+        _prepare_output(output, source, options.overwrite)
+        shards = _ShardWriter(output, options.shard_bytes, schema, layout.tmp_dir(output))
         walk = walk_webdataset(source, tally) if webdataset else walk_images(str(source), tally)
         rejects: list[dict[str, Any]] = []
         workers = options.workers or (os.cpu_count() or 1)
@@ -288,7 +296,7 @@ def ingest_images(source: Path, output: Path, options: IngestOptions, *, webdata
             raise
         reject_files = []
         if rejects:
-            with AtomicParquetWriter(output, "_rejects/part-00000.parquet", reject_schema) as writer:
+            with AtomicParquetWriter(state, reject_name(0), reject_schema) as writer:
                 writer.write(pa.Table.from_pylist(rejects, schema=reject_schema))
             assert writer.published is not None
             reject_files.append(writer.published)
@@ -318,11 +326,10 @@ def ingest_images(source: Path, output: Path, options: IngestOptions, *, webdata
                 **{f"counted:{k}": v for k, v in sorted(tally.counted.items())},
             },
             "quarantined": [],
+            "layout": layout.LAYOUT_VERSION,
         }
         write_manifest(output, manifest)
-        work = output / "_work"
-        if work.is_dir():
-            shutil.rmtree(work)
+        shutil.rmtree(layout.work_dir(output), ignore_errors=True)
     return manifest
 
 

@@ -3,7 +3,7 @@
 A *source* stage (``source = "warc"``): its input shards are WARC, ARC or WET files, read by
 :mod:`curate.ingest.warc_reader` as one row per record, and it is the map stage that decides
 each row: records that are not HTML responses, HTTP errors, truncated, too large, binary,
-undecodable or with no main text go to ``_rejects/`` with their reason (``ingest:...``) and
+undecodable or with no main text go to ``OUT.curate/rejects/`` with their reason (``ingest:...``) and
 without their payload; the others get their charset decoded, their main text extracted and
 the columns ``id, url, date, text, content_type, charset, html_lang`` (and ``html`` with
 ``--keep-html``). Records in = kept + rejected, per file, as for every stage.
@@ -57,7 +57,7 @@ class IngestWarc(MapStage):
     IN: a WARC/ARC/WET file, a directory of them or a glob (.warc, .warc.gz, .arc, .arc.gz,
     .wet, .wet.gz; per-record gzip). One task per file. Kept: HTML responses (2xx) with main
     text, and WET text records. Everything else is counted in the manifest and written to
-    OUT/_rejects/ (without its payload) with _reason ingest:not_response, ingest:non_html,
+    OUT.curate/rejects/ (without its payload) with _reason ingest:not_response, ingest:non_html,
     ingest:http_status, ingest:truncated_record, ingest:corrupt_record, ingest:too_large,
     ingest:binary_content, ingest:bad_encoding, ingest:bad_content_encoding or ingest:no_text.
     """

@@ -14,11 +14,11 @@ import pyarrow.fs as pafs
 
 from curate.errors import BadInputError, CurateError, UsageError
 from curate.ingest.formats import WARC_SUFFIXES, is_web_archive
+from curate.io import layout
 from curate.io.locations import resolve_input
 
 log = logging.getLogger(__name__)
 
-MANIFEST_NAME = "_manifest.json"
 SUPPORTED_SUFFIXES = (
     ".parquet",
     ".jsonl",
@@ -78,6 +78,12 @@ def _wanted(name: str, suffixes: tuple[str, ...]) -> bool:
     return name.lower().endswith(suffixes) if suffixes is WARC_SUFFIXES else name.endswith(suffixes)
 
 
+def _hidden(part: str) -> bool:
+    """A name discovery skips below a directory: ``_x``, ``.x``, and a curate output's state
+    directory ``X.curate`` (its rejects and work are not data)."""
+    return part.startswith(("_", ".")) or part.endswith(layout.STATE_SUFFIX)
+
+
 def _is_data_file(name: str, suffixes: tuple[str, ...] = SUPPORTED_SUFFIXES) -> bool:
     base = os.path.basename(name)
     return not base.startswith(("_", ".")) and _wanted(base, suffixes)
@@ -123,10 +129,13 @@ def _segments_match(pattern: list[str], parts: list[str]) -> bool:
 
 
 def glob_could_read(location: str, output: str) -> bool:
-    """Whether the glob ``location`` would match the shards curate writes in ``output``
-    (``part-*.parquet`` and ``_rejects/part-*.parquet``), were they there."""
+    """Whether the glob ``location`` would match the shards curate writes for ``output``
+    (``OUT/part-*.parquet``, ``OUT.curate/rejects/part-*.parquet``), were they there."""
     _, pattern = _resolve_filesystem(location)
-    written = [os.path.join(output, "part-00000.parquet"), os.path.join(output, "_rejects", "part-00000.parquet")]
+    written = [
+        os.path.join(output, "part-00000.parquet"),
+        os.path.join(layout.rejects_dir(output), "part-00000.parquet"),
+    ]
     split = [part for part in pattern.split(os.sep) if part]
     return any(_segments_match(split, [p for p in path.split(os.sep) if p]) for path in written)
 
@@ -145,11 +154,12 @@ def input_root(location: str) -> str | None:
 def discover_inputs(location: str, source: str | None = None) -> tuple[list[InputShard], dict[str, object] | None]:
     """List the input shards at ``location`` in a stable (sorted) order.
 
-    A directory holding ``_manifest.json`` is a curate dataset: only the shards its
-    manifest lists are read, and the manifest is returned too. A directory with curate's
-    ``_work/`` but no manifest is an unfinished run and is refused. Otherwise every
-    supported file below the directory (files and folders whose name starts with ``_`` or
-    ``.`` are skipped, and listed at -v),
+    A directory with a manifest (``OUT.curate/manifest.json`` beside it, or an older curate's
+    ``OUT/_manifest.json``) is a curate dataset: only the shards its manifest lists are read,
+    and the manifest is returned too. A directory with curate's workspace but no manifest is
+    an unfinished run and is refused. Otherwise every supported file below the directory
+    (files and folders whose name starts with ``_`` or ``.``, and ``X.curate`` folders, are
+    skipped, and listed at -v),
     a glob, or a single file. Raises UsageError when nothing is found. ``source="warc"``
     (``curate ingest warc``) finds web archives instead of tables; any other run refuses
     web archives, or names those it left out, pointing to ``curate ingest warc``.
@@ -183,8 +193,9 @@ def discover_inputs(location: str, source: str | None = None) -> tuple[list[Inpu
             raise UsageError(f"unsupported input file type (want {', '.join(suffixes)}): {location}")
         return _shards(filesystem, [path], os.path.dirname(path)), None
 
-    manifest_path = f"{path.rstrip('/')}/{MANIFEST_NAME}"
-    if source is None and filesystem.get_file_info(manifest_path).type == pafs.FileType.File:
+    found_manifest = _manifest_of(filesystem, path)
+    if source is None and found_manifest is not None:
+        manifest_path = found_manifest
         with filesystem.open_input_stream(manifest_path) as stream:
             try:
                 manifest = json.loads(stream.read())
@@ -205,10 +216,11 @@ def discover_inputs(location: str, source: str | None = None) -> tuple[list[Inpu
             for shard, entry in zip(listed, shards_listed, strict=True)
         ]
         return shards, manifest
-    if filesystem.get_file_info(f"{path.rstrip('/')}/_work").type == pafs.FileType.Directory:
-        raise UsageError(
-            f"{location} is an unfinished curate output (it has _work/ but no {MANIFEST_NAME}); finish that run first"
-        )
+    for work in (str(layout.work_dir(path.rstrip("/"))), str(layout.legacy_work_dir(path.rstrip("/")))):
+        if filesystem.get_file_info(work).type == pafs.FileType.Directory:
+            raise UsageError(
+                f"{location} is an unfinished curate output (it has {work} but no manifest); finish that run first"
+            )
 
     selector = pafs.FileSelector(path, recursive=True)
     found = []
@@ -218,7 +230,7 @@ def discover_inputs(location: str, source: str | None = None) -> tuple[list[Inpu
         if entry.type != pafs.FileType.File:
             continue
         parts = Path(entry.path).relative_to(path).parts
-        hidden = any(part.startswith(("_", ".")) for part in parts)
+        hidden = any(_hidden(part) for part in parts)
         if source is None and not hidden and is_web_archive(entry.path):
             archives.append(entry.path)
         if not _wanted(entry.path, suffixes):
@@ -232,12 +244,26 @@ def discover_inputs(location: str, source: str | None = None) -> tuple[list[Inpu
     return _shards(filesystem, found, path), None
 
 
+def _manifest_of(filesystem: pafs.FileSystem, path: str) -> str | None:
+    """The manifest of the dataset at ``path`` (``path.curate/manifest.json``, else an older
+    curate's ``path/_manifest.json``), or None."""
+    root = path.rstrip("/")
+    for candidate in (str(layout.manifest_path(root)), str(layout.legacy_manifest_path(root))):
+        if filesystem.get_file_info(candidate).type == pafs.FileType.File:
+            return candidate
+    return None
+
+
 def _note_skipped(skipped: list[str], root: str) -> None:
     """Say (at -v) which data files discovery left out because a name starts with _ or ."""
     if skipped:
         names = [os.path.relpath(p, root) for p in skipped]
         shown = ", ".join(names[:5]) + (f", ... ({len(names) - 5} more)" if len(names) > 5 else "")
-        log.info("skipped %d input file(s) whose name or folder starts with '_' or '.': %s", len(names), shown)
+        log.info(
+            "skipped %d input file(s) whose name or folder starts with '_' or '.' (or is X.curate): %s",
+            len(names),
+            shown,
+        )
 
 
 def _shards(filesystem: pafs.FileSystem, paths: list[str], root: str) -> list[InputShard]:

@@ -12,7 +12,8 @@ emulator from ``STORAGE_EMULATOR_HOST``. Without credentials Google's client ask
 server for minutes, so credentials are checked first (a usage error naming what to set).
 ``hf://datasets/OWNER/NAME/PATH`` through ``huggingface_hub``'s fsspec filesystem (the
 ``curate[hf]`` extra), wrapped as a pyarrow filesystem.
-Outputs: local paths only, for now (the commit protocol on an object store is not built yet).
+Outputs: local paths, and ``s3://BUCKET/PREFIX`` for the stage commands (made in a local staging
+copy, then published object by object with the manifest last: ``curate.io.object_output``).
 """
 
 from __future__ import annotations
@@ -43,18 +44,26 @@ def scheme_of(location: str) -> str | None:
     return match.group(1).lower()
 
 
-def check_output_location(location: str) -> str:
-    """``location`` if it is a local path; a UsageError for any URI (never a local ``s3:``)."""
+def check_output_location(location: str, *, object_store: bool = False) -> str:
+    """``location`` if it is a local path, or (with ``object_store``) a well-formed
+    ``s3://BUCKET/PREFIX``; a UsageError for any other URI (never a local ``s3:``)."""
     scheme = scheme_of(location)
-    if scheme is not None:
-        raise UsageError(
-            f"the output {location!r} names a {scheme}:// location; curate writes outputs to local paths "
-            "only for now (write locally, then copy the finished directory)"
-        )
-    return location.removeprefix("file://")
+    if scheme is None:
+        return location.removeprefix("file://")
+    if scheme == "s3" and object_store:
+        from curate.io.object_output import staging_dir
+
+        staging_dir(location)  # checks the URI
+        return location
+    where = "local paths and s3://BUCKET/PREFIX" if object_store else "local paths (this command)"
+    raise UsageError(
+        f"the output {location!r} names a {scheme}:// location; curate writes outputs to {where} only "
+        "(write locally, then copy the finished directory)"
+    )
 
 
-def _s3_parts(location: str) -> tuple[str, str]:
+def s3_parts(location: str) -> tuple[str, str]:
+    """(bucket, key without a trailing '/') of ``s3://BUCKET/KEY``; UsageError when malformed."""
     if not location.lower().startswith("s3://"):
         raise UsageError(f"malformed S3 URI {location!r}: want s3://BUCKET/PREFIX")
     rest = location[len("s3://") :]
@@ -159,7 +168,7 @@ def resolve_input(location: str) -> tuple[pafs.FileSystem, str]:
     if scheme is None:
         return pafs.LocalFileSystem(), os.path.abspath(location.removeprefix("file://"))
     if scheme == "s3":
-        bucket, key = _s3_parts(location)
+        bucket, key = s3_parts(location)
         return s3_filesystem(), f"{bucket}/{key}" if key else bucket
     if scheme in ("gs", "gcs"):
         bucket, key = _bucket_parts(location, scheme)

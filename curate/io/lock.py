@@ -1,8 +1,9 @@
 """One run per output directory: an OS advisory lock (``flock``), not a PID file, so a
-run killed with SIGKILL releases it and the next run needs no manual cleanup.
+run killed with SIGKILL releases it and the next run needs no manual cleanup. An output's
+lock file is ``OUT.curate/lock`` (``curate.io.layout.lock_path``); a dedup index has its own.
 
-The lock file is opened with ``O_NOFOLLOW``: a ``_curate.lock`` that is a symlink (which
-could point outside OUT) is refused like every other symlink curate would write through.
+The lock file is opened with ``O_NOFOLLOW``: a lock file that is a symlink (which
+could point elsewhere) is refused like every other symlink curate would write through.
 A holder may remove the lock file (a run that undoes itself); whoever locks checks that the
 file it locked is still the one at the path, so two runs never hold two different files.
 """
@@ -19,12 +20,13 @@ from types import TracebackType
 
 from curate.errors import BusyError, UnsafePathError
 
-LOCK_NAME = "_curate.lock"
-
 
 class OutputLock:
-    def __init__(self, root: Path) -> None:
-        self.path = root / LOCK_NAME
+    """The flock of the lock file ``path``; ``what`` is the directory it guards (for messages)."""
+
+    def __init__(self, path: Path, what: Path | None = None) -> None:
+        self.path = path
+        self.what = what if what is not None else path.parent
         self._fd: int | None = None
 
     def _open(self) -> int:
@@ -47,7 +49,7 @@ class OutputLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
                 os.close(fd)
-                raise BusyError(f"another curate run holds {self.path.parent} (lock {self.path}); try later") from exc
+                raise BusyError(f"another curate run holds {self.what} (lock {self.path}); try later") from exc
             held = os.fstat(fd)
             try:
                 current = os.lstat(self.path)

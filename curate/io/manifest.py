@@ -1,17 +1,19 @@
-"""``_manifest.json``: written last and atomically; its presence means the directory is complete."""
+"""The manifest (``OUT.curate/manifest.json``): written last and atomically; its presence means
+OUT is complete. An older curate's ``OUT/_manifest.json`` is read too (``curate.io.layout``)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
 from curate.errors import BadInputError
-from curate.io.discovery import MANIFEST_NAME
+from curate.io.layout import LAYOUT_VERSION, MANIFEST, find_manifest, state_dir
 from curate.io.paths import safe_join
-from curate.io.writers import fsync_dir, naming_failures, temporary_path
+from curate.io.writers import fsync_dir, naming_failures
 
 
 def canonical_json(value: Any) -> str:
@@ -24,12 +26,14 @@ def fingerprint(value: Any) -> str:
 
 
 def write_json_atomically(root: Path, name: str, value: Any, *, durable: bool = True) -> None:
-    """Write JSON to a temporary file under ``root/_work/tmp`` and rename it over
-    ``root/name`` (``name`` may hold folders, checked to stay under root). ``durable`` adds
-    the fsyncs that make it survive a power loss (the manifest); markers skip them."""
+    """Write JSON to a hidden temporary file beside ``root/name`` and rename it over that
+    (``name`` may hold folders, checked to stay under root). Beside, not in ``work/tmp``: a
+    manifest of a kept dataset (``curate run --keep-intermediate``) leaves no work folder behind.
+    ``durable`` adds the fsyncs that make it survive a power loss (the manifest); markers skip them."""
     final = safe_join(root, name)
     with naming_failures(final):
-        temporary = temporary_path(root, name)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temporary = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
         with open(temporary, "w", encoding="utf-8") as handle:
             json.dump(value, handle, indent=2, sort_keys=True, default=str)
             handle.write("\n")
@@ -41,8 +45,11 @@ def write_json_atomically(root: Path, name: str, value: Any, *, durable: bool = 
             fsync_dir(final.parent)
 
 
-def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
-    write_json_atomically(root, MANIFEST_NAME, manifest)
+def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    """Commit OUT: its manifest, with ``layout`` 2, to ``OUT.curate/manifest.json``."""
+    state = state_dir(out)
+    state.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(state, MANIFEST, {**manifest, "layout": LAYOUT_VERSION})
 
 
 # Count names of manifests written before one vocabulary was chosen, and the names they became:
@@ -75,12 +82,13 @@ def with_current_count_names(manifest: dict[str, Any]) -> dict[str, Any]:
     return current
 
 
-def read_manifest(root: Path) -> dict[str, Any] | None:
-    """``root/_manifest.json``, or None when there is none, its counts under today's names
-    (:func:`with_current_count_names`). A manifest that is not a JSON object (truncated,
-    edited, garbage) is bad input (exit 3), never a traceback."""
-    path = root / MANIFEST_NAME
-    if not path.is_file():
+def read_manifest(out: Path) -> dict[str, Any] | None:
+    """OUT's manifest (``OUT.curate/manifest.json``, else an older curate's ``OUT/_manifest.json``),
+    or None when there is none, its counts under today's names (:func:`with_current_count_names`).
+    A manifest that is not a JSON object (truncated, edited, garbage) is bad input (exit 3),
+    never a traceback."""
+    path = find_manifest(out)
+    if path is None:
         return None
     try:
         with open(path, encoding="utf-8") as handle:

@@ -70,7 +70,7 @@ def read_footer_schema(shard: InputShard) -> pa.Schema:
 
 
 class SchemaCache:
-    """JSONL schema passes of one run, kept in its ``_work/`` so that a resumed run does not
+    """JSONL schema passes of one run, kept in its ``work/`` so that a resumed run does not
     read every file again: one Arrow IPC schema per file, keyed by path, size and mtime."""
 
     def __init__(self, directory: Path) -> None:

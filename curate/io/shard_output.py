@@ -1,10 +1,10 @@
-"""The files a map over one input shard publishes: ``part-NNNNN.parquet`` (kept rows)
-and, if anything was dropped, ``_rejects/part-NNNNN.parquet`` (dropped rows with
+"""The files a map over one input shard publishes: ``OUT/part-NNNNN.parquet`` (kept rows)
+and, if anything was dropped, ``OUT.curate/rejects/part-NNNNN.parquet`` (dropped rows with
 ``_stage`` and ``_reason``). All atomic; none is published if the shard fails.
 
 A fused pass of several map stages (``curate run``) writes one rejects file per stage that
-dropped something, each under its own directory (``_rejects/NN-<stage>/``), and may write
-its kept rows to another root than its rejects (an intermediate dataset under ``_work/``)."""
+dropped something, each under its own directory (``rejects/NN-<stage>/``), and may write
+its kept rows to another dataset than OUT (an intermediate dataset under ``work/``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from types import TracebackType
 
 import pyarrow as pa
 
+from curate.io.layout import REJECTS
 from curate.io.schema import conform
 from curate.io.writers import AtomicParquetWriter, PublishedShard
 
@@ -24,7 +25,7 @@ def part_name(shard_index: int) -> str:
     return f"part-{shard_index:05d}.parquet"
 
 
-def reject_name(shard_index: int, directory: str = "_rejects") -> str:
+def reject_name(shard_index: int, directory: str = REJECTS) -> str:
     return f"{directory}/part-{shard_index:05d}.parquet"
 
 
@@ -48,8 +49,10 @@ def reject_schema(kept_schema: pa.Schema, extra: list[pa.Field] | None = None) -
 class ShardOutput:
     """Writers of one shard's kept and rejected rows, opened on first use.
 
-    Kept rows go to ``kept_root`` (default ``root``), the rejects of stage ``k`` to
-    ``root/reject_dirs[k]``. Published names are relative to ``root``.
+    Kept rows go to ``kept_root/part-NNNNN.parquet`` (OUT, or a dataset under ``work/``), by
+    way of a temporary file in ``tmp_dir`` (on the same filesystem); the rejects of stage
+    ``k`` to ``root/reject_dirs[k]`` (``root``: the state directory). Published names are
+    relative to ``kept_root`` for the kept shard and to ``root`` for rejects.
     """
 
     def __init__(
@@ -57,11 +60,13 @@ class ShardOutput:
         root: Path,
         shard_index: int,
         *,
-        kept_root: Path | None = None,
-        reject_dirs: tuple[str, ...] = ("_rejects",),
+        kept_root: Path,
+        tmp_dir: Path,
+        reject_dirs: tuple[str, ...] = (REJECTS,),
     ) -> None:
         self.root = root
-        self.kept_root = kept_root if kept_root is not None else root
+        self.kept_root = kept_root
+        self.tmp_dir = tmp_dir
         self.shard_index = shard_index
         self.reject_dirs = reject_dirs
         self._kept: AtomicParquetWriter | None = None
@@ -71,7 +76,9 @@ class ShardOutput:
 
     def keep(self, batch: pa.RecordBatch, schema: pa.Schema) -> None:
         if self._kept is None:
-            self._kept = AtomicParquetWriter(self.kept_root, part_name(self.shard_index), schema=schema)
+            self._kept = AtomicParquetWriter(
+                self.kept_root, part_name(self.shard_index), schema=schema, tmp_dir=self.tmp_dir
+            )
         self._kept.write(conform(batch, schema))
         self.kept_rows += batch.num_rows
 
@@ -85,14 +92,12 @@ class ShardOutput:
         writer.write(conform(batch, schema))
         self.rejected_rows += batch.num_rows
 
-    def commit(self) -> list[PublishedShard]:
+    def commit(self) -> tuple[PublishedShard, list[PublishedShard]]:
+        """Publish the kept shard and the rejects: (kept, rejects)."""
         if self._kept is None:
             raise ValueError(f"shard {self.shard_index}: nothing was read, so the output schema is unknown")
         kept = self._kept.commit()
-        if self.kept_root != self.root:
-            relative = (self.kept_root / kept.name).relative_to(self.root).as_posix()
-            kept = PublishedShard(relative, kept.rows, kept.bytes, kept.xxh3_128)
-        return [kept, *(writer.commit() for writer in self._rejected if writer is not None)]
+        return kept, [writer.commit() for writer in self._rejected if writer is not None]
 
     def abort(self) -> None:
         for writer in (self._kept, *self._rejected):

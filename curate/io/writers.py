@@ -1,6 +1,6 @@
 """Atomic publication of Parquet shards.
 
-A shard is written under ``_work/tmp/``, closed, re-opened to check its row count,
+A shard is written under ``OUT.curate/work/tmp/`` (``curate.io.layout``), closed, re-opened to check its row count,
 fsynced, then renamed into place. A writer that saw an exception never publishes: its
 temporary file is deleted (pyarrow's ParquetWriter would otherwise write a valid footer
 on close, making a partial file look complete).
@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from curate.errors import WriteFailedError
+from curate.io.layout import TMP, WORK
 from curate.io.paths import ensure_dir, safe_join
 
 ROW_GROUP_BYTES = 96 << 20
@@ -73,20 +74,20 @@ def fsync_dir(path: Path) -> None:
 
 
 def is_intermediate(name: str) -> bool:
-    return Path(name).parts[0] == "_work"
+    """A name under the workspace's ``work/`` (relative to the state directory)."""
+    return Path(name).parts[0] == WORK
 
 
 def publish_file(root: Path, temporary: Path, name: str) -> Path:
     """Rename ``temporary`` to ``root/name`` (checked to stay under root).
 
     Published shards are fsynced (file, then directory) so that they survive a power
-    loss once the manifest lists them; intermediates under ``_work/`` are only protected
+    loss once the manifest lists them; intermediates under ``work/`` are only protected
     against process crashes (rename is atomic), which is what resuming needs, and
     skipping their fsyncs saves hundreds of disk flushes per run.
     """
     final = safe_join(root, name)
-    if len(Path(name).parts) > 1:
-        ensure_dir(root, *Path(name).parts[:-1])
+    ensure_dir(root, *Path(name).parts[:-1])  # root too: its temporary file may be elsewhere
     durable = not is_intermediate(name)
     if durable:
         with open(temporary, "rb") as handle:
@@ -97,9 +98,12 @@ def publish_file(root: Path, temporary: Path, name: str) -> Path:
     return final
 
 
-def temporary_path(root: Path, name: str) -> Path:
-    tmp_dir = ensure_dir(root, "_work", "tmp")
-    return tmp_dir / f"{Path(name).name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+def temporary_path(root: Path, name: str, tmp_dir: Path | None = None) -> Path:
+    """A fresh temporary file for ``root/name``: in ``tmp_dir`` (the run's ``work/tmp``, on the
+    filesystem of OUT, for shards written into OUT), by default ``root/work/tmp`` (``root`` being
+    the state directory, for rejects and intermediates)."""
+    directory = ensure_dir(root, WORK, TMP) if tmp_dir is None else ensure_dir(tmp_dir)
+    return directory / f"{Path(name).name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
 
 
 class AtomicParquetWriter:
@@ -112,13 +116,19 @@ class AtomicParquetWriter:
     """
 
     def __init__(
-        self, root: Path, name: str, schema: pa.Schema | None = None, *, row_group_bytes: int = ROW_GROUP_BYTES
+        self,
+        root: Path,
+        name: str,
+        schema: pa.Schema | None = None,
+        *,
+        row_group_bytes: int = ROW_GROUP_BYTES,
+        tmp_dir: Path | None = None,
     ) -> None:
         self.root = root
         self._row_group_bytes = row_group_bytes
         self.name = name
         safe_join(root, name)  # refuse hostile names before any work
-        self._temporary = temporary_path(root, name)
+        self._temporary = temporary_path(root, name, tmp_dir)
         self._schema = schema
         self._writer: pq.ParquetWriter | None = None
         self._pending: list[pa.RecordBatch] = []
@@ -211,7 +221,7 @@ class AtomicParquetWriter:
 
 
 def write_table_atomically(root: Path, name: str, table: pa.Table) -> PublishedShard:
-    """One-shot helper for intermediate files under ``_work/``."""
+    """One-shot helper for intermediate files under ``work/``."""
     with AtomicParquetWriter(root, name, schema=table.schema) as writer:
         writer.write(table)
     assert writer.published is not None

@@ -36,9 +36,9 @@ from curate.pipelines.stage import BatchContext, MapResult, MapStage
 class ChainPlan(ShardPlan):
     """A fused group of map stages over the shards of one dataset.
 
-    ``kept_root``: where ``part-NNNNN.parquet`` go (the output, or an intermediate dataset
-    under ``_work/``); ``reject_dirs[k]``: the rejects directory of stage ``k``, relative to
-    the workspace root (the output).
+    ``kept_root``: where ``part-NNNNN.parquet`` go (OUT, or an intermediate dataset under
+    ``work/``); ``reject_dirs[k]``: the rejects directory of stage ``k``, relative to the
+    workspace root (the state directory ``OUT.curate``).
     """
 
     read: ReadOptions = field(default_factory=ReadOptions)
@@ -193,12 +193,14 @@ def chain_task(plan: ChainPlan, shard_index: int) -> tuple[dict[str, Any], list[
     tallies = [StageTally() for _ in stages]
     counters = ReadCounters()
     root = plan.workspace.root
+    kept_root = plan.kept_root if plan.kept_root is not None else plan.workspace.out
+    tmp_dir = plan.workspace.tmp_dir
     rows_in = 0
     first_row = 0
     keep_dirs = plan.keep_dirs or (None,) * len(stages)
     intermediate: dict[int, AtomicParquetWriter] = {}
     with (
-        ShardOutput(root, shard.index, kept_root=plan.kept_root, reject_dirs=plan.reject_dirs) as output,
+        ShardOutput(root, shard.index, kept_root=kept_root, tmp_dir=tmp_dir, reject_dirs=plan.reject_dirs) as output,
         _AbortOnError(intermediate),
     ):
         if stages[0].source is not None:
@@ -225,7 +227,9 @@ def chain_task(plan: ChainPlan, shard_index: int) -> tuple[dict[str, Any], list[
                 directory = keep_dirs[k]
                 if directory is not None:
                     if k not in intermediate:
-                        intermediate[k] = AtomicParquetWriter(root / directory, part_name(shard.index), schema=schema)
+                        intermediate[k] = AtomicParquetWriter(
+                            root / directory, part_name(shard.index), schema=schema, tmp_dir=tmp_dir
+                        )
                     intermediate[k].write(conform(batch, schema))
             output.keep(batch, schema)
             rows_in += n
@@ -236,7 +240,7 @@ def chain_task(plan: ChainPlan, shard_index: int) -> tuple[dict[str, Any], list[
         for tally, following in itertools.pairwise(tallies):
             if tally.kept != following.rows_in:
                 raise AssertionError(f"{shard.path}: a stage kept {tally.kept} rows, the next saw {following.rows_in}")
-        published = output.commit()
+        kept_shard, rejects = output.commit()
         kept_by_stage = {k: writer.commit() for k, writer in intermediate.items()}
     stats = {
         "rows_in": rows_in,
@@ -244,10 +248,11 @@ def chain_task(plan: ChainPlan, shard_index: int) -> tuple[dict[str, Any], list[
         "removed": output.rejected_rows,
         "stages": [t.as_json() for t in tallies],
         "invalid_utf8_rows": counters.invalid_utf8_rows,
-        "shards": [p.as_json() for p in published],
+        "shards": [kept_shard.as_json()],
+        "rejects": [p.as_json() for p in rejects],
         "intermediate": {str(k): p.as_json() for k, p in kept_by_stage.items()},
     }
-    outputs = [root / p.name for p in published]
+    outputs = [kept_root / kept_shard.name, *(root / p.name for p in rejects)]
     outputs += [root / str(keep_dirs[k]) / p.name for k, p in kept_by_stage.items()]
     return stats, outputs
 

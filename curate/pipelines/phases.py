@@ -2,7 +2,7 @@
 
 A task function computes and writes its files and returns (stats, files written). Wrapped
 in a :class:`PhaseTask`, it runs on a worker; the wrapper then writes the marker
-``_work/markers/<phase>/<key>.json`` recording the stats and the files' sizes, so that a
+``OUT.curate/work/markers/<phase>/<key>.json`` recording the stats and the files' sizes, so that a
 resumed run skips it only while every file is intact. In a phase that is a shard's first
 read, a :class:`~curate.errors.BadInputError` quarantines the shard under ``--on-error
 skip`` (marked done, so a resumed run does not retry it) instead of failing the run.

@@ -31,6 +31,7 @@ import click
 
 from curate.errors import UsageError
 from curate.io.columns import top_level
+from curate.io.layout import REJECTS
 from curate.io.locations import check_output_location
 from curate.pipelines.registry import StageEntry, all_entries
 
@@ -59,7 +60,7 @@ class PipelineStage:
     @property
     def reject_dir(self) -> str:
         """Where this stage's rejects go in the pipeline's output."""
-        return f"_rejects/{self.position:02d}-{self.stage.stage_label}"
+        return f"{REJECTS}/{self.position:02d}-{self.stage.stage_label}"
 
 
 @dataclass(frozen=True)

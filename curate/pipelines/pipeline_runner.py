@@ -2,24 +2,25 @@
 
 Every group of the pipeline (``Pipeline.groups``) is one fused pass over the shards of
 its input: the first group reads the pipeline's input; a group after a barrier reads the
-dataset the group before it wrote to ``OUT/_work/pipeline/gNN/`` (a complete dataset with
-its manifest, byte-identical to what the single command of the shell chain would write).
-A barrier's phases run first, their intermediates under that group's directory; then its
+dataset the group before it wrote to ``OUT.curate/work/pipeline/gNN/`` (a complete dataset with
+its manifest in ``gNN.curate/``, byte-identical to what the single command of the shell chain
+would write).
+A barrier's phases run first, their intermediates under that group's ``gNN.curate/work/``; then its
 apply stage and the map stages after it run as one pass. The last group writes
 ``OUT/part-NNNNN.parquet``.
 
 Rejects: stage ``k`` of the pipeline writes its dropped rows to
-``OUT/_rejects/KK-<stage>/part-NNNNN.parquet`` (``KK`` its position in the file, two
+``OUT.curate/rejects/KK-<stage>/part-NNNNN.parquet`` (``KK`` its position in the file, two
 digits; ``<stage>`` the ``_stage`` of its rows, e.g. ``filter_c4``, ``dedup_minhash``), where
 ``part-NNNNN`` names the shard of that stage's input. These are byte for byte the
-``_rejects/part-NNNNN.parquet`` of that stage's command in the equivalent shell chain.
+``OUT.curate/rejects/part-NNNNN.parquet`` of that stage's command in the equivalent shell chain.
 
 With ``--keep-intermediate``, what stage ``k`` kept is also written as the dataset its command
-would have written, ``OUT/_intermediate/KK-<stage>/`` (a fused stage writes it alongside the
-pass; the last stage of a pass before a barrier has it already, in ``_work/pipeline/``).
+would have written, ``OUT.curate/intermediate/KK-<stage>/`` (a fused stage writes it alongside the
+pass; the last stage of a pass before a barrier has it already, in ``work/pipeline/``).
 
 The whole run has one fingerprint (every stage's identity, the read options, the
-inputs): markers of every phase of every group live under ``OUT/_work/markers/`` and a
+inputs): markers of every phase of every group live under ``OUT.curate/work/markers/`` and a
 killed run resumes shard by shard; a run whose pipeline changed meanwhile is refused
 unless ``--overwrite``.
 """
@@ -30,6 +31,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from curate.io import layout
 from curate.io.discovery import discover_inputs
 from curate.io.manifest import write_manifest
 from curate.pipelines.fingerprint import read_identity, stage_fields
@@ -44,7 +46,6 @@ from curate.pipelines.summary import StageSummary, quarantine_list, schema_json
 from curate.pipelines.workspace import Workspace
 
 STAGE_NAME = "pipeline"
-INTERMEDIATE_DIR = "_intermediate"
 
 
 def pipeline_fields(pipeline: Pipeline, keep_intermediate: bool) -> dict[str, Any]:
@@ -59,11 +60,12 @@ def pipeline_fields(pipeline: Pipeline, keep_intermediate: bool) -> dict[str, An
 
 def intermediate_dir(item: PipelineStage) -> str:
     """Where ``--keep-intermediate`` puts the dataset stage ``item`` wrote (its command's output)."""
-    return f"{INTERMEDIATE_DIR}/{item.position:02d}-{item.stage.stage_label}"
+    return f"{layout.INTERMEDIATE}/{item.position:02d}-{item.stage.stage_label}"
 
 
 def group_directory(output: Path, index: int) -> Path:
-    return output / "_work" / "pipeline" / f"g{index:02d}"
+    """The dataset group ``index`` writes when it is not the last: in the run's workspace."""
+    return layout.work_dir(output) / "pipeline" / f"g{index:02d}"
 
 
 def _marker_prefix(item: PipelineStage) -> str:
@@ -81,7 +83,7 @@ def survivors_dir(pipeline: Pipeline, item: PipelineStage) -> Path:
     update reads its survivors there, after OUT is published, as it reads OUT after a command)."""
     if item is pipeline.stages[-1]:
         return pipeline.output
-    return pipeline.output / intermediate_dir(item)
+    return layout.state_dir(pipeline.output) / intermediate_dir(item)
 
 
 def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: bool = False) -> StageSummary:
@@ -124,7 +126,8 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
                 barrier = group.barrier.stage
                 barrier.check_input(schema, shards)
                 plan = barrier.make_plan(
-                    {**base, "workspace": Workspace(root, run.fingerprint)}, sum(s.size for s in shards)
+                    {**base, "workspace": Workspace(layout.state_dir(root), run.fingerprint, root)},
+                    sum(s.size for s in shards),
                 )
                 plan, phase_stats = run_global_phases(
                     run, barrier, plan, quarantined if first else {}, prefix=_marker_prefix(group.barrier)
@@ -158,15 +161,15 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
             invalid_utf8 += sum(value.get("invalid_utf8_rows", 0) for value in finished)
             group_kept = []
             for value in finished:
-                for published in value["shards"]:
-                    (rejects if published["name"].startswith("_rejects/") else group_kept).append(published)
+                group_kept.extend(value["shards"])
+                rejects.extend(value["rejects"])
             for position, item in enumerate(group.members):
                 tallies[item.position] = StageTally.total([value["stages"][position] for value in finished])
                 written = [
                     value["intermediate"][str(position)] for value in finished if str(position) in value["intermediate"]
                 ]
                 if written:
-                    _write_dataset_manifest(output / intermediate_dir(item), written, output / intermediate_dir(item))
+                    _write_dataset_manifest(run.state / intermediate_dir(item), written)
             if group.barrier is not None and plan is not None:
                 body = {"rows_removed": tallies[group.barrier.position].removed}
                 barrier_counters[group.barrier.position] = group.barrier.stage.counters(
@@ -176,7 +179,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
             if last:
                 kept = group_kept
             else:
-                shards, schema = _publish_group(root, group_kept, output, read)
+                shards, schema = _publish_group(root, group_kept, read)
         rows_kept = sum(s["rows"] for s in kept)
         rows_removed = sum(s["rows"] for s in rejects)
         if rows_in != rows_kept + rows_removed:
@@ -206,39 +209,41 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, *, keep_intermediate: 
         return StageSummary(manifest, reused=False)
 
 
-def _publish_group(root: Path, kept: list[dict[str, Any]], output: Path, read: Any) -> tuple[list[Any], Any]:
+def _publish_group(root: Path, kept: list[dict[str, Any]], read: Any) -> tuple[list[Any], Any]:
     """Write the manifest of a barrier's input dataset and read it back as the next shards."""
     from curate.io.schema import check_input_schemas
 
-    _write_dataset_manifest(root, kept, output)
+    _write_dataset_manifest(root, kept)
     found, _ = discover_inputs(str(root))
     return found, check_input_schemas(found, read, skip_bad=False).unified
 
 
-def _write_dataset_manifest(root: Path, shards: list[dict[str, Any]], relative_to: Path) -> None:
-    """A manifest listing ``shards`` (names made relative to ``root``): a dataset later stages,
-    or a later command, can read."""
-    prefix = "" if root == relative_to else root.relative_to(relative_to).as_posix() + "/"
-    listed = sorted(({**item, "name": item["name"].removeprefix(prefix)} for item in shards), key=lambda s: s["name"])
+def _write_dataset_manifest(root: Path, shards: list[dict[str, Any]]) -> None:
+    """A manifest listing ``shards`` (names relative to ``root``): a dataset later stages, or a
+    later command, can read."""
+    listed = sorted(shards, key=lambda s: s["name"])
     write_manifest(
         root, {"stage": "pipeline_intermediate", "shards": listed, "rows_kept": sum(s["rows"] for s in listed)}
     )
 
 
 def _keep_intermediate(output: Path, groups: list[Group], only: set[int] | None = None) -> None:
-    """Move each barrier's input dataset to ``OUT/_intermediate/KK-<stage>/``, named after the
-    stage ``KK`` that wrote it (the last of its fused pass): a dataset a later command can read.
-    ``only``: just those of the stages at these positions."""
+    """Move each barrier's input dataset to ``OUT.curate/intermediate/KK-<stage>/`` (its manifest
+    to ``KK-<stage>.curate/``), named after the stage ``KK`` that wrote it (the last of its fused
+    pass): a dataset a later command can read. ``only``: just those of the stages at these positions."""
     for index, group in enumerate(groups[:-1], start=1):
         if only is not None and group.members[-1].position not in only:
             continue
         source = group_directory(output, index)
-        target = output / intermediate_dir(group.members[-1])
-        if target.exists():
-            shutil.rmtree(target)
+        target = layout.state_dir(output) / intermediate_dir(group.members[-1])
+        for stale in (target, layout.state_dir(target)):
+            if stale.exists():
+                shutil.rmtree(stale)
         target.mkdir(parents=True)
-        for item in [*source.glob("part-*.parquet"), source / "_manifest.json"]:
+        layout.state_dir(target).mkdir()
+        for item in source.glob("part-*.parquet"):
             shutil.move(str(item), target / item.name)
+        shutil.move(str(layout.manifest_path(source)), layout.manifest_path(target))
 
 
 def _stage_report(

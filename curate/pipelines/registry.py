@@ -103,14 +103,14 @@ def _lines(values: dict[str, Any], read: Any, notice: Notice) -> Any:
 MINHASH_HELP = """MinHash-LSH near-duplicate removal: IN (shard directory, glob or file) to OUT.
 
     Kept rows go to OUT/part-*.parquet unchanged; removed rows go to
-    OUT/_rejects/part-*.parquet with dup_of (the id of the kept survivor), similarity,
+    OUT.curate/rejects/part-*.parquet with dup_of (the id of the kept survivor), similarity,
     _stage and _reason. Prints a one-line summary (or JSON with --json).
     """
 
 EXACT_HELP = """Exact duplicate removal by a 128-bit hash (xxh3-128) of the normalised text, URL or column.
 
     Same output contract as minhash: kept rows in OUT/part-*.parquet, removed rows in
-    OUT/_rejects/ with dup_of (the kept survivor's id) and _reason exact:duplicate_<on>.
+    OUT.curate/rejects/ with dup_of (the kept survivor's id) and _reason exact:duplicate_<on>.
     """
 
 LINES_HELP = """Remove lines (or paragraphs) repeated across the dataset: navigation, banners, footers.
@@ -118,7 +118,7 @@ LINES_HELP = """Remove lines (or paragraphs) repeated across the dataset: naviga
     Counts every normalised line over all shards (exactly, through hash partitions, or with
     --approx in a count-min sketch), removes those seen --min-count times or more from each
     text, and adds <unit>s_removed / chars_removed columns. Documents left too short go to
-    OUT/_rejects/ unchanged with _reason lines:too_short.
+    OUT.curate/rejects/ unchanged with _reason lines:too_short.
     """
 
 # name -> (config class as module:attribute, builder, summary, command help)
@@ -158,7 +158,7 @@ IMAGES_HELP = """Near-duplicate images: Hamming distance of perceptual hashes or
     --by phash / dhash reads the uint64 column of `curate hash images`; --by embedding the
     fixed-size float32 list of `curate embed images`. Pairs at or above --threshold are
     joined into connected components; one survivor per component (--keep); the others go to
-    OUT/_rejects/ with dup_of, similarity (to the survivor), dup_cluster and _reason
+    OUT.curate/rejects/ with dup_of, similarity (to the survivor), dup_cluster and _reason
     images:duplicate_<by>.
     """
 
@@ -185,7 +185,7 @@ SEMANTIC_HELP = """Semantic near-duplicates (SemDeDup, Abbas et al. 2023) of an 
     k-means (faiss, seeded) groups the embeddings; within each cluster, pairs with cosine
     >= 1 - --eps are joined into connected components; one survivor per component: by default
     the member farthest from its centroid, as the paper keeps (--keep farthest), or first,
-    max:COL, min:COL. The others go to OUT/_rejects/ with dup_of, similarity (to the
+    max:COL, min:COL. The others go to OUT.curate/rejects/ with dup_of, similarity (to the
     survivor), dup_cluster and _reason semantic:duplicate.
     """
 

@@ -1,14 +1,18 @@
 """What every stage run shares: input discovery, the output lock, the fingerprint check
 that makes a re-run resume or do nothing, running phases with markers, the manifest.
 
-Outcomes of starting a run on ``OUT``:
+OUT holds the kept shards only; the run's state is in ``OUT.curate`` beside it
+(``curate.io.layout``). Outcomes of starting a run on ``OUT``:
 
-* ``OUT/_manifest.json`` with the same fingerprint: nothing to do, the summary is re-read;
+* a manifest with the same fingerprint: nothing to do, the summary is re-read (an older
+  curate's ``OUT/_manifest.json`` counts too: that output stays as it is);
 * a manifest or an unfinished run with another fingerprint: refused (UsageError) unless
-  ``overwrite``, which removes curate's own files (never anything else) and starts over;
+  ``overwrite``, which removes curate's own files (never anything else, in either layout)
+  and starts over;
 * an unfinished run with the same fingerprint: resumed from its completion markers;
 * a non-empty ``OUT`` that is not a curate output: refused unless ``overwrite``;
-* an ``OUT`` inside a directory or glob input: refused (the next run would read it).
+* an ``OUT`` (or its ``OUT.curate``) inside a directory or glob input: refused (the next run
+  would read it).
 
 A run that fails before any work leaves ``OUT`` as it was (see ``_failed_before_work``).
 """
@@ -18,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,27 +31,24 @@ from pathlib import Path
 from typing import Any
 
 from curate import __version__
-from curate.errors import CurateError, UsageError
+from curate.errors import CurateError, UnsafePathError, UsageError
+from curate.io import cleanup, layout
 from curate.io.discovery import (
-    MANIFEST_NAME,
     InputShard,
     discover_inputs,
     glob_could_read,
     input_root,
     is_directory_input,
 )
-from curate.io.lock import LOCK_NAME, OutputLock
+from curate.io.lock import OutputLock
 from curate.io.manifest import fingerprint, read_manifest, write_manifest
 from curate.io.writers import file_checksum
 from curate.log_lines import current_run_id
 from curate.pipelines.cpus import available_cpus
 from curate.pipelines.executors import Executor, make_executor
-from curate.pipelines.workspace import WORK_DIR, Workspace
+from curate.pipelines.workspace import Workspace
 
 log = logging.getLogger(__name__)
-
-# The directories curate writes in OUT (``_intermediate``: ``curate run --keep-intermediate``).
-CURATE_DIRS = (WORK_DIR, "_rejects", "_intermediate")
 
 
 def _peak_rss() -> str:
@@ -104,11 +104,20 @@ class StageRun:
     started: float = 0.0
     started_at: str = ""
     _lock: OutputLock | None = None
+    _legacy_lock: OutputLock | None = None
     _executor: Executor | None = None
     # What this invocation created, so that an error before any work can undo it.
     _fresh: bool = False
     _output_existed: bool = True
+    _state_existed: bool = True
     _lock_existed: bool = True
+    # An older curate's files were removed (--overwrite): its lock file goes with them.
+    _legacy_cleared: bool = False
+
+    @property
+    def state(self) -> Path:
+        """``OUT.curate``: the manifest, the lock, the rejects and the workspace."""
+        return layout.state_dir(self.output)
 
     def __enter__(self) -> StageRun:
         self.started = time.monotonic()
@@ -116,10 +125,16 @@ class StageRun:
         self.shards, self.input_manifest = discover_inputs(self.input_location, self.source)
         self._refuse_output_inside_input()
         self._output_existed = self._check_output_path()
-        self._lock_existed = os.path.lexists(self.output / LOCK_NAME)
+        self._state_existed = os.path.lexists(self.state)
+        self._lock_existed = os.path.lexists(layout.lock_path(self.output))
         self.output.mkdir(parents=True, exist_ok=True)
-        self._lock = OutputLock(self.output).__enter__()
+        self.state.mkdir(exist_ok=True)
+        self._lock = OutputLock(layout.lock_path(self.output), self.output).__enter__()
         try:
+            self._check_same_filesystem()
+            if os.path.lexists(layout.legacy_lock_path(self.output)):
+                # An older curate may be running on this OUT: it locks this file.
+                self._legacy_lock = OutputLock(layout.legacy_lock_path(self.output), self.output).__enter__()
             self._prepare()
         except BaseException as exc:
             self._release(undo=isinstance(exc, CurateError))
@@ -146,36 +161,53 @@ class StageRun:
     def _release(self, *, undo: bool) -> None:
         if undo and self._fresh:
             self._remove_curate_files()
+        if self._legacy_lock is not None:
+            self._legacy_lock.release(remove=self._legacy_cleared)
+            self._legacy_lock = None
         if self._lock is not None:
             remove_lock = undo and not self._lock_existed
             self._lock.release(remove=remove_lock)
             self._lock = None
+            if remove_lock and not self._state_existed:
+                with contextlib.suppress(OSError):
+                    self.state.rmdir()  # only if empty: nothing of anyone else's is removed
             if remove_lock and not self._output_existed:
                 with contextlib.suppress(OSError):
-                    self.output.rmdir()  # only if empty: nothing of anyone else's is removed
+                    self.output.rmdir()
 
     def _check_output_path(self) -> bool:
-        """Whether OUT exists; refuses an OUT that cannot be a directory of ours."""
-        if self.output.is_symlink() and not self.output.exists():
-            raise UsageError(f"the output {self.output} is a symlink to a missing path ({os.readlink(self.output)})")
-        if self.output.exists() and not self.output.is_dir():
-            raise UsageError(f"the output {self.output} exists and is not a directory")
+        """Whether OUT exists; refuses an OUT (or ``OUT.curate``) that cannot be a directory of ours."""
+        for path, what in ((self.output, "the output"), (self.state, "the output's state directory")):
+            if path.is_symlink() and not path.exists():
+                raise UsageError(f"{what} {path} is a symlink to a missing path ({os.readlink(path)})")
+            if path.exists() and not path.is_dir():
+                raise UsageError(f"{what} {path} exists and is not a directory")
+        if self.state.is_symlink():
+            raise UnsafePathError(f"refusing {self.state}: the output's state directory is a symlink")
         return self.output.exists()
+
+    def _check_same_filesystem(self) -> None:
+        if os.stat(self.output).st_dev != os.stat(self.state).st_dev:
+            raise UsageError(
+                f"{self.output} and {self.state} are on different filesystems (is {self.output} a mount "
+                "point?): shards are published by renaming; choose a directory below the mount point"
+            )
 
     def _refuse_output_inside_input(self) -> None:
         if "://" in self.input_location:
             return
-        out = os.path.realpath(self.output)
         root = input_root(self.input_location) if self.input_manifest is None else None
-        if root is not None and self._input_would_read(root, out):
-            raise UsageError(
-                f"the output {self.output} is inside the input {self.input_location}, so a second run "
-                "would read its own output; choose a directory outside it (or one whose name starts "
-                "with '_', which input discovery skips)"
-            )
-        for shard in self.shards:
-            if os.path.realpath(shard.path).startswith(out + os.sep):
-                raise UsageError(f"the output {self.output} contains input files; choose a separate directory")
+        for target in (self.output, self.state):
+            real = os.path.realpath(target)
+            if root is not None and self._input_would_read(root, real):
+                raise UsageError(
+                    f"the output {self.output} is inside the input {self.input_location}, so a second run "
+                    f"would read its own output ({target}); choose a directory outside it (or one whose "
+                    "name starts with '_', which input discovery skips)"
+                )
+            for shard in self.shards:
+                if os.path.realpath(shard.path).startswith(real + os.sep):
+                    raise UsageError(f"the output {target} contains input files; choose a separate directory")
 
     def _input_would_read(self, root: str, out: str) -> bool:
         """Whether discovery of the input (a directory or glob below ``root``) would find the
@@ -185,9 +217,9 @@ class StageRun:
             return False
         if not is_directory_input(self.input_location):
             return glob_could_read(self.input_location, out)
-        # Below a directory, discovery skips folders whose name starts with _ or .
+        # Below a directory, discovery skips folders whose name starts with _ or . (or is X.curate)
         inside = Path(os.path.relpath(out, real_root)).parts if out != real_root else ()
-        return not any(part.startswith(("_", ".")) for part in inside)
+        return not any(part.startswith(("_", ".")) or part.endswith(layout.STATE_SUFFIX) for part in inside)
 
     def _prepare(self) -> None:
         identity = {
@@ -197,18 +229,22 @@ class StageRun:
             "input_manifest": (self.input_manifest or {}).get("fingerprint"),
         }
         self.fingerprint = fingerprint(identity)
-        self.workspace = Workspace(self.output, self.fingerprint)
+        self.workspace = Workspace(self.state, self.fingerprint, self.output)
         if self.options.overwrite:
             self._clear()
             return
         manifest = read_manifest(self.output)
         run = self.workspace.read_run()
-        ours = {MANIFEST_NAME, LOCK_NAME, *CURATE_DIRS}
-        strangers = [p.name for p in self.output.iterdir() if p.name not in ours and not p.name.startswith("part-")]
         if manifest is not None:
             if manifest.get("fingerprint") == self.fingerprint:
                 damaged = self._damaged_outputs(manifest)
                 if not damaged:
+                    if layout.is_legacy(manifest):
+                        log.info(
+                            "%s: written by an older curate (OUT/_manifest.json); --overwrite rewrites it "
+                            "as OUT + OUT.curate",
+                            self.output,
+                        )
                     self.previous_manifest = manifest
                     return
                 # The intermediates are gone with the finished run, so a global stage
@@ -225,7 +261,11 @@ class StageRun:
                 f"{self.output} holds an unfinished run with another configuration or input; "
                 "pass --overwrite to start over"
             )
-        if run is None and (strangers or any(self.output.glob("part-*"))):
+        if run is None and layout.legacy_work_dir(self.output).is_dir():
+            raise UsageError(
+                f"{self.output} holds an unfinished run of an older curate (OUT/_work); pass --overwrite to start over"
+            )
+        if run is None and (cleanup.foreign_entries(self.output) or any(self.output.glob("part-*"))):
             raise UsageError(f"{self.output} is not empty and not a curate output; pass --overwrite or choose another")
         if run is None:
             self.workspace.write_run({"fingerprint": self.fingerprint, "started_at": self.started_at})
@@ -234,11 +274,11 @@ class StageRun:
     def _damaged_outputs(self, manifest: dict[str, Any]) -> list[str]:
         """Listed files that are missing or no longer hold the bytes the manifest recorded
         (size, then xxh3-128: a flipped byte keeps the size)."""
-        listed = [*manifest.get("shards", []), *manifest.get("rejects", [])]
+        listed = layout.listed_files(self.output, manifest)
         # xxh3 releases the GIL: the files are hashed in parallel (~5 GB/s per thread).
         with ThreadPoolExecutor(max(1, min(len(listed), self.options.worker_count))) as pool:
-            intact = list(pool.map(lambda entry: _intact(self.output / entry["name"], entry), listed))
-        return [entry["name"] for entry, ok in zip(listed, intact, strict=True) if not ok]
+            intact = list(pool.map(lambda item: _intact(item[1], item[0]), listed))
+        return [entry["name"] for (entry, _), ok in zip(listed, intact, strict=True) if not ok]
 
     def _clear(self) -> None:
         """Start afresh: remove what curate wrote, nothing else (a user's stray file stays)."""
@@ -248,13 +288,8 @@ class StageRun:
         self._fresh = True
 
     def _remove_curate_files(self) -> None:
-        for path in self.output.iterdir():
-            if path.name == LOCK_NAME:
-                continue
-            if path.name in CURATE_DIRS and path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            elif path.name == MANIFEST_NAME or (path.name.startswith("part-") and path.suffix == ".parquet"):
-                path.unlink()
+        self._legacy_cleared = self._legacy_lock is not None
+        cleanup.remove_curate_files(self.output)
 
     @property
     def executor(self) -> Executor:
@@ -318,7 +353,7 @@ class StageRun:
         return os.path.abspath(self.input_location)
 
     def finish(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Write the manifest (last, atomically), then drop ``_work``."""
+        """Write the manifest (last, atomically), then drop ``work/``."""
         assert self.workspace is not None
         manifest = {
             "curate_version": __version__,
@@ -335,6 +370,7 @@ class StageRun:
             # The run that wrote this dataset: in its stderr lines and --json summary too.
             "run_id": current_run_id(),
             **body,
+            "layout": layout.LAYOUT_VERSION,
         }
         write_manifest(self.output, manifest)
         if not self.options.keep_work:

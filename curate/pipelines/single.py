@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.faults import fault_point
+from curate.io.layout import REJECTS
 from curate.io.readers import ReadOptions
 from curate.pipelines.fingerprint import stage_fields
 from curate.pipelines.map_runner import ChainPlan, StageTally, chain_task
@@ -59,7 +60,7 @@ def run_map_stage(
             read=read,
             stages=(stage,),
             kept_root=output,
-            reject_dirs=("_rejects",),
+            reject_dirs=(REJECTS,),
         )
         stats = run_phase(run, chain_phase(), plan)
         quarantined.update(quarantined_shards(stats))
@@ -114,7 +115,7 @@ def run_global_stage(
             read=read,
             stages=(stage.apply_stage(plan),),
             kept_root=output,
-            reject_dirs=("_rejects",),
+            reject_dirs=(REJECTS,),
         )
         apply_stats = run_phase(run, chain_phase(stage.apply_phase, quarantine=False), chain)
         fault_point(f"phase:{stage.apply_phase}")

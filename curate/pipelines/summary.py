@@ -22,12 +22,13 @@ class StageSummary:
 
 
 def output_body(output: Path, filter_stats: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Shards, rejects, row counts (checked: in = kept + rejected) and the output schema."""
+    """Shards (names relative to OUT), rejects (relative to ``OUT.curate``), row counts
+    (checked: in = kept + rejected) and the output schema."""
     shards: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     for stats in filter_stats.values():
-        for published in stats["shards"]:
-            (rejects if published["name"].startswith("_rejects/") else shards).append(published)
+        shards.extend(stats["shards"])
+        rejects.extend(stats["rejects"])
     rows_in = sum(s["rows_in"] for s in filter_stats.values())
     kept = sum(s["kept"] for s in filter_stats.values())
     removed = sum(s["removed"] for s in filter_stats.values())

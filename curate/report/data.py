@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.io.columns import column_values, has_column
+from curate.io.layout import listed_path
 
 SAMPLES_PER_REASON = 3
 EXCERPT_CHARS = 240
@@ -58,8 +59,9 @@ def _excerpt(text: object) -> str:
     return value if len(value) <= EXCERPT_CHARS else value[:EXCERPT_CHARS] + "…"
 
 
-def _read(output: Path, listed: list[dict[str, Any]]) -> pa.Table | None:
-    tables = [pq.read_table(output / entry["name"]) for entry in listed]
+def _read(output: Path, manifest: dict[str, Any], kind: str) -> pa.Table | None:
+    """Every file the manifest lists under ``kind`` (``shards`` or ``rejects``), as one table."""
+    tables = [pq.read_table(listed_path(output, manifest, entry, kind)) for entry in manifest.get(kind, [])]
     return pa.concat_tables(tables, promote_options="permissive") if tables else None
 
 
@@ -113,7 +115,7 @@ def stage_view(output: Path, manifest: dict[str, Any], input_columns: set[str] |
         dropped=dropped,
         flagged=_reason_counts(counters, "flagged:"),
     )
-    rejects = _read(output, manifest.get("rejects", []))
+    rejects = _read(output, manifest, "rejects")
     if rejects is not None and rejects.num_rows:
         _dedup_histograms(view, rejects)
         _samples(view, output, manifest, rejects)
@@ -152,7 +154,7 @@ def _samples(view: StageView, output: Path, manifest: dict[str, Any], rejects: p
     wanted = {row.get("dup_of") for rows in picked.values() for row in rows if row.get("dup_of") is not None}
     survivors: dict[str, str] = {}
     if wanted:
-        kept = _read(output, manifest.get("shards", []))
+        kept = _read(output, manifest, "shards")
         if kept is not None and has_column(kept.schema, id_column) and has_column(kept.schema, text_column):
             ids = pc.cast(column_values(kept, id_column), pa.string())
             hits = kept.filter(pc.is_in(ids, pa.array(sorted(wanted), pa.string())))
@@ -192,7 +194,7 @@ def _statistics(view: StageView, output: Path, manifest: dict[str, Any], input_c
     values: dict[str, list[np.ndarray]] = {name: [] for name in added}
     read = 0
     for entry in manifest["shards"]:
-        table = pq.read_table(output / entry["name"], columns=added)
+        table = pq.read_table(listed_path(output, manifest, entry, "shards"), columns=added)
         for name in added:
             column = table.column(name)
             if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):

@@ -1,5 +1,5 @@
 """Phase 1 of exact dedup (map over input shards): a 128-bit hash of each row's normalised value,
-written hash-partitioned to ``_work/hashes/pPPPP/sNNNNN.parquet``. Null values get no hash."""
+written hash-partitioned to ``work/hashes/pPPPP/sNNNNN.parquet``. Null values get no hash."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ from curate.dedup.exact.urls import normalize_urls
 from curate.dedup.unique_ids import IdWriter
 from curate.errors import UsageError
 from curate.io.columns import column_values, has_column, text_values
+from curate.io.layout import WORK
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, batch_ids, read_batches
 
 
 def hash_name(partition: int, shard_index: int) -> str:
-    return f"_work/hashes/p{partition:04d}/s{shard_index:05d}.parquet"
+    return f"{WORK}/hashes/p{partition:04d}/s{shard_index:05d}.parquet"
 
 
 def hash_schema(key_type: pa.DataType) -> pa.Schema:

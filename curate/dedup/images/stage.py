@@ -25,6 +25,7 @@ from curate.dedup.images.hamming import hamming_pairs, popcount64
 from curate.dedup.survivors import group_leaders
 from curate.errors import BadInputError, UsageError
 from curate.io.discovery import InputShard
+from curate.io.layout import WORK
 from curate.io.readers import ReadCounters, ReadOptions, batch_ids, read_batches
 from curate.io.writers import write_table_atomically
 from curate.pipelines.runner import RunOptions
@@ -34,7 +35,7 @@ from curate.pipelines.summary import StageSummary
 
 
 def collected_name(shard_index: int) -> str:
-    return f"_work/images/s{shard_index:05d}.parquet"
+    return f"{WORK}/images/s{shard_index:05d}.parquet"
 
 
 def _hash_values(values: pa.Array, shard: InputShard, column: str) -> np.ndarray:

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from curate import kernel
 from curate.dedup.index.store import EXACT_STAGE, IndexEntries, id_keys
 from curate.io.columns import column_values, text_values, top_level
+from curate.io.layout import listed_path
 
 
 def _ids(config: Any, table: pa.Table) -> pa.Array:
@@ -68,7 +69,7 @@ def output_entries(config: Any, output: Path, manifest: dict[str, Any]) -> Itera
     read = config.read
     compared = config.column if exact else read.text_column
     for entry in manifest.get("shards", []):
-        path = output / entry["name"]
+        path = listed_path(output, manifest, entry, "shards")
         names = pq.read_schema(path).names
         # Column paths (metadata.text, meta.url) are read through their top-level struct.
         columns = [top_level(read.id_column, names), top_level(compared, names)]

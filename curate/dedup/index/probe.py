@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from curate import kernel
 from curate.dedup.decisions import DECISION_SCHEMA, ROW_BITS
 from curate.dedup.index.store import Index
+from curate.io.layout import WORK
 from curate.io.writers import write_table_atomically
 
 INDEX_SUFFIX = "_of_index"
@@ -35,7 +36,7 @@ def index_reason(reason: str) -> str:
 
 
 def hits_name(shard_index: int) -> str:
-    return f"_work/index_hits/s{shard_index:05d}.parquet"
+    return f"{WORK}/index_hits/s{shard_index:05d}.parquet"
 
 
 def write_hits(plan: Any, decisions: pa.Table) -> list[Path]:

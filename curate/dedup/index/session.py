@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.dedup.index.entries import output_entries
-from curate.dedup.index.store import PENDING_NAME, Index, IndexState, write_json
+from curate.dedup.index.store import LOCK_NAME, PENDING_NAME, Index, IndexState, write_json
 from curate.errors import BusyError, CurateError
 from curate.faults import fault_point
 from curate.io.manifest import fingerprint, read_manifest
@@ -91,7 +91,7 @@ class IndexSession:
         with self.index.locked():
             # Checked under the lock: a first run's files are there before its first _index.json.
             if not (root / "_index.json").exists() and any(
-                p.name not in ("_curate.lock", PENDING_NAME, "bands", "docs") for p in root.iterdir()
+                p.name not in (LOCK_NAME, PENDING_NAME, "bands", "docs") for p in root.iterdir()
             ):
                 raise CurateError(f"{root} is not a curate index (no _index.json) and not empty")
             state = self.recover(self.index.check_config(self.fields))

@@ -1,4 +1,4 @@
-"""The persistent dedup index directory (DESIGN.md §8), its own directory, never a run's ``_work/``:
+"""The persistent dedup index directory (DESIGN.md §8), its own directory, never a run's workspace:
 
 ```
 IDX/
@@ -51,6 +51,8 @@ from curate.io.writers import fsync_dir, naming_failures
 
 STATE_NAME = "_index.json"
 PENDING_NAME = "_pending.json"
+# The index's own lock, inside the index (its layout is not an output's: docs/output-layout.md).
+LOCK_NAME = "_curate.lock"
 REMOVED_NAME = "removed.parquet"
 FORMAT = 1
 BAND_SCHEMA = pa.schema([("bucket", pa.uint64()), ("key", pa.uint64())])
@@ -212,7 +214,7 @@ class Index:
 
     def locked(self) -> OutputLock:
         self.root.mkdir(parents=True, exist_ok=True)
-        return OutputLock(self.root)
+        return OutputLock(self.root / LOCK_NAME)
 
     # --- reading -------------------------------------------------------------------------------
     def removed(self) -> pa.Table:

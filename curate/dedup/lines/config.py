@@ -54,7 +54,7 @@ class LinesConfig:
     )
     keep_first: bool = option(False, "Keep each frequent line's first occurrence (input order).", flag=True)
     min_words: int = option(
-        1, "A document left with fewer words after removal goes to _rejects (lines:too_short).", min=0
+        1, "A document left with fewer words after removal goes to OUT.curate/rejects (lines:too_short).", min=0
     )
     approx: bool = option(False, "Count with a count-min sketch (bounded memory, may overcount).", flag=True)
     sketch_width: int = option(1 << 22, "Counters per sketch row (power of 2).")

@@ -15,6 +15,7 @@ from curate.dedup.decisions import doc_keys
 from curate.dedup.lines import sketch
 from curate.dedup.lines.config import LinesPlan
 from curate.io.columns import text_values
+from curate.io.layout import WORK
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, read_batches
 from curate.io.writers import write_table_atomically
@@ -29,18 +30,18 @@ FREQUENT_SCHEMA = pa.schema([("hash", pa.uint64()), ("first_doc", pa.uint64()), 
 
 
 def count_name(partition: int, shard_index: int) -> str:
-    return f"_work/counts/p{partition:04d}/s{shard_index:05d}.parquet"
+    return f"{WORK}/counts/p{partition:04d}/s{shard_index:05d}.parquet"
 
 
 def sketch_name(shard_index: int) -> str:
-    return f"_work/sketch/s{shard_index:05d}.npy"
+    return f"{WORK}/sketch/s{shard_index:05d}.npy"
 
 
-TOTAL_SKETCH = "_work/sketch/total.npy"
+TOTAL_SKETCH = f"{WORK}/sketch/total.npy"
 
 
 def frequent_name(partition: int) -> str:
-    return f"_work/frequent/p{partition:04d}.parquet"
+    return f"{WORK}/frequent/p{partition:04d}.parquet"
 
 
 def segment_positions(rows: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Phase 3 of line dedup (a map stage over input shards): remove the frequent segments from each text;
-a document left with fewer than ``min_words`` words goes to ``_rejects/`` as it was, with
+a document left with fewer than ``min_words`` words goes to ``OUT.curate/rejects/`` as it was, with
 ``_reason`` ``lines:too_short``. Kept documents get ``<unit>s_removed`` and ``chars_removed``."""
 
 from __future__ import annotations

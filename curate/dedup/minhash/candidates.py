@@ -17,13 +17,14 @@ import pyarrow.parquet as pq
 from curate.dedup.index.probe import drop_hits, load_hit_docs
 from curate.dedup.minhash.config import MinHashPlan
 from curate.dedup.minhash.signatures import BAND_SCHEMA, band_name
+from curate.io.layout import WORK
 from curate.io.writers import write_table_atomically
 
 EDGE_SCHEMA = pa.schema([("a", pa.uint64()), ("b", pa.uint64())])
 
 
 def edge_name(partition: int) -> str:
-    return f"_work/edges/p{partition:04d}.parquet"
+    return f"{WORK}/edges/p{partition:04d}.parquet"
 
 
 def star_edges(buckets: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

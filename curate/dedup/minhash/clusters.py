@@ -26,12 +26,13 @@ from curate.dedup.minhash.config import MinHashPlan
 from curate.dedup.minhash.signatures import sig_name
 from curate.dedup.survivors import TextSimilarity, choose_survivors, group_leaders
 from curate.io.columns import text_values
+from curate.io.layout import WORK
 from curate.io.readers import read_batches
 from curate.io.writers import write_table_atomically
 
 
 def cluster_name(partition: int, shard_index: int) -> str:
-    return f"_work/clusters/q{partition:04d}/s{shard_index:05d}.parquet"
+    return f"{WORK}/clusters/q{partition:04d}/s{shard_index:05d}.parquet"
 
 
 def _member_texts(plan: MinHashPlan, shard_index: int, docs: np.ndarray) -> pa.Array:

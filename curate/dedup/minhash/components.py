@@ -19,13 +19,14 @@ from curate import kernel
 from curate.dedup.decisions import ROW_BITS
 from curate.dedup.minhash.candidates import edge_name
 from curate.dedup.minhash.config import MinHashPlan
+from curate.io.layout import WORK
 from curate.io.writers import write_table_atomically
 
 MEMBER_SCHEMA = pa.schema([("doc", pa.uint64()), ("root", pa.uint64())])
 
 
 def member_name(shard_index: int) -> str:
-    return f"_work/members/s{shard_index:05d}.parquet"
+    return f"{WORK}/members/s{shard_index:05d}.parquet"
 
 
 def components_task(plan: MinHashPlan, _: int) -> tuple[dict[str, Any], list[Path]]:

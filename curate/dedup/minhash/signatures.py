@@ -1,7 +1,7 @@
 """Phase 1 (map over input shards): MinHash signatures and LSH band buckets.
 
-Per shard it writes ``_work/sig/sNNNNN.parquet`` (doc key, id, keep key, signature) for
-every document with at least one shingle, and one ``_work/bands/pPPPP/sNNNNN.parquet``
+Per shard it writes ``work/sig/sNNNNN.parquet`` (doc key, id, keep key, signature) for
+every document with at least one shingle, and one ``work/bands/pPPPP/sNNNNN.parquet``
 (bucket, doc) file per band partition. Documents without shingles (empty, punctuation
 only) get no buckets, so they can never be grouped as duplicates of each other.
 """
@@ -19,17 +19,18 @@ from curate.dedup.decisions import doc_keys
 from curate.dedup.minhash.config import MinHashPlan
 from curate.dedup.unique_ids import IdWriter
 from curate.io.columns import text_values
+from curate.io.layout import WORK
 from curate.io.partitioned import PartitionedWriter
 from curate.io.readers import ReadCounters, batch_ids, read_batches
 from curate.io.writers import AtomicParquetWriter
 
 
 def sig_name(shard_index: int) -> str:
-    return f"_work/sig/s{shard_index:05d}.parquet"
+    return f"{WORK}/sig/s{shard_index:05d}.parquet"
 
 
 def band_name(partition: int, shard_index: int) -> str:
-    return f"_work/bands/p{partition:04d}/s{shard_index:05d}.parquet"
+    return f"{WORK}/bands/p{partition:04d}/s{shard_index:05d}.parquet"
 
 
 BAND_SCHEMA = pa.schema([("bucket", pa.uint64()), ("doc", pa.uint64())])

@@ -7,7 +7,7 @@ learning at web-scale through semantic deduplication", 2023; reimplemented from 
    each cluster every pair with cosine >= 1 - eps (an exact faiss range search over that
    cluster); connected components; one survivor per component: by default the member farthest
    from its centroid (lowest cosine to it), as the paper keeps, or a --keep rule.
-3. **apply**: kept rows to ``part-*``, the others to ``_rejects/`` with ``dup_of``,
+3. **apply**: kept rows to ``part-*``, the others to ``OUT.curate/rejects/`` with ``dup_of``,
    ``similarity``, ``dup_cluster``, ``dup_cluster_size`` and ``_reason semantic:duplicate``.
 
 One difference from the paper's procedure: the paper walks each cluster's members in order

@@ -65,7 +65,7 @@ into the same output is refused until ``--overwrite``. ``--no-bad-words`` turns 
 **Line removal.** C4 also rewrites every page it keeps to its kept lines (stripped, citations deleted,
 joined by ``\\n``), and so does ``c4`` by default (``--no-remove-lines`` keeps the text unchanged; the
 manifest counts ``counted:c4:lines_removed``): its output equals datatrove's ``C4QualityFilter`` output, text
-included. Rejected documents go to ``_rejects/`` unchanged. The modifier ``c4-lines`` removes the lines
+included. Rejected documents go to ``OUT.curate/rejects/`` unchanged. The modifier ``c4-lines`` removes the lines
 without dropping any document. ``c4`` reports what would be removed in its
 statistics (``--annotate``): ``c4_lines``, ``c4_lines_removed``, ``c4_sentences`` (in the kept lines),
 ``c4_lines_too_long_word``, ``c4_lines_no_terminal_punctuation``, ``c4_lines_too_few_words``,
