@@ -131,8 +131,8 @@ def test_a_silent_s3_endpoint_ends_in_seconds_not_a_hang(tmp_path: Path) -> None
         ("s3:/bucket/out", "malformed S3 URI"),
         ("s3://bucket", "needs a prefix"),
         ("s3://bucket/a/../b", "'..'"),
-        ("gs://bucket/out", "local paths and s3://"),
-        ("hf://datasets/x", "local paths and s3://"),
+        ("gs://bucket", "needs a prefix"),
+        ("hf://datasets/x", "local paths, s3:// and gs://"),
     ],
 )
 def test_a_uri_output_is_a_usage_error_and_creates_no_local_directory(
@@ -263,10 +263,32 @@ def test_a_uri_output_of_ingest_images_is_a_usage_error(tmp_path: Path, output: 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
 
 
-def test_a_uri_output_in_a_pipeline_file_is_a_usage_error(tmp_path: Path) -> None:
+def test_a_pipeline_publishes_to_s3_as_its_stage_commands_do(s3_endpoint: str, tmp_path: Path) -> None:
+    """``curate run`` with an s3:// output: the pipeline's OUT and its per-stage rejects, the
+    manifest last; the same kept rows as the pipeline into a local OUT."""
+    filesystem = _bucket(s3_endpoint, "piped")
+    source = _corpus(filesystem, "piped")
+    (tmp_path / "p.yaml").write_text(f"input: {source}\nstages:\n  - filter c4: {{}}\n  - dedup exact: {{on: text}}\n")
+    env = {**_s3_env(s3_endpoint), "CURATE_STAGING_DIR": str(tmp_path / "staging")}
+    result = run_process("run", "p.yaml", "--output", "s3://piped/out", "--json", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["output"] == "s3://piped/out"
+    local = run_process("run", "p.yaml", "--output", "local", cwd=tmp_path, env=env)
+    assert local.returncode == 0, local.stderr
+    out, state = _objects(filesystem, "piped/out"), _objects(filesystem, "piped/out.curate")
+    manifest = json.loads(state.pop(MANIFEST))
+    assert sorted(out) == sorted(e["name"] for e in manifest["shards"])
+    assert sorted(state) == sorted(e["name"] for e in manifest["rejects"])
+    remote = ds.dataset("piped/out", filesystem=filesystem, format="parquet").to_table()
+    assert sorted(remote.column("id").to_pylist()) == sorted(read_dir(tmp_path / "local").column("id").to_pylist())
+    again = run_process("run", "p.yaml", "--output", "s3://piped/out", "--json", cwd=tmp_path, env=env)
+    assert again.returncode == 0 and json.loads(again.stdout)["already_done"] is True
+
+
+def test_an_unsupported_uri_output_in_a_pipeline_file_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     pq.write_table(pa.table({"id": ["a"], "text": ["x"]}), tmp_path / "in" / "p.parquet")
-    (tmp_path / "p.yaml").write_text("input: in\noutput: s3://bucket/out\nstages:\n  - dedup exact: {}\n")
+    (tmp_path / "p.yaml").write_text("input: in\noutput: hf://datasets/o/n\nstages:\n  - dedup exact: {}\n")
     result = run_process("run", "p.yaml", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "p.yaml"]

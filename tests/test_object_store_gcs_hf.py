@@ -4,6 +4,7 @@ malformed URIs, an unreachable endpoint failing fast and clearly, nothing create
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -111,6 +112,32 @@ def test_a_curate_dataset_on_gcs_is_read_through_its_manifest(gcs_endpoint: str,
     assert sorted(read_dir(out).column("id").to_pylist()) == sorted(read_dir(local).column("id").to_pylist())
 
 
+def test_a_gs_output_is_published_with_its_manifest_last(gcs_endpoint: str, tmp_path: Path) -> None:
+    """gs:// as OUT, as s3:// is: made in a local staging copy, then the kept shards under the
+    prefix, the manifest and the rejects beside it; a later stage reads it; the same command
+    again is done."""
+    filesystem = _gcs(gcs_endpoint)
+    first = pa.table({"id": ["a", "b", "c"], "text": ["same text", "other", "same text"]})
+    with filesystem.open_output_stream("corpus/src/part-0.parquet") as stream:
+        pq.write_table(first, stream)
+    env = _env(tmp_path, STORAGE_EMULATOR_HOST=gcs_endpoint, CURATE_STAGING_DIR=str(tmp_path / "staging"))
+    command = ["dedup", "exact", "gs://corpus/src", "gs://corpus/published/out", "--on", "text", "--json"]
+    result = run_process(*command, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["output"] == "gs://corpus/published/out"
+    names = {
+        info.path.removeprefix("corpus/published/")
+        for info in filesystem.get_file_info(pafs.FileSelector("corpus/published", recursive=True))
+        if info.type == pafs.FileType.File
+    }
+    assert names == {"out/part-00000.parquet", "out.curate/manifest.json", "out.curate/rejects/part-00000.parquet"}
+    later = run_process("filter", "c4", "gs://corpus/published/out", str(tmp_path / "later"), "--annotate", env=env)
+    assert later.returncode == 0, later.stderr
+    assert sorted(read_dir(tmp_path / "later").column("id").to_pylist()) == ["a", "b"]
+    again = run_process(*command, env=env)
+    assert again.returncode == 0 and json.loads(again.stdout)["already_done"] is True
+
+
 def test_gs_without_credentials_is_a_usage_error_at_once(tmp_path: Path) -> None:
     began = time.monotonic()
     result = run_process("dedup", "exact", "gs://bucket/in", str(tmp_path / "out"), env=_env(tmp_path), timeout=60)
@@ -118,6 +145,13 @@ def test_gs_without_credentials_is_a_usage_error_at_once(tmp_path: Path) -> None
     assert "GOOGLE_APPLICATION_CREDENTIALS" in result.stderr
     assert time.monotonic() - began < 20
     assert not (tmp_path / "out").exists()
+    # As an output: refused before the run, not after it at publishing.
+    (tmp_path / "in").mkdir()
+    pq.write_table(pa.table({"id": ["a"], "text": ["x"]}), tmp_path / "in" / "p.parquet")
+    env = _env(tmp_path, CURATE_STAGING_DIR=str(tmp_path / "staging"))
+    result = run_process("dedup", "exact", str(tmp_path / "in"), "gs://bucket/out", env=env, timeout=60)
+    assert result.returncode == 2 and "GOOGLE_APPLICATION_CREDENTIALS" in result.stderr
+    assert not (tmp_path / "staging").exists()
 
 
 def test_an_unreachable_gcs_endpoint_ends_in_seconds(tmp_path: Path) -> None:

@@ -64,7 +64,22 @@ def run(app: Any, pipeline_file: Path, **params: Any) -> None:
     params["output"] = str(pipeline.output)
     options = run_options(params, app)
     keep = params["keep_intermediate"]
+    if pipeline.publish_to is not None:
+        from curate.errors import UsageError
+        from curate.pipelines.pipeline_runner import indexed_stages
+
+        if indexed_stages(pipeline):
+            raise UsageError("--index needs a local OUT (the index is updated once OUT is published)")
     summary = _run_indexed(pipeline, options, keep) or run_pipeline(pipeline, options, keep_intermediate=keep)
+    if pipeline.publish_to is not None:
+        from dataclasses import replace
+
+        from curate.io.object_output import publish
+
+        # Made in the local staging copy; now the store: object by object, the manifest last.
+        if publish(pipeline.publish_to, pipeline.output, params["overwrite"]) and summary.reused:
+            summary = replace(summary, reused=False)
+        params["output"] = pipeline.publish_to
     _report(app, pipeline, params, summary)
 
 

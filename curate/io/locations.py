@@ -50,12 +50,14 @@ def check_output_location(location: str, *, object_store: bool = False) -> str:
     scheme = scheme_of(location)
     if scheme is None:
         return location.removeprefix("file://")
-    if scheme == "s3" and object_store:
+    if scheme in ("s3", "gs", "gcs") and object_store:
         from curate.io.object_output import staging_dir
 
         staging_dir(location)  # checks the URI
+        if scheme != "s3":
+            gcs_filesystem()  # credentials, before any work rather than at publishing
         return location
-    where = "local paths and s3://BUCKET/PREFIX" if object_store else "local paths (this command)"
+    where = "local paths, s3:// and gs://" if object_store else "local paths (this command)"
     raise UsageError(
         f"the output {location!r} names a {scheme}:// location; curate writes outputs to {where} only "
         "(write locally, then copy the finished directory)"
@@ -136,7 +138,7 @@ def gcs_filesystem() -> pafs.GcsFileSystem:
     return pafs.GcsFileSystem(retry_time_limit=limit)
 
 
-def _bucket_parts(location: str, scheme: str) -> tuple[str, str]:
+def bucket_parts(location: str, scheme: str) -> tuple[str, str]:
     rest = location.split("://", 1)[1] if "://" in location else ""
     bucket, _, key = rest.partition("/")
     if not bucket or "*" in bucket or " " in bucket:
@@ -171,7 +173,7 @@ def resolve_input(location: str) -> tuple[pafs.FileSystem, str]:
         bucket, key = s3_parts(location)
         return s3_filesystem(), f"{bucket}/{key}" if key else bucket
     if scheme in ("gs", "gcs"):
-        bucket, key = _bucket_parts(location, scheme)
+        bucket, key = bucket_parts(location, scheme)
         return gcs_filesystem(), f"{bucket}/{key}" if key else bucket
     if scheme == "hf":
         return hf_filesystem(), _hf_path(location)

@@ -1,4 +1,4 @@
-"""An OUT on an object store (``s3://BUCKET/PREFIX``): the run is made in a local staging copy
+"""An OUT on an object store (``s3://BUCKET/PREFIX`` or ``gs://BUCKET/PREFIX``): the run is made in a local staging copy
 (an ordinary local OUT, with its lock, markers, resume and atomic writes), then published to
 the store object by object, the manifest last. Same layout as a local OUT: ``PREFIX/part-*``
 holds the kept shards and nothing else, ``PREFIX.curate/`` the manifest and the rejects.
@@ -35,27 +35,42 @@ import pyarrow.fs as pafs
 
 from curate.errors import UsageError
 from curate.io import layout
-from curate.io.locations import s3_filesystem, s3_parts
+from curate.io.locations import bucket_parts, gcs_filesystem, s3_filesystem, s3_parts, scheme_of
+
+
+def _store(location: str) -> tuple[str, str, str]:
+    """(scheme, bucket, key) of an object-store OUT."""
+    scheme = scheme_of(location) or ""
+    if scheme not in ("s3", "gs", "gcs"):
+        raise UsageError(f"the output {location!r}: object-store outputs are s3:// or gs:// only")
+    bucket, key = s3_parts(location) if scheme == "s3" else bucket_parts(location, scheme)
+    return scheme, bucket, key
+
+
+def store_filesystem(location: str) -> pafs.FileSystem:
+    return s3_filesystem() if _store(location)[0] == "s3" else gcs_filesystem()
+
 
 PUBLISHING = "publishing.json"
 
 
 def staging_dir(location: str) -> Path:
     """The local OUT a run on ``s3://BUCKET/PREFIX`` is made in: ``$CURATE_STAGING_DIR/BUCKET/PREFIX``
-    (default ``~/.cache/curate/staging``). It stays after publishing: a re-run finds it done."""
-    bucket, key = s3_parts(location)
+    (default ``~/.cache/curate/staging``; ``gs/BUCKET/PREFIX`` there for ``gs://``). It stays after
+    publishing: a re-run finds it done."""
+    scheme, bucket, key = _store(location)
     if not key:
-        raise UsageError(f"the output {location!r} needs a prefix below the bucket (s3://BUCKET/PREFIX)")
+        raise UsageError(f"the output {location!r} needs a prefix below the bucket ({scheme}://BUCKET/PREFIX)")
     parts = key.split("/")
     if any(part in ("", ".", "..") or part.endswith(layout.STATE_SUFFIX) for part in parts):
         raise UsageError(f"the output {location!r} has an empty, '.', '..' or '*.curate' path segment")
     root = os.environ.get("CURATE_STAGING_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "curate", "staging")
-    return Path(root, bucket, *parts)
+    return Path(root, bucket, *parts) if scheme == "s3" else Path(root, "gs", bucket, *parts)
 
 
 def _remote(location: str) -> tuple[str, str]:
-    """(OUT, OUT.curate) as paths on the S3 filesystem (``bucket/prefix``)."""
-    bucket, key = s3_parts(location)
+    """(OUT, OUT.curate) as paths on the store's filesystem (``bucket/prefix``)."""
+    _, bucket, key = _store(location)
     out = f"{bucket}/{key}"
     return out, out + layout.STATE_SUFFIX
 
@@ -99,7 +114,7 @@ def _listed(staging: Path, manifest: dict[str, Any], out: str, state: str) -> li
 def published(location: str, manifest: dict[str, Any], filesystem: pafs.FileSystem | None = None) -> bool:
     """Whether the store already holds this run: its manifest (same fingerprint) and every
     listed object with its size."""
-    filesystem = filesystem or s3_filesystem()
+    filesystem = filesystem or store_filesystem(location)
     out, state = _remote(location)
     remote = _read_json(filesystem, f"{state}/{layout.MANIFEST}")
     if remote is None or remote.get("fingerprint") != manifest.get("fingerprint"):
@@ -114,7 +129,7 @@ def published(location: str, manifest: dict[str, Any], filesystem: pafs.FileSyst
 def check_remote(location: str, fingerprint: str, overwrite: bool) -> None:
     """Refuse (before any upload) to replace a finished dataset of another run without ``overwrite``."""
     _, state = _remote(location)
-    remote = _read_json(s3_filesystem(), f"{state}/{layout.MANIFEST}")
+    remote = _read_json(store_filesystem(location), f"{state}/{layout.MANIFEST}")
     if remote is not None and remote.get("fingerprint") != fingerprint and not overwrite:
         raise UsageError(
             f"{location} holds a finished {remote.get('stage')} run with another configuration or input; "
@@ -125,7 +140,7 @@ def check_remote(location: str, fingerprint: str, overwrite: bool) -> None:
 def publish(location: str, staging: Path, overwrite: bool) -> bool:
     """Publish the finished local OUT ``staging`` to ``location``; False when it already was."""
     manifest = json.loads(layout.manifest_path(staging).read_text(encoding="utf-8"))
-    filesystem = s3_filesystem()
+    filesystem = store_filesystem(location)
     if published(location, manifest, filesystem):
         return False
     check_remote(location, str(manifest.get("fingerprint")), overwrite)

@@ -32,7 +32,7 @@ import click
 from curate.errors import UsageError
 from curate.io.columns import top_level
 from curate.io.layout import REJECTS
-from curate.io.locations import check_output_location
+from curate.io.locations import check_output_location, scheme_of
 from curate.pipelines.registry import StageEntry, all_entries
 
 TOP_KEYS = ("input", "output", "read", "stages")
@@ -83,6 +83,9 @@ class Pipeline:
     output: Path
     read: Any  # ReadOptions
     stages: tuple[PipelineStage, ...]
+    # An object-store OUT (s3://, gs://): ``output`` is then its local staging copy, published
+    # to this location once the run is done (curate.io.object_output).
+    publish_to: str | None = None
 
     def groups(self) -> list[Group]:
         groups: list[Group] = []
@@ -307,7 +310,12 @@ def parse_pipeline(
     if check_input:
         input_columns = _input_columns(str(source_input), read, source)
     _check_columns(built, read, input_columns, where)
-    return Pipeline(where, str(source_input), Path(check_output_location(str(source_output))), read, tuple(built))
+    location = check_output_location(str(source_output), object_store=True)
+    if scheme_of(location) is None:
+        return Pipeline(where, str(source_input), Path(location), read, tuple(built))
+    from curate.io.object_output import staging_dir
+
+    return Pipeline(where, str(source_input), staging_dir(location), read, tuple(built), publish_to=location)
 
 
 def _input_columns(location: str, read: Any, source: str | None = None) -> list[str] | None:
