@@ -34,6 +34,13 @@ from curate.pipelines.stage import GlobalStage, MapStage, Phase
 from curate.pipelines.summary import StageSummary
 
 
+def require_one_dimension(column: str, stats: dict[str, dict[str, Any]]) -> None:
+    """After the collect phase: every shard's embeddings have one dimension (else bad input)."""
+    dims = {s["dimension"] for s in stats.values() if s.get("dimension") is not None}
+    if len(dims) > 1:
+        raise BadInputError(column, f"embeddings of several dimensions across shards: {sorted(dims)}")
+
+
 def collected_name(shard_index: int) -> str:
     return f"{WORK}/images/s{shard_index:05d}.parquet"
 
@@ -213,11 +220,7 @@ class ImageDedupStage(GlobalStage):
 
     def after_phase(self, name: str, stats: dict[str, dict[str, Any]]) -> None:
         if name == "collect" and self.config.by == "embedding":
-            dims = {s["dimension"] for s in stats.values() if s.get("dimension") is not None}
-            if len(dims) > 1:
-                raise BadInputError(
-                    self.config.column, f"embeddings of several dimensions across shards: {sorted(dims)}"
-                )
+            require_one_dimension(self.config.column, stats)
 
     def make_plan(self, base: dict[str, Any], input_bytes: int) -> ImagePlan:
         return ImagePlan(**base, config=self.config)

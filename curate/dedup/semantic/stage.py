@@ -37,11 +37,11 @@ from curate import kernel
 from curate.dedup.decisions import DECISION_SCHEMA, decisions_from_leaders, write_decisions_by_shard
 from curate.dedup.filtering import DecisionsApply
 from curate.dedup.images.knn import faiss_module, normalised, pair_cosines
-from curate.dedup.images.stage import _matrix, collect_task, collected_name
+from curate.dedup.images.stage import _matrix, collect_task, collected_name, require_one_dimension
 from curate.dedup.keep import KeepRule
 from curate.dedup.semantic.config import FARTHEST, STAGE_NAME, SemanticDedupConfig, SemanticPlan
 from curate.dedup.survivors import group_leaders
-from curate.errors import BadInputError, UsageError
+from curate.errors import UsageError
 from curate.io.discovery import InputShard
 from curate.io.readers import ReadOptions
 from curate.pipelines.runner import RunOptions
@@ -178,11 +178,7 @@ class SemanticDedupStage(GlobalStage):
 
     def after_phase(self, name: str, stats: dict[str, dict[str, Any]]) -> None:
         if name == "collect":
-            dims = {s["dimension"] for s in stats.values() if s.get("dimension") is not None}
-            if len(dims) > 1:
-                raise BadInputError(
-                    self.config.column, f"embeddings of several dimensions across shards: {sorted(dims)}"
-                )
+            require_one_dimension(self.config.column, stats)
 
     def make_plan(self, base: dict[str, Any], input_bytes: int) -> SemanticPlan:
         return SemanticPlan(**base, config=self.config)
