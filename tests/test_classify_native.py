@@ -227,3 +227,26 @@ def test_a_damaged_file_is_a_clear_error_in_the_native_loader(
         _native.FastTextModel(str(path))
     with pytest.raises(BadInputError):
         load_model(str(path), inspect_model(path).sha256) if damage == "wrong-dim" else inspect_model(path)
+
+
+def test_worker_threads_of_one_process_share_one_loaded_model(models: dict[str, Path]) -> None:
+    """A model is loaded once per process (a GlotLID-sized one is ~2 GB), freed once unused, and
+    its file is still checked on every load."""
+    import gc
+    import weakref
+
+    path = str(models["softmax-chars"])
+    digest = inspect_model(path).sha256
+    found: list[object] = []
+    threads = [threading.Thread(target=lambda: found.append(load_model(path, digest))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(found) == 4 and all(loaded is found[0] for loaded in found)
+    gone = weakref.ref(found[0])
+    found.clear()
+    gc.collect()
+    assert gone() is None
+    with pytest.raises(BadInputError, match="changed since the run started"):
+        load_model(path, "0" * 64)

@@ -11,6 +11,8 @@ checks the Rust predictions against, and the trainer (``curate classify train``,
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,18 +48,30 @@ class LoadedModel:
     """The labels without ``__label__`` in the model's order, then :data:`EMPTY_LABEL`."""
 
 
+# The models loaded in this process, by (path, SHA-256): the worker threads of one process share one
+# copy (it is immutable; a GlotLID-sized model is ~2 GB), processes and Ray actors load their own.
+_LOADED: weakref.WeakValueDictionary[tuple[str, str], LoadedModel] = weakref.WeakValueDictionary()
+_LOADING = threading.Lock()
+
+
 def load_model(path: str, sha256: str) -> LoadedModel:
     """Check the file again (its digest must still be ``sha256``: the one the run's fingerprint
-    was made with) and load it."""
+    was made with) and load it, or return the copy another worker thread of this process loaded."""
     info = inspect_model(path)
     if info.sha256 != sha256:
         raise BadInputError(path, f"the model changed since the run started (SHA-256 {info.sha256}, not {sha256})")
-    try:
-        model = _native.FastTextModel(path)
-    except (ValueError, OSError, MemoryError) as exc:
-        raise BadInputError(path, f"fastText cannot load it ({exc})") from exc
-    names = [label.removeprefix(LABEL_PREFIX) for label in model.labels]
-    return LoadedModel(info, model, pa.array([*names, EMPTY_LABEL], pa.string()))
+    with _LOADING:
+        loaded = _LOADED.get((path, sha256))
+        if loaded is not None:
+            return loaded
+        try:
+            model = _native.FastTextModel(path)
+        except (ValueError, OSError, MemoryError) as exc:
+            raise BadInputError(path, f"fastText cannot load it ({exc})") from exc
+        names = [label.removeprefix(LABEL_PREFIX) for label in model.labels]
+        loaded = LoadedModel(info, model, pa.array([*names, EMPTY_LABEL], pa.string()))
+        _LOADED[(path, sha256)] = loaded
+        return loaded
 
 
 @dataclass(frozen=True)
