@@ -28,10 +28,13 @@ fn probe_masks(radius: u32) -> Vec<usize> {
     masks
 }
 
-/// Rows `(i, j)`, `i < j`, sorted, whose hashes differ in at most `max_distance` bits.
+/// Rows `(i, j)`, `i < j`, sorted, whose hashes differ in at most `max_distance` bits. The probes of
+/// `threads` ranges of rows run on that many threads (the index is shared, read-only); the ranges'
+/// pairs are joined in row order, so the result does not depend on `threads`.
 pub fn hamming_pairs(
     hashes: &[u64],
     max_distance: u32,
+    threads: usize,
 ) -> Result<(Vec<u64>, Vec<u64>), KernelError> {
     let n = hashes.len();
     if u32::try_from(n).is_err() {
@@ -62,47 +65,95 @@ pub fn hamming_pairs(
             fill[bucket] += 1;
         }
     }
+    let index = Index {
+        starts: &starts,
+        order: &order,
+        sorted: &sorted,
+        masks: &masks,
+        radius,
+        max_distance,
+    };
+    let threads = threads.clamp(1, 64).min(n.max(1));
+    let step = n.div_ceil(threads);
+    let parts: Vec<std::thread::Result<(Vec<u64>, Vec<u64>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let range = (t * step).min(n)..((t + 1) * step).min(n);
+                let index = &index;
+                scope.spawn(move || index.probe(hashes, range))
+            })
+            .collect();
+        handles.into_iter().map(|handle| handle.join()).collect()
+    });
     let (mut left, mut right) = (Vec::new(), Vec::new());
-    let mut found: Vec<u32> = Vec::new();
-    for (i, &h) in hashes.iter().enumerate() {
-        found.clear();
-        for c in 0..CHUNKS {
-            let own = chunk(h, c);
-            let start = &starts[c as usize];
-            for &mask in &masks {
-                let bucket = own ^ mask;
-                let (from, to) = (start[bucket], start[bucket + 1]);
-                let rows = &order[c as usize][from..to];
-                for (&j, &other) in rows.iter().zip(&sorted[c as usize][from..to]) {
-                    let diff = h ^ other;
-                    if diff.count_ones() > max_distance || (j as usize) <= i {
-                        continue;
-                    }
-                    // Found by an earlier chunk already (within radius there)?
-                    let earlier = (0..c).any(|e| (chunk(diff, e) as u64).count_ones() <= radius);
-                    if !earlier {
-                        found.push(j);
-                    }
-                }
-            }
-        }
-        found.sort_unstable();
-        left.extend(std::iter::repeat_n(i as u64, found.len()));
-        right.extend(found.iter().map(|&j| j as u64));
+    for part in parts {
+        // A thread that panicked must not leave its rows' pairs out silently.
+        let (l, r) = part.map_err(|_| KernelError::value("a hamming_pairs thread failed"))?;
+        left.extend(l);
+        right.extend(r);
     }
     Ok((left, right))
 }
 
+/// The per-chunk bucket index of all hashes, shared read-only by the probing threads.
+struct Index<'a> {
+    starts: &'a [Vec<usize>],
+    order: &'a [Vec<u32>],
+    sorted: &'a [Vec<u64>],
+    masks: &'a [usize],
+    radius: u32,
+    max_distance: u32,
+}
+
+impl Index<'_> {
+    /// The pairs `(i, j)`, `i` in `rows`, `j > i`, in row order then `j` order.
+    fn probe(&self, hashes: &[u64], rows: std::ops::Range<usize>) -> (Vec<u64>, Vec<u64>) {
+        let (mut left, mut right) = (Vec::new(), Vec::new());
+        let mut found: Vec<u32> = Vec::new();
+        for i in rows {
+            let h = hashes[i];
+            found.clear();
+            for c in 0..CHUNKS {
+                let own = chunk(h, c);
+                let start = &self.starts[c as usize];
+                for &mask in self.masks {
+                    let bucket = own ^ mask;
+                    let (from, to) = (start[bucket], start[bucket + 1]);
+                    let rows = &self.order[c as usize][from..to];
+                    for (&j, &other) in rows.iter().zip(&self.sorted[c as usize][from..to]) {
+                        let diff = h ^ other;
+                        if diff.count_ones() > self.max_distance || (j as usize) <= i {
+                            continue;
+                        }
+                        // Found by an earlier chunk already (within radius there)?
+                        let earlier =
+                            (0..c).any(|e| (chunk(diff, e) as u64).count_ones() <= self.radius);
+                        if !earlier {
+                            found.push(j);
+                        }
+                    }
+                }
+            }
+            found.sort_unstable();
+            left.extend(std::iter::repeat_n(i as u64, found.len()));
+            right.extend(found.iter().map(|&j| j as u64));
+        }
+        (left, right)
+    }
+}
+
 /// `hamming_pairs` over a uint64 Arrow array: `(i, j)` as uint64 bytearrays.
 #[pyfunction]
+#[pyo3(signature = (schema, array, max_distance, threads=1))]
 pub fn hamming_pairs_u64<'py>(
     py: Python<'py>,
     schema: &Bound<'py, PyCapsule>,
     array: &Bound<'py, PyCapsule>,
     max_distance: u32,
+    threads: usize,
 ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
     let hashes = arrow::import_u64(schema, array)?;
-    let (left, right) = py.detach(|| hamming_pairs(hashes.values, max_distance))?;
+    let (left, right) = py.detach(|| hamming_pairs(hashes.values, max_distance, threads))?;
     Ok((u64_bytes(py, &left)?, u64_bytes(py, &right)?))
 }
 
@@ -130,7 +181,12 @@ mod tests {
             hashes[300 + k] = hashes[k] ^ flips;
         }
         for d in [0, 3, 8, 11] {
-            let (i, j) = hamming_pairs(&hashes, d).expect("fits");
+            let (i, j) = hamming_pairs(&hashes, d, 1).expect("fits");
+            // Any number of threads: the same pairs in the same order.
+            assert_eq!(
+                hamming_pairs(&hashes, d, 3).expect("fits"),
+                (i.clone(), j.clone())
+            );
             let mut brute = Vec::new();
             for a in 0..hashes.len() {
                 for b in a + 1..hashes.len() {

@@ -57,10 +57,13 @@ def _expand(starts: NDArray[np.int64], counts: NDArray[np.int64]) -> NDArray[np.
     return np.arange(total, dtype=np.int64) + offsets
 
 
-def hamming_pairs(hashes: NDArray[np.uint64], max_distance: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def hamming_pairs(
+    hashes: NDArray[np.uint64], max_distance: int, threads: int = 1
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Row pairs ``(i, j)``, ``i < j``, whose hashes differ in at most ``max_distance`` bits,
     sorted by (i, j), each pair once: the Rust kernel (``rust_ext/src/hamming.rs``, the GIL
-    released), the same algorithm as :func:`hamming_pairs_reference`."""
+    released; its probes on ``threads`` threads, the same result whatever their number), the same
+    algorithm as :func:`hamming_pairs_reference`."""
     import pyarrow as pa
 
     from curate import _native
@@ -68,7 +71,8 @@ def hamming_pairs(hashes: NDArray[np.uint64], max_distance: int) -> tuple[NDArra
     hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
     if len(hashes) < 2 or max_distance < 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    left, right = _native.hamming_pairs_u64(*pa.array(hashes, pa.uint64()).__arrow_c_array__(), int(max_distance))
+    arrays = pa.array(hashes, pa.uint64()).__arrow_c_array__()
+    left, right = _native.hamming_pairs_u64(*arrays, int(max_distance), max(1, int(threads)))
     return np.frombuffer(left, dtype=np.uint64).astype(np.int64), np.frombuffer(right, dtype=np.uint64).astype(np.int64)
 
 

@@ -157,7 +157,11 @@ def resolve_task(plan: ImagePlan, index: int) -> tuple[dict[str, Any], list[Path
                 nprobe=config.nprobe,
             )
         else:
-            i, j = hamming_pairs(table.column("value").to_numpy().astype(np.uint64), config.max_distance)
+            # The only task of its phase (one decision partition): the probes use every core.
+            from curate.pipelines.cpus import available_cpus
+
+            values = table.column("value").to_numpy().astype(np.uint64)
+            i, j = hamming_pairs(values, config.max_distance, threads=available_cpus())
         pairs = len(i)
         nodes, roots = kernel.connected_components(i.astype(np.uint64), j.astype(np.uint64))
         members = table.take(pa.array(nodes.astype(np.int64)))
