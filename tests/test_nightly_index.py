@@ -636,3 +636,33 @@ def test_two_indexed_stages_in_one_pipeline_are_refused(nights: tuple[list[Path]
     result = invoke("-q", "run", str(spec))
     assert result.exit_code == 2 and "one stage with --index per pipeline" in result.stderr
     assert not (tmp_path / "out").exists() and not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_compaction_in_key_ranges_gives_the_rows_of_one_piece(nights: tuple[list[Path], Path], tmp_path: Path) -> None:
+    """`index compact` merges a range of keys (and of buckets) of every run at a time, so that memory
+    is one range, not the whole index: many ranges give the same merged runs, row for row, as one,
+    tombstones applied."""
+    from curate.dedup.index.store import Index, run_name
+
+    paths, _ = nights
+    idx = tmp_path / "idx"
+    _run_nights(paths, idx, tmp_path)
+    some_id = read_dir(tmp_path / "out1").column("id")[0].as_py()
+    (tmp_path / "ids.txt").write_text(f"{some_id}\n")
+    assert invoke("index", "remove", str(idx), "--ids", str(tmp_path / "ids.txt")).exit_code == 0
+    merged = {}
+    for pieces in ("one", "many"):
+        copy = tmp_path / f"idx-{pieces}"
+        subprocess.run(["cp", "-a", str(idx), str(copy)], check=True)
+        index = Index(copy)
+        state = index.state()
+        assert state is not None and len(state.runs) > 1
+        size = sum((copy / run_name(k, r)).stat().st_size for r in state.runs for k in ("docs", "bands"))
+        new = index.compact(state, piece_bytes=size + 1 if pieces == "one" else max(1, size // 9))
+        (run,) = new.runs
+        merged[pieces] = [pq.read_table(copy / run_name(kind, run)) for kind in ("docs", "bands")]
+    for one, many in zip(merged["one"], merged["many"], strict=True):
+        assert one.num_rows > 0 and one.equals(many)
+    keys = merged["many"][0].column("key").to_numpy()
+    assert (keys[1:] >= keys[:-1]).all()
+    assert some_id not in merged["many"][0].column("id").to_pylist()

@@ -62,6 +62,8 @@ EXACT_DOC_SCHEMA = pa.schema([("key", pa.uint64()), ("id", pa.string()), ("night
 EXACT_STAGE = "dedup_exact"
 # Small row groups in the docs runs: a probe reads only the groups whose key range holds a candidate.
 DOC_ROW_GROUP = 4096
+# Parquet bytes of the runs merged at once by `index compact` (one key range of every run).
+COMPACT_PIECE_BYTES = 64 << 20
 
 
 class IndexMismatchError(UsageError):
@@ -144,6 +146,37 @@ def _write_parquet(root: Path, name: str, table: pa.Table, row_group: int | None
         os.replace(tmp, path)
 
 
+def _write_pieces(
+    root: Path, name: str, schema: pa.Schema, pieces: Iterable[pa.Table], row_group: int | None = None
+) -> int:
+    """Write the tables of ``pieces`` one after another as ``root/name`` (temporary file, fsync,
+    rename, as :func:`_write_parquet`); the number of rows written."""
+    path = root / name
+    rows = 0
+    with _temporary(path) as tmp:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for piece in pieces:
+                writer.write_table(piece.cast(schema), row_group_size=row_group)
+                rows += piece.num_rows
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    return rows
+
+
+def _u64_ranges(count: int) -> list[tuple[int, int | None]]:
+    """``count`` equal ranges of the uint64 values (keys and buckets are hashes: evenly spread); the
+    last one open at the top."""
+    bounds = [(i << 64) // count for i in range(count)]
+    return [(low, bounds[i + 1] if i + 1 < count else None) for i, low in enumerate(bounds)]
+
+
+def _in_range(column: str, low: int, high: int | None) -> pc.Expression:
+    inside = pc.field(column) >= pa.scalar(low, pa.uint64())
+    return inside if high is None else inside & (pc.field(column) < pa.scalar(high, pa.uint64()))
+
+
 def write_json(path: Path, value: Any) -> None:
     """Atomically and durably: temporary file, fsync, rename, fsync of the directory."""
     with _temporary(path) as tmp:
@@ -221,16 +254,17 @@ class Index:
         path = self.root / REMOVED_NAME
         return pq.read_table(path).cast(REMOVED_SCHEMA) if path.exists() else REMOVED_SCHEMA.empty_table()
 
-    def live(self, table: pa.Table) -> pa.Table:
-        """``table`` (columns key, night) without the rows a removal tombstoned."""
-        removed = self.removed()
+    def live(self, table: pa.Table, removed: pa.Table | None = None) -> pa.Table:
+        """``table`` (columns key, night) without the rows a removal tombstoned, in its own order."""
+        removed = self.removed() if removed is None else removed
         if removed.num_rows == 0 or table.num_rows == 0:
             return table
         tomb = pa.table({"key": id_keys(removed.column("id")), "before": removed.column("before")})
         tomb = tomb.group_by("key").aggregate([("before", "max")]).rename_columns(["key", "before"])
-        joined = table.join(tomb, "key", join_type="left outer")
-        dead = pc.fill_null(pc.less(joined.column("night"), joined.column("before")), False)
-        return joined.filter(pc.invert(dead)).drop_columns(["before"])
+        at = pc.index_in(table.column("key"), value_set=tomb.column("key"))
+        before = pc.take(tomb.column("before"), at)  # null where the key has no tombstone
+        dead = pc.fill_null(pc.less(table.column("night"), before), False)
+        return table.filter(pc.invert(dead))
 
     def probe_buckets(self, state: IndexState, buckets: np.ndarray) -> pa.Table:
         """(bucket, key, night) of every index row whose bucket is in the sorted unique ``buckets``: each
@@ -364,35 +398,42 @@ class Index:
         self.write_state(state)
         return merged.num_rows - old.num_rows
 
-    def compact(self, state: IndexState) -> IndexState:
-        """Merge every run into one without the removed rows. The merged run gets a new file name and
-        the state switches to it in one atomic write; the old files are deleted only after."""
+    def compact(self, state: IndexState, piece_bytes: int = COMPACT_PIECE_BYTES) -> IndexState:
+        """Merge every run into one without the removed rows, a range of keys (docs) or of buckets
+        (bands) at a time: each run is sorted, so a range reads only the row groups that hold it and
+        memory is one range of every run (``piece_bytes`` of Parquet), whatever the index's size.
+        The merged run gets a new file name and the state switches to it in one atomic write; the
+        old files are deleted only after."""
         if not state.runs:
             return state
         schema = doc_schema(state.config)
-        docs = pa.concat_tables([pq.read_table(self.root / run_name("docs", r)).cast(schema) for r in state.runs])
-        bands = pa.concat_tables(
-            [
-                pq.read_table(self.root / run_name("bands", r)).append_column(
-                    "night", pa.array(np.full(r["bands"], r["night"], np.int64))
-                )
-                for r in state.runs
-            ]
-        )
-        docs = self.live(docs)
-        docs = docs.take(pa.array(np.argsort(docs.column("key").to_numpy(), kind="stable")))
-        bands = self.live(bands)
-        bands = _sorted_bands(bands.column("bucket").to_numpy(), bands.column("key").to_numpy())
+        removed = self.removed()
+        size = sum((self.root / run_name(k, r)).stat().st_size for r in state.runs for k in ("docs", "bands"))
+        ranges = _u64_ranges(max(1, -(-size // piece_bytes)))
+
+        def docs_pieces() -> Iterator[pa.Table]:
+            for low, high in ranges:
+                parts = [
+                    pq.read_table(self.root / run_name("docs", r), filters=_in_range("key", low, high)).cast(schema)
+                    for r in state.runs
+                ]
+                piece = self.live(pa.concat_tables(parts), removed)
+                yield piece.take(pa.array(np.argsort(piece.column("key").to_numpy(), kind="stable")))
+
+        def bands_pieces() -> Iterator[pa.Table]:
+            for low, high in ranges:
+                parts = []
+                for r in state.runs:
+                    part = pq.read_table(self.root / run_name("bands", r), filters=_in_range("bucket", low, high))
+                    parts.append(part.append_column("night", pa.array(np.full(part.num_rows, r["night"], np.int64))))
+                piece = self.live(pa.concat_tables(parts), removed)
+                yield _sorted_bands(piece.column("bucket").to_numpy(), piece.column("key").to_numpy())
+
         night = state.runs[-1]["night"]
         # docs keep their own night; the merged run's night is its newest (tombstones compare per row).
-        run = {
-            "file": f"compact-{night:06d}-{len(state.runs):04d}.parquet",
-            "night": night,
-            "docs": docs.num_rows,
-            "bands": bands.num_rows,
-        }
-        _write_parquet(self.root, run_name("docs", run), docs, DOC_ROW_GROUP)
-        _write_parquet(self.root, run_name("bands", run), bands)
+        run: dict[str, Any] = {"file": f"compact-{night:06d}-{len(state.runs):04d}.parquet", "night": night}
+        run["docs"] = _write_pieces(self.root, run_name("docs", run), schema, docs_pieces(), DOC_ROW_GROUP)
+        run["bands"] = _write_pieces(self.root, run_name("bands", run), BAND_SCHEMA, bands_pieces())
         new = IndexState(state.fingerprint, state.config, state.next_night, [run], state.applied, 0)
         self.write_state(new)
         with contextlib.suppress(FileNotFoundError):
