@@ -315,3 +315,21 @@ def test_embed_then_dedup_pipeline_equals_shell_chain(tmp_path: Path) -> None:
     # (equal vectors: the tie goes to the smaller id); "eating food" vs "eating bread" (0.75) stays.
     assert len(removed) == 2 and removed["t7"] == "t3", removed
     assert ("t6" in removed and removed["t6"] == "t1") or removed.get("t1") == "t6", removed
+
+
+def test_embed_text_reads_a_text_field_inside_a_struct(tmp_path: Path) -> None:
+    """--text-column metadata.text: the embeddings of the same texts as a top-level column, the
+    struct passed through."""
+    texts = [*SENTENCES[:4], None]
+    flat = [{"id": f"s{n}", "text": t} for n, t in enumerate(texts)]
+    nested = [{"id": f"s{n}", "metadata": {"text": t, "lang": "en"}} for n, t in enumerate(texts)]
+    write_shard(
+        tmp_path / "flat" / "part-0.parquet", flat, schema=pa.schema([("id", pa.string()), ("text", pa.string())])
+    )
+    write_shard(tmp_path / "nested" / "part-0.parquet", nested)
+    assert invoke("embed", "text", str(tmp_path / "flat"), str(tmp_path / "o1")).exit_code == 0
+    result = invoke("embed", "text", str(tmp_path / "nested"), str(tmp_path / "o2"), "--text-column", "metadata.text")
+    assert result.exit_code == 0, result.stderr
+    got = read_dir(tmp_path / "o2")
+    assert got.column("embedding").to_pylist() == read_dir(tmp_path / "o1").column("embedding").to_pylist()
+    assert got.column("metadata").to_pylist() == [r["metadata"] for r in nested]

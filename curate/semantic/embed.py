@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from curate.errors import UsageError
+from curate.io.columns import text_values
 from curate.pipelines.options import check_ranges, option
 from curate.pipelines.stage import BatchContext, MapResult, MapStage, Resources, check_extra
 from curate.semantic.minilm import BUNDLED_PACKAGE, EXTRA_HINT, SentenceEncoder, bundled_model_dir, model_files
@@ -76,7 +77,7 @@ class EmbedText(MapStage):
 
     def apply(self, batch: pa.RecordBatch, context: BatchContext) -> MapResult:
         encoder: SentenceEncoder = context.state if context.state is not None else self.worker_state()
-        texts = batch.column(context.read.text_column)
+        texts = text_values(batch, context.read.text_column)
         present = np.asarray(texts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
         vectors = np.zeros((batch.num_rows, encoder.dimension), dtype=np.float32)
         rows = np.flatnonzero(present)
