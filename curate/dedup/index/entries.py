@@ -1,7 +1,7 @@
 """What a published output shard adds to an index, per dedup: the survivors' keys, bucket hashes and
 what a later match is confirmed against (the text for MinHash, the content hash's high half for exact).
 
-The same functions a run's own phases use (``minhash_batch``, ``comparable_values`` and
+The same calls a run's own phases make (``MinHashConfig.signatures``, ``comparable_values`` and
 ``content_hashes``), so a survivor is indexed under the buckets tonight's documents are probed with.
 """
 
@@ -31,15 +31,7 @@ def _ids(config: Any, table: pa.Table) -> pa.Array:
 def minhash_entries(config: Any, table: pa.Table) -> IndexEntries:
     ids = _ids(config, table)
     texts = text_values(table, config.read.text_column)
-    result = kernel.minhash_batch(
-        texts,
-        kind=config.shingle,
-        ngram=config.ngram,
-        num_perm=config.num_perm,
-        seed=config.seed,
-        bands=config.bands,
-        rows=config.rows,
-    )
+    result = config.signatures(texts)
     # Documents without shingles have no buckets in a run either: they can never match.
     nonempty = result.shingle_counts > 0
     mask = pa.array(nonempty)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from curate.dedup.keep import KeepRule, cluster_columns_option, keep_option
 from curate.dedup.survivors import SURVIVOR_MODES
@@ -99,6 +100,21 @@ class MinHashConfig:
             # The index's content (its generation) decides the output, not where it lies.
             fields["index"] = True
         return fields
+
+    def signatures(self, texts: Any) -> Any:
+        """MinHash signatures and band hashes of ``texts`` with this configuration: the one call a
+        run's signature phase and the nightly index both make, so that they hash alike."""
+        from curate import kernel
+
+        return kernel.minhash_batch(
+            texts,
+            kind=self.shingle,  # type: ignore[arg-type]
+            ngram=self.ngram,
+            num_perm=self.num_perm,
+            seed=self.seed,
+            bands=self.bands,
+            rows=self.rows,
+        )
 
     def index_fields(self) -> dict[str, object]:
         """What an index must have been built with to be probed by this run (not the keep rule or the

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from curate import kernel
 from curate.dedup.decisions import doc_keys
 from curate.dedup.minhash.config import MinHashPlan
 from curate.dedup.unique_ids import IdWriter
@@ -71,15 +70,7 @@ def _signatures(plan: MinHashPlan, shard_index: int) -> dict[str, Any]:
         try:
             for batch in read_batches(shard, read, counters, columns=columns, schema=plan.read_schema(shard.index)):
                 text = text_values(batch, read.text_column)
-                result = kernel.minhash_batch(
-                    text,
-                    kind=config.shingle,  # type: ignore[arg-type]
-                    ngram=config.ngram,
-                    num_perm=config.num_perm,
-                    seed=config.seed,
-                    bands=config.bands,
-                    rows=config.rows,
-                )
+                result = config.signatures(text)
                 n = batch.num_rows
                 docs = doc_keys(shard.index, first_row, n)
                 nonempty = result.shingle_counts > 0
