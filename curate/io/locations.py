@@ -66,13 +66,7 @@ def check_output_location(location: str, *, object_store: bool = False) -> str:
 
 def s3_parts(location: str) -> tuple[str, str]:
     """(bucket, key without a trailing '/') of ``s3://BUCKET/KEY``; UsageError when malformed."""
-    if not location.lower().startswith("s3://"):
-        raise UsageError(f"malformed S3 URI {location!r}: want s3://BUCKET/PREFIX")
-    rest = location[len("s3://") :]
-    bucket, _, key = rest.partition("/")
-    if not bucket or "*" in bucket or " " in bucket:
-        raise UsageError(f"malformed S3 URI {location!r}: want s3://BUCKET/PREFIX (no bucket name)")
-    return bucket, key.rstrip("/")
+    return bucket_parts(location, "s3", "S3")
 
 
 def _seconds(variable: str, default: float) -> float:
@@ -138,11 +132,15 @@ def gcs_filesystem() -> pafs.GcsFileSystem:
     return pafs.GcsFileSystem(retry_time_limit=limit)
 
 
-def bucket_parts(location: str, scheme: str) -> tuple[str, str]:
-    rest = location.split("://", 1)[1] if "://" in location else ""
-    bucket, _, key = rest.partition("/")
+def bucket_parts(location: str, scheme: str, name: str = "") -> tuple[str, str]:
+    """(bucket, key without a trailing '/') of ``SCHEME://BUCKET/KEY``; UsageError (naming the store as
+    ``name``, else ``SCHEME://``) when malformed."""
+    what = f"{name or scheme + '://'} URI {location!r}"
+    if not location.lower().startswith(f"{scheme}://"):
+        raise UsageError(f"malformed {what}: want {scheme}://BUCKET/PREFIX")
+    bucket, _, key = location[len(scheme) + 3 :].partition("/")
     if not bucket or "*" in bucket or " " in bucket:
-        raise UsageError(f"malformed {scheme}:// URI {location!r}: want {scheme}://BUCKET/PREFIX")
+        raise UsageError(f"malformed {what}: want {scheme}://BUCKET/PREFIX (no bucket name)")
     return bucket, key.rstrip("/")
 
 
