@@ -3,12 +3,14 @@ helpers to write real shards and run the real CLI."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -53,6 +55,13 @@ def read_dir(path: Path, pattern: str = "part-*.parquet") -> pa.Table:
     files = sorted(path.glob(pattern))
     tables = [pq.read_table(f) for f in files]
     return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+
+
+def manifest_json(out: Path) -> dict[str, Any]:
+    """The manifest of the dataset OUT (wherever the output layout keeps it)."""
+    from curate.io.layout import manifest_path
+
+    return dict(json.loads(manifest_path(out).read_text()))
 
 
 def invoke(*args: str) -> Result:

@@ -109,6 +109,22 @@ def word_shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
     return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
+def brute_components(n: int, pairs: list[tuple[int, int]]) -> list[int]:
+    """The connected component of each of ``n`` nodes under ``pairs``, named by its smallest node
+    (a plain union-find, the reference for curate's components)."""
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        parent[max(ra, rb)] = min(ra, rb)
+    return [find(x) for x in range(n)]
+
+
 def jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
     if not a or not b:
         return 0.0

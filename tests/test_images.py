@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.io.layout import manifest_path, rejects_dir
-from tests.conftest import invoke, read_dir, write_shard
+from tests.conftest import invoke, manifest_json, read_dir, write_shard
+from tests.corpus import brute_components
 
 Image = pytest.importorskip("PIL.Image")
 ImageOps = pytest.importorskip("PIL.ImageOps")
@@ -55,36 +56,8 @@ def _huge_png_header(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
-def _rejects(out: Path) -> Path:
-    """Where a run writing OUT puts its rejected rows (the one place to change if the layout moves)."""
-    return rejects_dir(out)
-
-
-def _manifest_path(out: Path) -> Path:
-    return manifest_path(out)
-
-
-def _manifest(out: Path) -> dict:
-    """The manifest of a run writing OUT."""
-    return json.loads(_manifest_path(out).read_text())
-
-
 def _bits(value: int) -> int:
     return bin(value).count("1")
-
-
-def _components(n: int, pairs: list[tuple[int, int]]) -> list[int]:
-    parent = list(range(n))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            x = parent[x]
-        return x
-
-    for a, b in pairs:
-        ra, rb = find(a), find(b)
-        parent[max(ra, rb)] = min(ra, rb)
-    return [find(x) for x in range(n)]
 
 
 # -- ingest ------------------------------------------------------------------------------------------------------
@@ -97,7 +70,7 @@ def test_ingest_real_folder_counts_and_rejects(shared_data: Path, tmp_path: Path
     summary = json.loads(result.stdout)
     files = sorted(str(p.relative_to(source)) for p in source.rglob("*") if p.is_file())
     kept = read_dir(tmp_path / "out")
-    rejects = read_dir(_rejects(tmp_path / "out"))
+    rejects = read_dir(rejects_dir(tmp_path / "out"))
     assert sorted(kept.column("id").to_pylist() + rejects.column("id").to_pylist()) == files
     assert summary["rows_in"] == len(files) == kept.num_rows + rejects.num_rows
     # The two truncated JPEGs and SOURCE.md are not images; everything else decodes.
@@ -118,7 +91,7 @@ def test_ingest_real_folder_counts_and_rejects(shared_data: Path, tmp_path: Path
     assert (
         by_id["formats_images/ukbench09380.png"]["image"] == (source / "formats_images/ukbench09380.png").read_bytes()
     )
-    manifest = _manifest(tmp_path / "out")
+    manifest = manifest_json(tmp_path / "out")
     assert manifest["counters"] == {"removed:ingest_images:unidentified": 3}
     assert invoke("verify", str(tmp_path / "out")).exit_code == 0
 
@@ -143,7 +116,7 @@ def test_ingest_symlinks_bad_files_and_hidden(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     kept = {row["id"]: row for row in read_dir(tmp_path / "out").to_pylist()}
     assert sorted(kept) == ["a/b/photo.jpg", "inside.jpg"]
-    rejects = {row["id"]: row["_reason"] for row in read_dir(_rejects(tmp_path / "out")).to_pylist()}
+    rejects = {row["id"]: row["_reason"] for row in read_dir(rejects_dir(tmp_path / "out")).to_pylist()}
     assert rejects == {
         "bomb.png": "ingest_images:too_large",
         "drawing.svg": "ingest_images:unidentified",
@@ -154,7 +127,7 @@ def test_ingest_symlinks_bad_files_and_hidden(tmp_path: Path) -> None:
     }
     counters = json.loads(result.stdout)["counters"]
     assert counters["skipped:hidden"] == 1 and counters["skipped:symlinked_directory"] == 1
-    secret = read_dir(_rejects(tmp_path / "out")).filter(pa.compute.equal(pa.compute.field("id"), "escape.jpg"))
+    secret = read_dir(rejects_dir(tmp_path / "out")).filter(pa.compute.equal(pa.compute.field("id"), "escape.jpg"))
     assert secret.column("image").to_pylist() == [None]  # never read
 
 
@@ -236,7 +209,7 @@ def test_hash_rejects_bad_images_with_reasons_or_keeps_them_null(tmp_path: Path)
     result = invoke("hash", "images", str(tmp_path / "in"), str(tmp_path / "out"), "--json")
     assert result.exit_code == 0, result.stderr
     assert read_dir(tmp_path / "out").column("id").to_pylist() == ["ok"]
-    rejects = {r["id"]: r["_reason"] for r in read_dir(_rejects(tmp_path / "out")).to_pylist()}
+    rejects = {r["id"]: r["_reason"] for r in read_dir(rejects_dir(tmp_path / "out")).to_pylist()}
     assert rejects == {
         "truncated": "hash_images:corrupt",
         "empty": "hash_images:empty",
@@ -252,7 +225,7 @@ def test_hash_rejects_bad_images_with_reasons_or_keeps_them_null(tmp_path: Path)
     # --max-pixels 0 lifts the limit: the fake 20000 x 20000 header then fails to decode instead.
     lifted = invoke("hash", "images", str(tmp_path / "in"), str(tmp_path / "lifted"), "--max-pixels", "0")
     assert lifted.exit_code == 0, lifted.stderr
-    reasons = {r["id"]: r["_reason"] for r in read_dir(_rejects(tmp_path / "lifted")).to_pylist()}
+    reasons = {r["id"]: r["_reason"] for r in read_dir(rejects_dir(tmp_path / "lifted")).to_pylist()}
     assert reasons["bomb"] == "hash_images:corrupt"
 
 
@@ -306,13 +279,13 @@ def test_dedup_by_hash_equals_brute_force_components(tmp_path: Path, shared_data
     table = read_dir(hashed)
     ids, values = table.column("id").to_pylist(), table.column(by).to_pylist()
     pairs = [(a, b) for a in range(len(ids)) for b in range(a + 1, len(ids)) if _bits(values[a] ^ values[b]) <= 10]
-    roots = _components(len(ids), pairs)
+    roots = brute_components(len(ids), pairs)
     sizes = {r: roots.count(r) for r in roots}
     # --keep first: the first row of each component (input order) survives.
     expected_kept = sorted(ids[x] for x in range(len(ids)) if roots[x] == x)
     kept = read_dir(tmp_path / "out")
     assert sorted(kept.column("id").to_pylist()) == expected_kept
-    rejects = read_dir(_rejects(tmp_path / "out")).to_pylist()
+    rejects = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
     assert len(rejects) == len(ids) - len(expected_kept)
     for row in rejects:
         member = ids.index(row["id"])
@@ -378,7 +351,7 @@ def test_precision_recall_per_transform_on_ukbench(tmp_path: Path, shared_data: 
     cluster: dict[str, str] = {}
     for row in read_dir(tmp_path / "out").to_pylist():
         cluster[row["id"]] = row["dup_cluster"] or row["id"]
-    for row in read_dir(_rejects(tmp_path / "out")).to_pylist():
+    for row in read_dir(rejects_dir(tmp_path / "out")).to_pylist():
         cluster[row["id"]] = row["dup_cluster"]
     original = {(_kind(i)[0]): i for i in cluster if i.startswith("base_images/")}
     found: dict[str, list[bool]] = {}
@@ -411,7 +384,7 @@ def test_dedup_by_embedding_equals_brute_force_cosine(tmp_path: Path) -> None:
     cosine = unit @ unit.T
     pairs = [(a, b) for a in range(400) for b in range(a + 1, 400) if cosine[a, b] >= 0.95]
     assert pairs, "the planted copies are near enough"
-    roots = _components(400, pairs)
+    roots = brute_components(400, pairs)
     members: dict[int, list[int]] = {}
     for x, r in enumerate(roots):
         members.setdefault(r, []).append(x)
@@ -419,7 +392,7 @@ def test_dedup_by_embedding_equals_brute_force_cosine(tmp_path: Path) -> None:
     survivors = {r: min(m, key=lambda x: (-rows[x]["score"], rows[x]["id"])) for r, m in members.items()}
     kept = sorted(read_dir(tmp_path / "out").column("id").to_pylist())
     assert kept == sorted(rows[s]["id"] for s in survivors.values())
-    for row in read_dir(_rejects(tmp_path / "out")).to_pylist():
+    for row in read_dir(rejects_dir(tmp_path / "out")).to_pylist():
         member = int(row["id"][1:])
         survivor = survivors[roots[member]]
         assert row["dup_of"] == rows[survivor]["id"]
@@ -522,8 +495,8 @@ def test_embed_images_with_an_onnx_model_of_sscd_contract(tmp_path: Path) -> Non
         expected = pixels.mean(axis=(0, 1)) @ weights
         assert row == pytest.approx(expected / np.linalg.norm(expected), abs=1e-4)
     assert np.linalg.norm(got, axis=1) == pytest.approx(np.ones(5), abs=1e-5)
-    assert read_dir(_rejects(tmp_path / "out")).column("_reason").to_pylist() == ["embed_images:unidentified"]
-    manifest = _manifest(tmp_path / "out")
+    assert read_dir(rejects_dir(tmp_path / "out")).column("_reason").to_pylist() == ["embed_images:unidentified"]
+    manifest = manifest_json(tmp_path / "out")
     digest = manifest["config"]["files"][str(model)]
     # The model's content is in the fingerprint: another file at the same path is another run.
     _tiny_sscd_like_model(model, 32, weights * 2)
@@ -610,7 +583,7 @@ def test_ingest_webdataset_groups_members_and_keeps_what_is_missing(tmp_path: Pa
         ("00000.tar/000000001", None, '{"url": "http://x/2"}'),
     ]
     assert kept[0]["image"] == _jpeg(1) and kept[0]["format"] == "JPEG" and kept[0]["width"] == 96
-    rejects = read_dir(_rejects(tmp_path / "out")).to_pylist()
+    rejects = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
     assert [(r["id"], r["_reason"], r["text"]) for r in rejects] == [
         ("00000.tar/000000002", "ingest_webdataset:missing_image", "caption without image"),
         ("00000.tar/000000003", "ingest_webdataset:unidentified", "broken"),
@@ -625,7 +598,7 @@ def test_ingest_webdataset_truncated_tar_is_bad_input(tmp_path: Path) -> None:
     (tmp_path / "in" / "cut.tar").write_bytes(whole[:700])
     result = invoke("ingest", "webdataset", str(tmp_path / "in"), str(tmp_path / "out"))
     assert result.exit_code == 3 and "cut.tar" in result.stderr
-    assert not _manifest_path(tmp_path / "out").exists()
+    assert not manifest_path(tmp_path / "out").exists()
 
 
 def test_embed_images_without_a_model_is_a_usage_error_before_any_work(tmp_path: Path) -> None:

@@ -23,8 +23,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.dedup.index.store import LOCK_NAME as INDEX_LOCK
-from tests.conftest import invoke, read_dir
-from tests.test_nightly_index import manifest_of, rejects_of
+from tests.conftest import invoke, manifest_json, read_dir
+from tests.test_nightly_index import _run_nights as run_nights
+from tests.test_nightly_index import rejects_of
 
 NIGHTS = 4
 SCHEMA = pa.schema([("id", pa.string()), ("text", pa.large_string()), ("url", pa.string()), ("night", pa.int64())])
@@ -92,13 +93,7 @@ def exact_nights(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def _run_nights(paths: list[Path], index: Path, out_root: Path, *extra: str) -> list[Path]:
-    outs = []
-    for night, path in enumerate(paths, start=1):
-        out = out_root / f"out{night}"
-        result = invoke("-q", "dedup", "exact", "--index", str(index), *KEEP, *extra, str(path), str(out))
-        assert result.exit_code == 0, result.stderr
-        outs.append(out)
-    return outs
+    return run_nights(paths, index, out_root, *extra, dedup=("exact", *KEEP))
 
 
 def _dup_of(outs: list[Path]) -> dict[str, str]:
@@ -134,7 +129,7 @@ def test_incremental_exact_nights_keep_what_one_run_over_all_nights_keeps(
     for row in of_index:
         assert night_of[row["dup_of"]] < row["night"]
     for out in outs:
-        manifest = manifest_of(out)
+        manifest = manifest_json(out)
         counters = manifest["counters"]
         assert isinstance(counters, dict)
         assert counters[f"removed:{reason}"] == sum(r["_reason"] == reason for r in rejects_of(out).to_pylist())
@@ -206,7 +201,7 @@ def test_exact_index_remove_and_compact(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.stderr
         assert set(read_dir(out).column("id").to_pylist()) == {"c0", "c2"}
         assert {r["id"]: r["dup_of"] for r in rejects_of(out).to_pylist()} == {"c1": "d1", "c1b": "d1"}
-        counters = manifest_of(out)["counters"]
+        counters = manifest_json(out)["counters"]
         assert isinstance(counters, dict)
         # The copies of the index left the night's own dedup: no cluster among tonight's documents.
         assert (counters["removed:exact:duplicate_text_of_index"], counters["clusters"]) == (2, 0)

@@ -24,7 +24,7 @@ import pytest
 
 from curate.dedup.index.store import LOCK_NAME as INDEX_LOCK
 from curate.io.layout import lock_path, manifest_path, rejects_dir
-from tests.conftest import invoke, read_dir, small_tmpfs
+from tests.conftest import invoke, manifest_json, read_dir, small_tmpfs
 from tests.corpus import jaccard, mutate, word_shingles
 
 NIGHTS = 4
@@ -94,10 +94,6 @@ def rejects_of(out: Path) -> pa.Table:
     return read_dir(rejects_dir(out))
 
 
-def manifest_of(out: Path) -> dict[str, object]:
-    return dict(json.loads(manifest_path(out).read_text()))
-
-
 def has_manifest(out: Path) -> bool:
     return manifest_path(out).exists()
 
@@ -106,11 +102,14 @@ def _ids(directory: Path) -> set[str]:
     return set(read_dir(directory).column("id").to_pylist())
 
 
-def _run_nights(paths: list[Path], index: Path, out_root: Path, *extra: str) -> list[Path]:
+def _run_nights(
+    paths: list[Path], index: Path, out_root: Path, *extra: str, dedup: tuple[str, ...] = ("minhash", *MODE)
+) -> list[Path]:
+    """One ``curate dedup DEDUP --index INDEX`` run per night, into ``out_root/outN``."""
     outs = []
     for night, path in enumerate(paths, start=1):
         out = out_root / f"out{night}"
-        result = invoke("-q", "dedup", "minhash", "--index", str(index), *MODE, *extra, str(path), str(out))
+        result = invoke("-q", "dedup", dedup[0], "--index", str(index), *dedup[1:], *extra, str(path), str(out))
         assert result.exit_code == 0, result.stderr
         outs.append(out)
     return outs
@@ -150,7 +149,7 @@ def test_incremental_nights_keep_what_one_run_over_all_nights_keeps(
                 of_index += 1
                 assert row["dup_of"] in kept_before
                 assert jaccard(word_shingles(texts[row["id"]]), word_shingles(texts[row["dup_of"]])) >= 0.8
-        manifest: dict[str, Any] = manifest_of(out)
+        manifest: dict[str, Any] = manifest_json(out)
         assert manifest["counters"]["removed:minhash:near_duplicate_of_index"] == sum(
             r["_reason"] == "minhash:near_duplicate_of_index" for r in rejects
         )
@@ -584,7 +583,7 @@ def test_index_inside_curate_run_gives_the_shell_chain_output_and_index(
     # The pipeline's dedup stage did remove copies of earlier nights' survivors.
     of_index = 0
     for out in piped[1:]:
-        for stage in manifest_of(out)["stages"]:  # type: ignore[attr-defined]
+        for stage in manifest_json(out)["stages"]:  # type: ignore[attr-defined]
             of_index += sum(v for k, v in stage["counters"].items() if k.endswith("_of_index"))
     assert of_index >= 2
     stats = json.loads(invoke("index", "stats", str(tmp_path / "pidx"), "--json").stdout)

@@ -20,8 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from curate.io.layout import manifest_path, rejects_dir
-from tests.conftest import invoke, read_dir, write_shard
+from curate.io.layout import rejects_dir
+from tests.conftest import invoke, manifest_json, read_dir, write_shard
+from tests.corpus import brute_components
 
 pytest.importorskip("tokenizers")
 pytest.importorskip("safetensors")
@@ -40,16 +41,6 @@ SENTENCES = [
     "Inheritance lets a class reuse the code of another class. " * 25,
     "Ünïcödé, emoji 🙂 and 中文 are tokenised too.",
 ]
-
-
-def _rejects(out: Path) -> Path:
-    """Where a run writing OUT puts its rejected rows (the one place to change if the layout moves)."""
-    return rejects_dir(out)
-
-
-def _manifest(out: Path) -> dict:
-    """The manifest of a run writing OUT."""
-    return json.loads(manifest_path(out).read_text())
 
 
 def _clough_rows(shared: Path) -> list[dict[str, str]]:
@@ -110,7 +101,7 @@ def test_embed_text_matches_another_export_of_minilm(tmp_path: Path) -> None:
     assert embeddings[-1] is None
     got = np.array(embeddings[:-1], dtype=np.float64)
     assert np.linalg.norm(got, axis=1) == pytest.approx(np.ones(len(SENTENCES)), abs=1e-5)
-    assert _manifest(tmp_path / "out")["counters"]["counted:null_text"] == 1
+    assert manifest_json(tmp_path / "out")["counters"]["counted:null_text"] == 1
 
     from curate.semantic.minilm import SentenceEncoder, bundled_model_dir
 
@@ -154,20 +145,6 @@ def test_embed_text_bad_models_and_missing_packages(tmp_path: Path) -> None:
         assert not (tmp_path / "out").exists()
 
 
-def _components(n: int, pairs: list[tuple[int, int]]) -> list[int]:
-    parent = list(range(n))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            x = parent[x]
-        return x
-
-    for a, b in pairs:
-        ra, rb = find(a), find(b)
-        parent[max(ra, rb)] = min(ra, rb)
-    return [find(x) for x in range(n)]
-
-
 def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
     v = rng.normal(size=(n, d))
     return v / np.linalg.norm(v, axis=1, keepdims=True)
@@ -193,7 +170,7 @@ def test_dedup_semantic_equals_brute_force_with_the_papers_survivor(tmp_path: Pa
     n = len(unit)
     pairs = [(a, b) for a in range(n) for b in range(a + 1, n) if cos[a, b] >= 1 - eps]
     assert len(pairs) >= 10
-    roots = _components(n, pairs)
+    roots = brute_components(n, pairs)
     centroid = unit.mean(axis=0)
     centroid /= np.linalg.norm(centroid)
     to_centroid = unit @ centroid
@@ -203,7 +180,7 @@ def test_dedup_semantic_equals_brute_force_with_the_papers_survivor(tmp_path: Pa
         survivor[root] = min(members, key=lambda x: (to_centroid[x], f"d{x:02d}"))
     expected_kept = sorted([f"d{survivor[r]:02d}" for r in set(roots)] + ["nothing"])
     assert sorted(read_dir(tmp_path / "out").column("id").to_pylist()) == expected_kept
-    rejects = read_dir(_rejects(tmp_path / "out")).to_pylist()
+    rejects = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
     assert len(rejects) == n - len(set(roots))
     for row in rejects:
         member = int(row["id"][1:])
@@ -213,7 +190,7 @@ def test_dedup_semantic_equals_brute_force_with_the_papers_survivor(tmp_path: Pa
         assert row["dup_cluster_size"] == roots.count(roots[member])
     report = json.loads(result.stdout)
     assert report["pairs"] == len(pairs) and report["kmeans_clusters"] == 1
-    assert _manifest(tmp_path / "out")["counters"]["null_values"] == 1
+    assert manifest_json(tmp_path / "out")["counters"]["null_values"] == 1
     # --keep first: the first row of each component survives instead.
     args = ["--eps", str(eps), "--keep", "first"]
     first = invoke("dedup", "semantic", str(tmp_path / "in"), str(tmp_path / "first"), *args)
@@ -242,7 +219,7 @@ def test_dedup_semantic_pairs_stay_within_kmeans_clusters(tmp_path: Path) -> Non
         assert result.exit_code == 0, result.stderr
         assert json.loads(result.stdout)["kmeans_clusters"] == int(clusters)
         outputs[clusters] = sorted(read_dir(out).column("id").to_pylist())
-        for row in read_dir(_rejects(out)).to_pylist():
+        for row in read_dir(rejects_dir(out)).to_pylist():
             assert row["id"].split("-")[0] == row["dup_of"].split("-")[0]
     assert outputs["1"] == outputs["4"] and len(outputs["1"]) == len(rows) - 20
 
@@ -278,7 +255,7 @@ def test_semdedup_on_clough_stevenson_follows_the_labels(clough_embedded: Path, 
     result = invoke("dedup", "semantic", str(clough_embedded), str(tmp_path / "out"), "--eps", "0.1", "--clusters", "5")
     assert result.exit_code == 0, result.stderr
     kept = read_dir(tmp_path / "out").to_pylist()
-    rejects = read_dir(_rejects(tmp_path / "out")).to_pylist()
+    rejects = read_dir(rejects_dir(tmp_path / "out")).to_pylist()
     assert len(kept) + len(rejects) == 100
     label = {r["id"]: (r["task"], r["category"]) for r in kept + rejects}
     group = {r["id"]: r["id"] for r in kept} | {r["id"]: r["dup_of"] for r in rejects}
@@ -310,7 +287,7 @@ def test_embed_then_dedup_pipeline_equals_shell_chain(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     chained = read_dir(tmp_path / "chain")
     assert read_dir(tmp_path / "run").equals(chained)
-    removed = {r["id"]: r["dup_of"] for r in read_dir(_rejects(tmp_path / "chain")).to_pylist()}
+    removed = {r["id"]: r["dup_of"] for r in read_dir(rejects_dir(tmp_path / "chain")).to_pylist()}
     # The paraphrase goes (its survivor is the one farther from the centroid), and the exact copy
     # (equal vectors: the tie goes to the smaller id); "eating food" vs "eating bread" (0.75) stays.
     assert len(removed) == 2 and removed["t7"] == "t3", removed
