@@ -1,12 +1,12 @@
-"""A fastText model loaded once per worker, and prediction over whole Arrow arrays.
+"""A fastText model loaded once per process, and prediction over whole Arrow arrays.
 
-Prediction runs in curate's Rust extension (``curate._native.FastTextModel``: the ``fasttext``
-crate, a Rust reimplementation of fastText's inference), over a whole string array per call and
-with the GIL released, so two worker threads use two cores. fastText's own Python module holds
-the GIL in ``predict`` (measured: two threads predicting at once ran no faster than one), which
-is why it is no longer on this path; it stays the reference that ``tests/test_classify_native.py``
-checks the Rust predictions against, and the trainer (``curate classify train``, the
-``curate[classify]`` extra, imported here only when training).
+Prediction runs in curate's Rust extension (``curate._native.FastTextModel``,
+``rust_ext/src/fasttext_*.rs``: the ``fasttext`` crate reads the model's arguments and dictionary,
+the rest is curate's and follows C++ fastText operation for operation), over a whole string array
+per call and with the GIL released, so two worker threads use two cores. fastText's own Python
+module holds the GIL in ``predict``, which is why it is not on this path; it trains
+(``curate.classify.train``, the ``curate[classify]`` extra) and is the reference that
+``tests/test_classify_native.py`` checks these predictions against.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -22,22 +21,8 @@ import pyarrow as pa
 from curate import _native
 from curate.classify.model_file import LABEL_PREFIX, ModelInfo, inspect_model
 from curate.classify.text import EMPTY_LABEL
-from curate.errors import BadInputError, UsageError
+from curate.errors import BadInputError
 from curate.kernel._binding import numbers, over_chunks
-
-EXTRA = "classify"
-EXTRA_MODULES = ("fasttext",)
-
-
-def import_fasttext() -> Any:
-    """fastText's Python module, for training (``curate[classify]``)."""
-    try:
-        import fasttext
-    except ImportError as exc:
-        raise UsageError("curate classify train needs fastText: pip install 'curate[classify]'") from exc
-    # fastText's Python wrapper prints a warning on every load_model; nothing to warn about here.
-    fasttext.FastText.eprint = lambda *args, **kwargs: None
-    return fasttext
 
 
 @dataclass

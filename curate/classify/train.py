@@ -28,7 +28,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.classify.model import import_fasttext
 from curate.classify.model_file import LABEL_PREFIX, inspect_model
 from curate.classify.text import DEFAULT_MAX_CHARS, prepared_lines
 from curate.errors import UsageError
@@ -39,6 +38,17 @@ from curate.io.readers import ReadOptions, read_batches
 POSITIVE_LABEL = "hq"
 NEGATIVE_LABEL = "cc"
 LOSSES = ("softmax", "ns", "hs", "ova")
+
+
+def import_fasttext() -> Any:
+    """fastText's Python module, for training (``curate[classify]``)."""
+    try:
+        import fasttext
+    except ImportError as exc:
+        raise UsageError("curate classify train needs fastText: pip install 'curate[classify]'") from exc
+    # fastText's Python wrapper prints a warning on every load_model; nothing to warn about here.
+    fasttext.FastText.eprint = lambda *args, **kwargs: None
+    return fasttext
 
 
 @dataclass(frozen=True)

@@ -130,8 +130,7 @@ def train_command(app: Any, input_location: str, model_path: Path, label_column:
     Text is prepared as score and the filters prepare it (whitespace runs become one space,
     cut to --max-chars). Defaults are fastText's (dim 100, no n-grams) unless given.
     """
-    from curate.classify.model import import_fasttext
-    from curate.classify.train import train
+    from curate.classify.train import import_fasttext, train
     from curate.io.readers import ReadOptions
 
     import_fasttext()
@@ -151,8 +150,7 @@ def train_quality_command(app: Any, positive: str, negative: str, model_path: Pa
     documents labelled cc, the larger class subsampled (seeded) to the size of the smaller.
     Word bigrams (--word-ngrams 2) by default, as DCLM's fastText classifier; the same text
     preparation as filter quality. Writes MODEL and MODEL.report.json."""
-    from curate.classify.model import import_fasttext
-    from curate.classify.train import train_quality
+    from curate.classify.train import import_fasttext, train_quality
     from curate.io.readers import ReadOptions
 
     import_fasttext()
