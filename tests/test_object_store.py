@@ -292,3 +292,25 @@ def test_an_unsupported_uri_output_in_a_pipeline_file_is_a_usage_error(tmp_path:
     result = run_process("run", "p.yaml", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "p.yaml"]
+
+
+def test_a_prefix_holding_the_users_objects_is_refused_and_never_emptied(s3_endpoint: str, tmp_path: Path) -> None:
+    """As a local OUT: a prefix with objects but no curate output is refused before the run; with
+    --overwrite the run publishes beside them and deletes none of them (only curate's own names)."""
+    filesystem = _bucket(s3_endpoint, "mixed")
+    source = _corpus(filesystem, "mixed")
+    with filesystem.open_output_stream("mixed/out/notes.txt") as stream:
+        stream.write(b"the user's")
+    with filesystem.open_output_stream("mixed/out/theirs.parquet") as stream:
+        pq.write_table(pa.table({"x": [1]}), stream)
+    env = {**_s3_env(s3_endpoint), "CURATE_STAGING_DIR": str(tmp_path / "staging")}
+    refused = run_process("dedup", "exact", source, "s3://mixed/out", env=env)
+    assert refused.returncode == 2 and "not empty and not a curate output" in refused.stderr
+    assert sorted(_objects(filesystem, "mixed/out")) == ["notes.txt", "theirs.parquet"]
+    assert not (tmp_path / "staging").exists()
+    done = run_process("dedup", "exact", source, "s3://mixed/out", "--overwrite", env=env)
+    assert done.returncode == 0, done.stderr
+    objects = _objects(filesystem, "mixed/out")
+    assert objects["notes.txt"] == b"the user's" and "theirs.parquet" in objects
+    manifest = json.loads(_objects(filesystem, "mixed/out.curate")[MANIFEST])
+    assert sorted(n for n in objects if n.startswith("part-")) == sorted(e["name"] for e in manifest["shards"])

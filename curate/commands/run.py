@@ -70,6 +70,9 @@ def run(app: Any, pipeline_file: Path, **params: Any) -> None:
 
         if indexed_stages(pipeline):
             raise UsageError("--index needs a local OUT (the index is updated once OUT is published)")
+        from curate.io.object_output import check_writable
+
+        check_writable(pipeline.publish_to, params["overwrite"])
     summary = _run_indexed(pipeline, options, keep) or run_pipeline(pipeline, options, keep_intermediate=keep)
     if pipeline.publish_to is not None:
         from dataclasses import replace

@@ -29,10 +29,11 @@ def run_stage(stage: Any, read: Any, params: dict[str, Any], app: Any) -> StageS
     location = params["output"]
     if scheme_of(location) is None:
         return _run_stage(stage, read, params, app, Path(location))
-    from curate.io.object_output import publish, staging_dir
+    from curate.io.object_output import check_writable, publish, staging_dir
 
     if getattr(getattr(stage, "config", None), "index", ""):
         raise UsageError("--index needs a local OUT (the index is updated once OUT is published)")
+    check_writable(location, params["overwrite"])
     summary = _run_stage(stage, read, params, app, staging_dir(location))
     if publish(location, staging_dir(location), params["overwrite"]) and summary.reused:
         # Done locally before, published only now (a publish that was killed): not "already done".

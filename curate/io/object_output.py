@@ -8,8 +8,11 @@ Publishing (``publish``):
 1. ``PREFIX.curate/work/publishing.json`` is put first: curate's input discovery refuses an OUT
    with a workspace and no manifest as unfinished, on a store as on a disk.
 2. The previous manifest, if any, is deleted: from here the old dataset is not committed.
-3. Every object under ``PREFIX/`` and ``PREFIX.curate/`` that the new manifest does not list is
-   deleted, so that once committed ``PREFIX/*.parquet`` holds exactly the listed shards.
+3. Every kept-shard object (``part-*.parquet``) under ``PREFIX/`` and every object under
+   ``PREFIX.curate/`` that the new manifest does not list is deleted, so that once committed
+   ``PREFIX/part-*.parquet`` is exactly the listed shards. Other objects under ``PREFIX/`` are the
+   user's and stay, as files in a local OUT do; a prefix holding objects but no curate output is
+   refused before the run without ``--overwrite`` (``check_writable``), as a local OUT is.
 4. Each kept shard and rejects file is uploaded as one object (one PUT, or a multipart upload,
    which the store shows only once complete: never a partial object), then its size checked.
 5. The manifest is put last: the commit point. Then ``publishing.json`` is deleted.
@@ -126,6 +129,33 @@ def published(location: str, manifest: dict[str, Any], filesystem: pafs.FileSyst
     return all(i.type == pafs.FileType.File and i.size == s for i, s in zip(infos, sizes, strict=True))
 
 
+def _files_below(filesystem: pafs.FileSystem, base: str) -> list[str]:
+    if filesystem.get_file_info(base).type != pafs.FileType.Directory:
+        return []
+    selector = pafs.FileSelector(base, recursive=True)
+    return [info.path for info in filesystem.get_file_info(selector) if info.type == pafs.FileType.File]
+
+
+def _is_shard_name(path: str) -> bool:
+    """A name curate gives a kept shard (``part-NNNNN.parquet``): the only objects under PREFIX/ a
+    publish may delete; anything else there is the user's, as in a local OUT."""
+    name = path.rsplit("/", 1)[-1]
+    return name.startswith("part-") and name.endswith(".parquet")
+
+
+def check_writable(location: str, overwrite: bool) -> None:
+    """Before the run, as for a local OUT: a prefix holding objects but no curate output (no manifest,
+    no publish in progress) is refused without ``overwrite``."""
+    filesystem = store_filesystem(location)
+    out, state = _remote(location)
+    if overwrite or filesystem.get_file_info(f"{state}/{layout.MANIFEST}").type == pafs.FileType.File:
+        return
+    if filesystem.get_file_info(f"{state}/{layout.WORK}/{PUBLISHING}").type == pafs.FileType.File:
+        return
+    if _files_below(filesystem, out) or _files_below(filesystem, state):
+        raise UsageError(f"{location} is not empty and not a curate output; pass --overwrite or choose another")
+
+
 def check_remote(location: str, fingerprint: str, overwrite: bool) -> None:
     """Refuse (before any upload) to replace a finished dataset of another run without ``overwrite``."""
     _, state = _remote(location)
@@ -152,12 +182,11 @@ def publish(location: str, staging: Path, overwrite: bool) -> bool:
         filesystem.delete_file(manifest_object)
     files = _listed(staging, manifest, out, state)
     keep = {path for _, path, _ in files} | {marker}
-    for base in (out, state):
-        if filesystem.get_file_info(base).type != pafs.FileType.Directory:
-            continue
-        for info in filesystem.get_file_info(pafs.FileSelector(base, recursive=True)):
-            if info.type == pafs.FileType.File and info.path not in keep:
-                filesystem.delete_file(info.path)
+    # Stale shards of an earlier run under PREFIX/ and anything under PREFIX.curate/ (curate's own).
+    stale = [p for p in _files_below(filesystem, out) if _is_shard_name(p)] + _files_below(filesystem, state)
+    for path in stale:
+        if path not in keep:
+            filesystem.delete_file(path)
     for local, path, size in files:
         if local.stat().st_size != size:
             raise OSError(f"{local}: {local.stat().st_size} bytes, the manifest says {size}; re-run with --overwrite")
