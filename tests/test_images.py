@@ -480,22 +480,30 @@ def test_embed_images_with_an_onnx_model_of_sscd_contract(tmp_path: Path) -> Non
     pytest.importorskip("onnxruntime")
     weights = np.random.default_rng(2).normal(size=(3, 6))
     model = _tiny_sscd_like_model(tmp_path / "m.onnx", 32, weights)
-    rows = [{"id": f"p{n}", "image": _jpeg(n, size=(70, 50))} for n in range(5)]
-    rows.append({"id": "bad", "image": b"not an image"})
+    # 70 rows: two batches of 64 and several model calls of 16 rows each (decoded ahead of the
+    # model), with undecodable images at a call's first and last row and inside one.
+    bad = {0, 15, 16, 40, 69}
+    rows = [
+        {"id": f"p{n:02d}", "image": b"not an image" if n in bad else _jpeg(n, size=(70, 50))} for n in range(70)
+    ]
     write_shard(tmp_path / "in" / "a.parquet", rows)
     args = ["--model", str(model), "--size", "32"]
     result = invoke("embed", "images", str(tmp_path / "in"), str(tmp_path / "out"), *args, "--json")
     assert result.exit_code == 0, result.stderr
     table = read_dir(tmp_path / "out")
     assert table.schema.field("embedding").type == pa.list_(pa.float32(), 6)
+    good = [row for n, row in enumerate(rows) if n not in bad]
+    assert table.column("id").to_pylist() == [row["id"] for row in good]
     got = np.array(table.column("embedding").to_pylist(), dtype=np.float64)
-    for n, row in enumerate(got):
-        picture = Image.open(io.BytesIO(rows[n]["image"])).convert("RGB").resize((32, 32), Image.Resampling.BILINEAR)
+    for row, vector in zip(good, got, strict=True):
+        picture = Image.open(io.BytesIO(row["image"])).convert("RGB").resize((32, 32), Image.Resampling.BILINEAR)
         pixels = (np.asarray(picture, dtype=np.float64) / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
         expected = pixels.mean(axis=(0, 1)) @ weights
-        assert row == pytest.approx(expected / np.linalg.norm(expected), abs=1e-4)
-    assert np.linalg.norm(got, axis=1) == pytest.approx(np.ones(5), abs=1e-5)
-    assert read_dir(rejects_dir(tmp_path / "out")).column("_reason").to_pylist() == ["embed_images:unidentified"]
+        assert vector == pytest.approx(expected / np.linalg.norm(expected), abs=1e-4)
+    assert np.linalg.norm(got, axis=1) == pytest.approx(np.ones(len(good)), abs=1e-5)
+    rejects = read_dir(rejects_dir(tmp_path / "out"))
+    assert sorted(rejects.column("id").to_pylist()) == [f"p{n:02d}" for n in sorted(bad)]
+    assert set(rejects.column("_reason").to_pylist()) == {"embed_images:unidentified"}
     manifest = manifest_json(tmp_path / "out")
     digest = manifest["config"]["files"][str(model)]
     # The model's content is in the fingerprint: another file at the same path is another run.

@@ -20,6 +20,7 @@ checked against its own ONNX export).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,8 +38,11 @@ from curate.pipelines.stage import BatchContext, MapResult, MapStage, Resources
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2  # 2: the model runs on 16 images at a time (float sums may differ in the last bits)
 DEVICES = ("cpu", "cuda")
+# Images per model call: also the unit of decode/inference overlap (a batch of 64 rows is four
+# model calls, the decoding of each overlapping the inference of the one before).
+INFERENCE_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -117,29 +121,24 @@ class EmbedImages(MapStage):
     def apply(self, batch: pa.RecordBatch, context: BatchContext) -> MapResult:
         engine: Engine = context.state if context.state is not None else self.worker_state()
         dimension = engine.dimension
-        images = image_column(batch, self.image_column)
+        images = image_column(batch, self.image_column).to_pylist()
         n = batch.num_rows
-        pixels = np.zeros((n, 3, self.size, self.size), dtype=np.float32)
         failed = np.zeros(n, dtype=bool)
         why: list[str | None] = [None] * n
-        from PIL import Image
-
-        for row, data in enumerate(images.to_pylist()):
-            decoded = open_image(data, max_pixels=self.max_pixels, draft=(self.size, self.size), mode="RGB")
-            if decoded.image is None:
-                failed[row], why[row] = True, f"embed_images:{decoded.reason}"
-                continue
-            resized = decoded.image.resize((self.size, self.size), Image.Resampling.BILINEAR)
-            array = np.asarray(resized, dtype=np.float32) / 255.0
-            pixels[row] = ((array - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
         vectors = np.zeros((n, dimension), dtype=np.float32)
-        good = np.flatnonzero(~failed)
-        if len(good):
-            out = engine.run(pixels[good])
-            if out.shape[1] != dimension:
-                raise UsageError(f"--model {self.model}: output has {out.shape[1]} values per image, not {dimension}")
-            norms = np.linalg.norm(out, axis=1, keepdims=True)
-            vectors[good] = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+        starts = range(0, n, INFERENCE_ROWS)
+        # Decoding overlaps inference: one thread decodes chunk k + 1 (Pillow and numpy release
+        # the GIL) while this one runs the model on chunk k (so does the model runtime).
+        with ThreadPoolExecutor(1, thread_name_prefix="curate-decode") as decoder:
+            chunks = [decoder.submit(self._pixels, images[start : start + INFERENCE_ROWS]) for start in starts]
+            for start, chunk in zip(starts, chunks, strict=True):
+                pixels, reasons = chunk.result()
+                for offset, reason in enumerate(reasons):
+                    if reason is not None:
+                        failed[start + offset], why[start + offset] = True, f"embed_images:{reason}"
+                good = np.flatnonzero([reason is None for reason in reasons])
+                if len(good):
+                    vectors[start + good] = self._embed(engine, pixels[good], dimension)
         flat = pa.array(vectors.reshape(-1), pa.float32())
         embedding = pa.FixedSizeListArray.from_arrays(flat, dimension, mask=pa.array(failed))
         counters = {f"undecodable:{r.removeprefix('embed_images:')}": why.count(r) for r in set(why) if r}
@@ -147,3 +146,28 @@ class EmbedImages(MapStage):
         return MapResult(
             keep=keep, reasons=pa.array(why, pa.string()), columns={"embedding": embedding}, counters=counters
         )
+
+    def _pixels(self, images: list[bytes | None]) -> tuple[np.ndarray, list[str | None]]:
+        """The model's input for ``images`` (SSCD's preprocessing) and, per image, why it did not
+        decode (None: it did; its pixels are zeros)."""
+        from PIL import Image
+
+        pixels = np.zeros((len(images), 3, self.size, self.size), dtype=np.float32)
+        reasons: list[str | None] = [None] * len(images)
+        for row, data in enumerate(images):
+            decoded = open_image(data, max_pixels=self.max_pixels, draft=(self.size, self.size), mode="RGB")
+            if decoded.image is None:
+                reasons[row] = decoded.reason
+                continue
+            resized = decoded.image.resize((self.size, self.size), Image.Resampling.BILINEAR)
+            array = np.asarray(resized, dtype=np.float32) / 255.0
+            pixels[row] = ((array - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
+        return pixels, reasons
+
+    def _embed(self, engine: Engine, pixels: np.ndarray, dimension: int) -> np.ndarray:
+        """The model's descriptors of ``pixels``, L2-normalised (a zero output stays zero)."""
+        out = engine.run(pixels)
+        if out.shape[1] != dimension:
+            raise UsageError(f"--model {self.model}: output has {out.shape[1]} values per image, not {dimension}")
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
