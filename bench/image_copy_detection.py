@@ -160,7 +160,9 @@ def main() -> None:
         results[f"{args.model.name} cos>={args.cosine}"] = score(
             cosine_pairs(emb["id"], emb["embedding"], args.cosine), truth
         )
+        sweeps = {f"{args.model.name} by cosine": (0.95, 0.9, 0.85, 0.8, 0.75, 0.7)}
     else:
+        sweeps = {}
         print("embedding: not measured (no --model; SSCD's weights cannot be downloaded where this was written)")
     if ensure_imagededup(not args.no_install):
         found, dedup_seconds = imagededup_pairs(photos, args.distance)
@@ -179,6 +181,15 @@ def main() -> None:
             f"  d<={distance:2d}: precision {overall['overall'][0]:.3f}, recall {overall['overall'][1]:.3f}, "
             f"mean recall of the kinds other than flips {np.mean(no_flip):.3f}"
         )
+    for label, cosines in sweeps.items():
+        print(f"{label}: precision / recall of crops, of every copy")
+        for cosine in cosines:
+            overall = score(cosine_pairs(emb["id"], emb["embedding"], cosine), truth)
+            crop = overall["crop"]
+            print(
+                f"  cos>={cosine:.2f}: crops {crop[0]:.3f} / {crop[1]:.3f}, "
+                f"all {overall['overall'][0]:.3f} / {overall['overall'][1]:.3f}"
+            )
 
 
 if __name__ == "__main__":
