@@ -4,8 +4,9 @@ Up to ``exact_max`` vectors the search is exact (``IndexFlatIP``: every pair's i
 O(n^2 d) time, no extra memory). Beyond, an ``IndexIVFFlat`` with ``nlist = 4 sqrt(n)`` lists
 (k-means trained on a seeded sample of ``64 nlist`` vectors) searches ``nprobe`` lists per query:
 approximate (a neighbour in a list not probed is missed; bench/ measures the recall against exact
-search), about ``nprobe / nlist`` of the exact cost. Memory: the vectors once in the index
-(n x d x 4 bytes: 2 GiB for 1M 512-d) plus ``neighbours`` results per query of the block searched.
+search), about ``nprobe / nlist`` of the exact cost. Memory: the caller's unit vectors (n x d x 4
+bytes: 2 GiB for 1M 512-d, normalised in place), their copy in the index (as much again), and
+``neighbours`` results per query of the block searched.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from curate.errors import UsageError
 
 SEARCH_BLOCK = 65_536
 PAIR_BLOCK = 65_536  # pairs whose cosine is computed at once: 2 x 65,536 x d floats
+ROW_BLOCK = 65_536  # rows normalised at once
 TRAIN_PER_LIST = 64
 
 
@@ -30,11 +34,32 @@ def faiss_module() -> object:
     return faiss
 
 
-def normalised(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Rows scaled to unit length (a zero row stays zero: it is nobody's duplicate)."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    out: NDArray[np.float32] = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-    return out.astype(np.float32)
+def normalise_in_place(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Scale every row to unit length, block by block (a whole-matrix ``np.linalg.norm`` would
+    allocate a temporary as large as the matrix); a zero row stays zero: it is nobody's duplicate."""
+    for start in range(0, len(vectors), ROW_BLOCK):
+        block = vectors[start : start + ROW_BLOCK]
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block))[:, None]
+        np.divide(block, norms, out=block, where=norms > 0)
+    return vectors
+
+
+def normalised(vectors: NDArray[np.floating]) -> NDArray[np.float32]:
+    """A float32 copy of ``vectors`` with unit rows."""
+    return normalise_in_place(np.array(vectors, dtype=np.float32, order="C"))
+
+
+def unit_matrix(values: pa.ChunkedArray) -> NDArray[np.float32]:
+    """A fixed-size-list column as an n x d float32 matrix of unit rows: each chunk copied once
+    into the one matrix (no combined copy of the column on the way), then normalised in place."""
+    dimension = values.type.list_size
+    matrix = np.empty((len(values), dimension), dtype=np.float32)
+    row = 0
+    for chunk in values.chunks:
+        flat = pc.list_flatten(chunk).to_numpy(zero_copy_only=False)
+        matrix[row : row + len(chunk)] = flat.reshape(-1, dimension)
+        row += len(chunk)
+    return normalise_in_place(matrix)
 
 
 def pair_cosines(vectors: NDArray[np.float32], i: NDArray[np.int64], j: NDArray[np.int64]) -> NDArray[np.float32]:
@@ -51,9 +76,10 @@ def cosine_pairs(
     vectors: NDArray[np.float32], threshold: float, *, neighbours: int, exact_max: int, nprobe: int
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Row pairs (i < j), each once, whose cosine is at or above ``threshold`` among each row's
-    ``neighbours`` nearest (exact below ``exact_max`` rows, IVF above)."""
+    ``neighbours`` nearest (exact below ``exact_max`` rows, IVF above). A C-contiguous float32
+    ``vectors`` is normalised in place (no copy); any other is copied first."""
     faiss = faiss_module()
-    vectors = np.ascontiguousarray(normalised(vectors))
+    vectors = normalise_in_place(np.ascontiguousarray(vectors, dtype=np.float32))
     n, dimension = vectors.shape
     if n < 2:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)

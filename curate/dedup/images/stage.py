@@ -2,8 +2,10 @@
 threshold, connected components, one survivor per component (single) → apply decisions (map).
 
 Memory of the resolve task: every row's key (id, doc key, --keep value) plus 8 bytes per hash or
-``4 d`` bytes per embedding: about 100 MB for 1M hashed images, 2.1 GB for 1M 512-d embeddings,
-plus the search's own bounded buffers (``hamming.BLOCK_CANDIDATES``, ``knn.SEARCH_BLOCK``).
+``4 d`` bytes per embedding, plus the search's own bounded buffers (``hamming.BLOCK_CANDIDATES``,
+``knn.SEARCH_BLOCK``). An embedding search holds the vectors twice (the matrix and faiss's index):
+about 100 MB for 1M hashed images, 4.3 GB for 1M 512-d embeddings (measured by
+``bench/images_million.py``).
 """
 
 from __future__ import annotations
@@ -118,21 +120,22 @@ def collect_task(plan: ImagePlan, shard_index: int) -> tuple[dict[str, Any], lis
     return stats, [plan.workspace.root / collected_name(shard.index)]
 
 
-def _similarities(values: pa.ChunkedArray, by: str, rows: np.ndarray, leaders: np.ndarray) -> np.ndarray:
-    """Each row's similarity to its leader: 1 - Hamming / 64, or the cosine."""
+def _similarities(values: np.ndarray, by: str, rows: np.ndarray, leaders: np.ndarray) -> np.ndarray:
+    """Each row's similarity to its leader: 1 - Hamming / 64, or the cosine (unit rows)."""
     if by == "embedding":
-        from curate.dedup.images.knn import normalised, pair_cosines
+        from curate.dedup.images.knn import pair_cosines
 
-        vectors = normalised(_matrix(values))
-        return pair_cosines(vectors, rows, leaders).astype(np.float64)
-    hashes = values.to_numpy().astype(np.uint64)
-    return 1.0 - popcount64(hashes[rows] ^ hashes[leaders]) / HASH_BITS
+        return pair_cosines(values, rows, leaders).astype(np.float64)
+    return 1.0 - popcount64(values[rows] ^ values[leaders]) / HASH_BITS
 
 
-def _matrix(values: pa.ChunkedArray) -> np.ndarray:
-    array = values.combine_chunks()
-    dimension = array.type.list_size
-    return np.asarray(pc.list_flatten(array).to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, dimension)
+def _search_values(values: pa.ChunkedArray, by: str) -> np.ndarray:
+    """The column as the search takes it: unit float32 rows, or uint64 hashes."""
+    if by == "embedding":
+        from curate.dedup.images.knn import unit_matrix
+
+        return unit_matrix(values)
+    return np.asarray(values.to_numpy(), dtype=np.uint64)
 
 
 def resolve_task(plan: ImagePlan, index: int) -> tuple[dict[str, Any], list[Path]]:
@@ -146,21 +149,20 @@ def resolve_task(plan: ImagePlan, index: int) -> tuple[dict[str, Any], list[Path
         decisions = DECISION_SCHEMA.empty_table()
         pairs = 0
     else:
+        # The values leave the Arrow table (one matrix or array of them is all the search needs).
+        values = _search_values(table.column("value"), config.by)
+        table = table.drop_columns(["value"])
+        del tables
         if config.by == "embedding":
             from curate.dedup.images.knn import cosine_pairs
 
             i, j = cosine_pairs(
-                _matrix(table.column("value")),
-                config.threshold,
-                neighbours=config.neighbours,
-                exact_max=config.exact_max,
-                nprobe=config.nprobe,
+                values, config.threshold, neighbours=config.neighbours, exact_max=config.exact_max, nprobe=config.nprobe
             )
         else:
             # The only task of its phase (one decision partition): the probes use every core.
             from curate.pipelines.cpus import available_cpus
 
-            values = table.column("value").to_numpy().astype(np.uint64)
             i, j = hamming_pairs(values, config.max_distance, threads=available_cpus())
         pairs = len(i)
         nodes, roots = kernel.connected_components(i.astype(np.uint64), j.astype(np.uint64))
@@ -175,7 +177,7 @@ def resolve_task(plan: ImagePlan, index: int) -> tuple[dict[str, Any], list[Path
         offsets = np.append(starts, len(clusters)).astype(np.int64)
         leaders = group_leaders(offsets)
         rows = members.column("row").to_numpy()
-        similarity = _similarities(table.column("value"), config.by, rows, rows[leaders])
+        similarity = _similarities(values, config.by, rows, rows[leaders])
         decisions = decisions_from_leaders(members.select(["doc", "id"]), leaders, similarity)
     outputs = write_decisions_by_shard(root, decisions, 0, plan.active_shards)
     removed = int(np.count_nonzero(decisions.column("removed").to_numpy(zero_copy_only=False)))

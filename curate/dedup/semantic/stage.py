@@ -36,8 +36,8 @@ from numpy.typing import NDArray
 from curate import kernel
 from curate.dedup.decisions import DECISION_SCHEMA, decisions_from_leaders, write_decisions_by_shard
 from curate.dedup.filtering import DecisionsApply
-from curate.dedup.images.knn import faiss_module, normalised, pair_cosines
-from curate.dedup.images.stage import _matrix, collect_task, collected_name, require_one_dimension
+from curate.dedup.images.knn import faiss_module, normalised, pair_cosines, unit_matrix
+from curate.dedup.images.stage import collect_task, collected_name, require_one_dimension
 from curate.dedup.keep import KeepRule
 from curate.dedup.semantic.config import FARTHEST, STAGE_NAME, SemanticDedupConfig, SemanticPlan
 from curate.dedup.survivors import group_leaders
@@ -113,7 +113,9 @@ def resolve_task(plan: SemanticPlan, index: int) -> tuple[dict[str, Any], list[P
     if table is None or table.num_rows < 2:
         decisions = DECISION_SCHEMA.empty_table()
     else:
-        vectors = np.ascontiguousarray(normalised(_matrix(table.column("value"))))
+        vectors = unit_matrix(table.column("value"))
+        table = table.drop_columns(["value"])
+        del tables
         clusters = config.cluster_count(len(vectors))
         labels, centroid_cosine = kmeans(vectors, clusters, config.iterations)
         i, j = cluster_pairs(vectors, labels, config.threshold)
