@@ -399,6 +399,29 @@ def test_dedup_by_embedding_equals_brute_force_cosine(tmp_path: Path) -> None:
         assert row["similarity"] == pytest.approx(float(cosine[member, survivor]), abs=1e-5)
 
 
+def test_unit_matrix_from_chunks_equals_numpy_and_keeps_zero_rows_zero() -> None:
+    from curate.dedup.images import knn
+
+    rng = np.random.default_rng(8)
+    vectors = rng.normal(size=(50, 6)).astype(np.float32)
+    vectors[7] = 0.0
+    chunks = [vectors[:20], vectors[20:21], vectors[21:]]
+    column = pa.chunked_array(
+        [pa.FixedSizeListArray.from_arrays(pa.array(c.reshape(-1), pa.float32()), 6) for c in chunks]
+    )
+    matrix = knn.unit_matrix(column)
+    norms = np.linalg.norm(vectors.astype(np.float64), axis=1, keepdims=True)
+    expected = np.divide(vectors, norms, out=np.zeros_like(vectors, dtype=np.float64), where=norms > 0)
+    assert matrix.dtype == np.float32 and matrix.flags.c_contiguous
+    assert matrix == pytest.approx(expected, abs=1e-6)
+    assert not matrix[7].any()
+    # A zero row is nobody's duplicate, even of another zero row.
+    i, _ = knn.cosine_pairs(
+        np.vstack([matrix, np.zeros((1, 6), np.float32)]), 0.5, neighbours=8, exact_max=100, nprobe=1
+    )
+    assert 7 not in i.tolist() and 50 not in i.tolist()
+
+
 def test_dedup_by_embedding_ivf_beyond_exact_max_finds_planted_copies(tmp_path: Path) -> None:
     pytest.importorskip("faiss")
     from curate.dedup.images.knn import cosine_pairs
@@ -483,9 +506,7 @@ def test_embed_images_with_an_onnx_model_of_sscd_contract(tmp_path: Path) -> Non
     # 70 rows: two batches of 64 and several model calls of 16 rows each (decoded ahead of the
     # model), with undecodable images at a call's first and last row and inside one.
     bad = {0, 15, 16, 40, 69}
-    rows = [
-        {"id": f"p{n:02d}", "image": b"not an image" if n in bad else _jpeg(n, size=(70, 50))} for n in range(70)
-    ]
+    rows = [{"id": f"p{n:02d}", "image": b"not an image" if n in bad else _jpeg(n, size=(70, 50))} for n in range(70)]
     write_shard(tmp_path / "in" / "a.parquet", rows)
     args = ["--model", str(model), "--size", "32"]
     result = invoke("embed", "images", str(tmp_path / "in"), str(tmp_path / "out"), *args, "--json")
