@@ -573,6 +573,39 @@ def test_embed_then_dedup_by_embedding(tmp_path: Path) -> None:
     assert sorted(read_dir(tmp_path / "d").column("id").to_pylist()) == ["p0", "p1", "p2"]
 
 
+def test_image_pipeline_on_ray_gives_the_bytes_of_the_local_run(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """hash -> embed (the model loaded once per Ray worker) -> dedup, over three shards with a bad
+    image: the same files from Ray as from local threads."""
+    pytest.importorskip("onnxruntime")
+    model = _tiny_sscd_like_model(tmp_path / "m.onnx", 16, np.random.default_rng(6).normal(size=(3, 8)))
+    for shard in range(3):
+        rows = [{"id": f"s{shard}p{n}", "image": _jpeg(n % 4, size=(60 + n, 40 + shard))} for n in range(10)]
+        rows.append({"id": f"s{shard}bad", "image": b"\xff\xd8 cut"})
+        write_shard(tmp_path / "in" / f"part-{shard}.parquet", rows)
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        f"stages:\n  - hash images: {{}}\n  - embed images: {{model: {model}, size: 16}}\n"
+        "  - dedup images: {by: embedding, threshold: 0.999}\n"
+    )
+    outputs = {}
+    for executor in ("local", "ray"):
+        if executor == "ray":
+            request.getfixturevalue("ray_cluster")
+        out = tmp_path / executor
+        args = ["--input", str(tmp_path / "in"), "--output", str(out), "--executor", executor, "--workers", "2"]
+        result = invoke("run", str(pipeline), *args)
+        assert result.exit_code == 0, result.stderr
+        kept = {f"kept/{p.name}": p.read_bytes() for p in out.glob("*.parquet")}
+        rejects = {
+            f"rejects/{p.relative_to(rejects_dir(out))}": p.read_bytes() for p in rejects_dir(out).rglob("*.parquet")
+        }
+        outputs[executor] = kept | rejects
+        undecodable = read_dir(rejects_dir(out) / "01-hash_images")
+        assert sorted(undecodable.column("id").to_pylist()) == ["s0bad", "s1bad", "s2bad"]
+    assert len(outputs["local"]) == 9 and outputs["local"] == outputs["ray"]  # 3 kept, 3 + 3 rejects
+    assert 4 <= read_dir(tmp_path / "local").num_rows < 30
+
+
 # -- webdataset --------------------------------------------------------------------------------------------------
 
 
