@@ -553,6 +553,10 @@ def test_embed_images_device_cuda_is_refused_without_a_cuda_provider(tmp_path: P
     assert result.exit_code == 2 and "no CUDA provider" in result.stderr and "--device cpu" in result.stderr
     assert not (tmp_path / "out").exists()
     assert invoke(*args, "--device", "cpu").exit_code == 0
+    # The default, auto, is the CPU here, and what it chose is in the fingerprint: the same run as cpu.
+    again = invoke(*args, "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["rows_kept"] == 1, again.stderr
+    assert '"device": "cpu"' in json.dumps(manifest_json(tmp_path / "out")["config"])
 
 
 def test_embed_then_dedup_by_embedding(tmp_path: Path) -> None:

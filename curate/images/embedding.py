@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from curate.errors import UsageError
 from curate.images.decode import DEFAULT_MAX_PIXELS, open_image
-from curate.images.engines import Engine, check_device, load_engine
+from curate.images.engines import Engine, check_device, load_engine, resolve_device
 from curate.images.hashing import image_column
 from curate.pipelines.fingerprint import file_digest
 from curate.pipelines.options import option
@@ -39,7 +39,7 @@ from curate.pipelines.stage import BatchContext, MapResult, MapStage, Resources
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 ALGORITHM_VERSION = 2  # 2: the model runs on 16 images at a time (float sums may differ in the last bits)
-DEVICES = ("cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda")
 # Images per model call: also the unit of decode/inference overlap (a batch of 64 rows is four
 # model calls, the decoding of each overlapping the inference of the one before).
 INFERENCE_ROWS = 16
@@ -59,7 +59,6 @@ class EmbedImages(MapStage):
     summary: ClassVar[str] = "Add image descriptors (embedding) from an ONNX or TorchScript model with SSCD's contract."
     extra: ClassVar[str | None] = "images"
     extra_modules: ClassVar[tuple[str, ...]] = ("PIL", "onnxruntime")
-    resources: ClassVar[Resources] = Resources(batch_rows=64)
 
     model: str = option("", "The ONNX or TorchScript model file (input float32[N,3,S,S], output float32[N,D]).")
     model_sha256: str = option("", "Refuse the model unless its SHA-256 is this (hex).", show_default=False)
@@ -74,11 +73,21 @@ class EmbedImages(MapStage):
         choices=("drop", "keep"),
     )
     device: str = option(
-        "cpu",
-        "Run the model on the CPU or on a CUDA GPU (needs onnxruntime-gpu and a GPU: refused before any work "
-        "when onnxruntime has no CUDA provider).",
+        "auto",
+        "Run the model on a CUDA GPU or the CPU. auto: the GPU where the model's runtime can use one "
+        "(onnxruntime-gpu and a GPU, or torch seeing one), else the CPU. cuda where it cannot is refused "
+        "before any work.",
         choices=DEVICES,
     )
+
+    @property
+    def resources(self) -> Resources:  # type: ignore[override]
+        """On Ray, a task on the GPU asks for one (the local executor runs where it is)."""
+        return Resources(gpus=1.0 if self.resolved_device() == "cuda" else 0.0, batch_rows=64)
+
+    def resolved_device(self) -> str:
+        # No model file: check_installed says so; until then nothing is resolved.
+        return resolve_device(self.model, self.device) if Path(self.model).is_file() else self.device
 
     def check_installed(self) -> None:
         """Before any work (the CLI and pipelines call it when they build the stage): the extra,
@@ -88,7 +97,7 @@ class EmbedImages(MapStage):
             raise UsageError("embed images needs --model PATH (an ONNX or TorchScript file)")
         if not Path(self.model).is_file():
             raise UsageError(f"--model {self.model}: no such file")
-        check_device(self.model, self.device)
+        check_device(self.model, self.resolved_device())
         if self.model_sha256:
             actual = file_digest(self.model)
             if actual != self.model_sha256.lower():
@@ -108,12 +117,12 @@ class EmbedImages(MapStage):
             "max_pixels": self.max_pixels,
             "undecodable": self.undecodable,
             # A GPU's float rounding differs from the CPU's in the last bits: another output.
-            "device": self.device,
+            "device": self.resolved_device(),
             "algorithm_version": ALGORITHM_VERSION,
         }
 
     def setup(self) -> Any:
-        return load_engine(self.model, self.device, self.size)
+        return load_engine(self.model, self.resolved_device(), self.size)
 
     def dimension(self) -> int:
         return int(self.worker_state().dimension)

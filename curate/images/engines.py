@@ -9,6 +9,7 @@ release the GIL while they run.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +31,27 @@ class Engine(Protocol):
 def is_torchscript(path: str) -> bool:
     with Path(path).open("rb") as handle:
         return handle.read(4) == ZIP_MAGIC
+
+
+def gpu_device_present() -> bool:
+    """A CUDA GPU's device node exists (the NVIDIA driver creates ``/dev/nvidiaN``): onnxruntime-gpu
+    lists its CUDA provider on machines without any GPU, so the provider alone does not say."""
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+@functools.cache
+def resolve_device(path: str, device: str) -> str:
+    """``auto`` becomes ``cuda`` where the model's runtime can use a GPU here (torch sees one, or
+    onnxruntime has its CUDA provider and a GPU is present), else ``cpu``; decided once, on the
+    machine that starts the run (its choice is part of the fingerprint)."""
+    if device != "auto":
+        return device
+    if is_torchscript(path):
+        return "cuda" if import_torch().cuda.is_available() else "cpu"
+    import onnxruntime
+
+    usable = "CUDAExecutionProvider" in onnxruntime.get_available_providers() and gpu_device_present()
+    return "cuda" if usable else "cpu"
 
 
 def check_device(path: str, device: str) -> None:
