@@ -49,16 +49,21 @@ def normalised(vectors: NDArray[np.floating]) -> NDArray[np.float32]:
     return normalise_in_place(np.array(vectors, dtype=np.float32, order="C"))
 
 
-def unit_matrix(values: pa.ChunkedArray) -> NDArray[np.float32]:
-    """A fixed-size-list column as an n x d float32 matrix of unit rows: each chunk copied once
-    into the one matrix (no combined copy of the column on the way), then normalised in place."""
+def copy_rows(out: NDArray[np.float32], values: pa.ChunkedArray) -> None:
+    """A fixed-size-list column's rows into ``out`` (len(values) x d), chunk by chunk: no combined
+    copy of the column on the way."""
     dimension = values.type.list_size
-    matrix = np.empty((len(values), dimension), dtype=np.float32)
     row = 0
     for chunk in values.chunks:
         flat = pc.list_flatten(chunk).to_numpy(zero_copy_only=False)
-        matrix[row : row + len(chunk)] = flat.reshape(-1, dimension)
+        out[row : row + len(chunk)] = flat.reshape(-1, dimension)
         row += len(chunk)
+
+
+def unit_matrix(values: pa.ChunkedArray) -> NDArray[np.float32]:
+    """A fixed-size-list column as an n x d float32 matrix of unit rows."""
+    matrix = np.empty((len(values), values.type.list_size), dtype=np.float32)
+    copy_rows(matrix, values)
     return normalise_in_place(matrix)
 
 

@@ -30,14 +30,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from curate import kernel
 from curate.dedup.decisions import DECISION_SCHEMA, decisions_from_leaders, write_decisions_by_shard
 from curate.dedup.filtering import DecisionsApply
-from curate.dedup.images.knn import faiss_module, normalised, pair_cosines, unit_matrix
-from curate.dedup.images.stage import collect_task, collected_name, require_one_dimension
+from curate.dedup.images.knn import faiss_module, normalised, pair_cosines
+from curate.dedup.images.stage import collect_task, read_collected, require_one_dimension
 from curate.dedup.keep import KeepRule
 from curate.dedup.semantic.config import FARTHEST, STAGE_NAME, SemanticDedupConfig, SemanticPlan
 from curate.dedup.survivors import group_leaders
@@ -106,16 +105,11 @@ def resolve_task(plan: SemanticPlan, index: int) -> tuple[dict[str, Any], list[P
     """k-means → pairs within clusters → components → the --keep rule's member survives."""
     root = plan.workspace.root
     config = plan.config
-    tables = [pq.read_table(root / collected_name(s.index)) for s in plan.active_shards]
-    tables = [t for t in tables if t.num_rows]
-    table = pa.concat_tables(tables, promote_options="permissive") if tables else None
+    table, vectors = read_collected(root, plan.active_shards, "embedding")
     pairs, clusters = 0, 0
     if table is None or table.num_rows < 2:
         decisions = DECISION_SCHEMA.empty_table()
     else:
-        vectors = unit_matrix(table.column("value"))
-        table = table.drop_columns(["value"])
-        del tables
         clusters = config.cluster_count(len(vectors))
         labels, centroid_cosine = kmeans(vectors, clusters, config.iterations)
         i, j = cluster_pairs(vectors, labels, config.threshold)
