@@ -86,7 +86,11 @@ class OnnxEngine:
         import onnxruntime
 
         try:
-            self.session = onnxruntime.InferenceSession(path, providers=ONNX_PROVIDERS[device])
+            options = onnxruntime.SessionOptions()
+            # Idle pool threads sleep instead of spinning: a spinning pool takes the cores the
+            # decoding thread needs between two model calls.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self.session = onnxruntime.InferenceSession(path, options, providers=ONNX_PROVIDERS[device])
         except Exception as exc:  # onnxruntime raises its own exception types for a bad file
             raise UsageError(f"--model {path}: not TorchScript, nor an ONNX model onnxruntime loads ({exc})") from exc
         if device == "cuda" and "CUDAExecutionProvider" not in self.session.get_providers():
