@@ -9,8 +9,9 @@ cores itself, so a one-core affinity does not hold it to one core).
 
 The photos are the 640 x 480 UKBench JPEGs of ``../shared/data/imagededup-ukbench-transforms``
 (``base_images/``), repeated to ``--images``; the model is whatever ONNX or TorchScript file with
-SSCD's contract is given (SSCD's own ResNet-50 costs ~4 GFLOP per 288 x 288 image; the YOLOv8n
-backbone built by ``make_backbone_model.py`` ~1.3).
+SSCD's contract is given. SSCD's ResNet-50 is about 6.8 G multiply-adds per 288 x 288 image
+(ResNet-50's 4.1 at 224); the YOLOv8n backbone of ``make_backbone_model.py`` is well under one
+(YOLOv8n is 8.7 GFLOPs at 640 x 640, whole): expect SSCD's model to cost ten times more.
 """
 
 from __future__ import annotations

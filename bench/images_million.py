@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from process_stats import measure_command  # noqa: E402
 
 
 def build(root: Path, images: int, copies: int, shards: int, seed: int) -> dict[str, str]:
@@ -100,14 +102,10 @@ def exact_pairs(vectors: np.ndarray, threshold: float, sample: int, seed: int) -
 def run_curate(out: Path, arguments: list[str]) -> tuple[dict, float, float, float]:
     """Run the CLI; return its JSON summary, wall and CPU seconds, peak RSS in MiB."""
     command = [sys.executable, "-m", "curate", "-q", "dedup", "images", *arguments, "--json"]
-    started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    stdout, stderr = child.stdout.read(), child.stderr.read()  # type: ignore[union-attr]
-    if os.waitstatus_to_exitcode(status) != 0:
+    stats, stdout, stderr = measure_command(command, out.parent / "logs")
+    if stats["rc"] != 0:
         raise SystemExit(f"curate failed: {stderr}")
-    return json.loads(stdout), wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    return json.loads(stdout), stats["wall_s"], stats["cpu_s"], stats["max_rss_mib"]
 
 
 def survivors(out: Path) -> dict[str, str]:

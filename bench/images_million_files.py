@@ -26,7 +26,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import time
@@ -37,6 +36,10 @@ import numpy as np
 import pyarrow.parquet as pq
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from process_stats import measure_command  # noqa: E402
+
 PER_TAR = 10_000
 # A 24 x 24 grid: two pictures' pHashes are as far apart as random hashes (mean distance 31.5;
 # 0 of 8M pairs of 4,000 pictures within 10 bits).
@@ -110,18 +113,14 @@ def build(root: Path, images: int, copies: int, size: int, seed: int) -> dict[st
     return {f"{copy:07d}": f"{original:07d}" for copy, original in mapping.items()}
 
 
-def run(label: str, arguments: list[str], images: int) -> dict:
+def run(label: str, arguments: list[str], images: int, logs: Path) -> dict:
     command = [sys.executable, "-m", "curate", "-q", *arguments, "--json"]
-    started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    stdout, stderr = child.stdout.read(), child.stderr.read()  # type: ignore[union-attr]
-    if os.waitstatus_to_exitcode(status) != 0:
+    stats, stdout, stderr = measure_command(command, logs)
+    if stats["rc"] != 0:
         raise SystemExit(f"{label} failed: {stderr}")
-    cpu = usage.ru_utime + usage.ru_stime
+    wall, cpu = stats["wall_s"], stats["cpu_s"]
     print(
-        f"{label}: wall {wall:.1f} s, CPU {cpu:.1f} s, peak RSS {usage.ru_maxrss / 1024:.0f} MiB, "
+        f"{label}: wall {wall:.1f} s, CPU {cpu:.1f} s, peak RSS {stats['max_rss_mib']:.0f} MiB, "
         f"{images / cpu:.0f} images per CPU second, {images / wall:.0f} images/s on {os.cpu_count()} cores"
     )
     return json.loads(stdout)
@@ -151,16 +150,22 @@ def main() -> None:
         f"{size / 2**30:.1f} GiB of tars, {time.perf_counter() - started:.0f} s"
     )
     n = args.images
-    ingested = run("curate ingest webdataset", ["ingest", "webdataset", str(tars), str(args.out / "ingested")], n)
+    logs = args.out / "logs"
+    ingested = run(
+        "curate ingest webdataset", ["ingest", "webdataset", str(tars), str(args.out / "ingested")], n, logs / "ingest"
+    )
     if not args.keep_tars:
         shutil.rmtree(tars)
-    hashed = run("curate hash images", ["hash", "images", str(args.out / "ingested"), str(args.out / "hashed")], n)
+    hashed = run(
+        "curate hash images", ["hash", "images", str(args.out / "ingested"), str(args.out / "hashed")], n, logs / "hash"
+    )
     if not args.keep_steps:
         shutil.rmtree(args.out / "ingested")
     deduped = run(
         "curate dedup images --by phash",
         ["dedup", "images", str(args.out / "hashed"), str(args.out / "deduped"), "--by", "phash"],
         n,
+        logs / "dedup",
     )
     print(f"rows: {ingested['rows_kept']:,} ingested, {hashed['rows_kept']:,} hashed, {deduped['rows_kept']:,} kept")
     from curate.io.layout import rejects_dir

@@ -163,3 +163,19 @@ def tail(path: Path, n: int = 3) -> str:
     except OSError:
         return ""
     return " | ".join(lines[-n:])[-400:]
+
+
+def measure_command(cmd: Sequence[str], logs: Path, timeout: float = 24 * 3600) -> tuple[dict[str, Any], str, str]:
+    """Run ``cmd`` under a fresh wrapper process (this file's ``_measure``) and return its stats
+    (``measure_main``), stdout and stderr. The wrapper matters for the peak RSS: a child spawned
+    straight from a benchmark that holds gigabytes (the data it generated) reports the parent's
+    peak as its own ``ru_maxrss`` (Linux carries the high-water mark across fork and exec)."""
+    logs.mkdir(parents=True, exist_ok=True)
+    result, out, err = logs / "result.json", logs / "stdout", logs / "stderr"
+    wrapper = [sys.executable, str(Path(__file__).resolve()), "_measure", str(result), str(out), str(err)]
+    subprocess.run([*wrapper, str(timeout), "--", *cmd], check=True)
+    return json.loads(result.read_text()), out.read_text(), err.read_text()
+
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "_measure":
+    measure_main(sys.argv[2:])
