@@ -399,7 +399,7 @@ def test_dedup_by_embedding_equals_brute_force_cosine(tmp_path: Path) -> None:
         assert row["similarity"] == pytest.approx(float(cosine[member, survivor]), abs=1e-5)
 
 
-def test_unit_matrix_from_chunks_equals_numpy_and_keeps_zero_rows_zero() -> None:
+def test_embedding_rows_from_chunks_equal_numpy_and_zero_rows_stay_zero() -> None:
     from curate.dedup.images import knn
 
     rng = np.random.default_rng(8)
@@ -409,7 +409,9 @@ def test_unit_matrix_from_chunks_equals_numpy_and_keeps_zero_rows_zero() -> None
     column = pa.chunked_array(
         [pa.FixedSizeListArray.from_arrays(pa.array(c.reshape(-1), pa.float32()), 6) for c in chunks]
     )
-    matrix = knn.unit_matrix(column)
+    matrix = np.empty((50, 6), dtype=np.float32)
+    knn.copy_rows(matrix, column)
+    knn.normalise_in_place(matrix)
     norms = np.linalg.norm(vectors.astype(np.float64), axis=1, keepdims=True)
     expected = np.divide(vectors, norms, out=np.zeros_like(vectors, dtype=np.float64), where=norms > 0)
     assert matrix.dtype == np.float32 and matrix.flags.c_contiguous

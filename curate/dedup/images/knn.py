@@ -60,13 +60,6 @@ def copy_rows(out: NDArray[np.float32], values: pa.ChunkedArray) -> None:
         row += len(chunk)
 
 
-def unit_matrix(values: pa.ChunkedArray) -> NDArray[np.float32]:
-    """A fixed-size-list column as an n x d float32 matrix of unit rows."""
-    matrix = np.empty((len(values), values.type.list_size), dtype=np.float32)
-    copy_rows(matrix, values)
-    return normalise_in_place(matrix)
-
-
 def pair_cosines(vectors: NDArray[np.float32], i: NDArray[np.int64], j: NDArray[np.int64]) -> NDArray[np.float32]:
     """The inner product of rows ``i[k]`` and ``j[k]`` for every k, computed in blocks: gathering
     every pair's two rows at once would take 8 d bytes per pair (5.4 GB for 1.3M pairs of 512-d)."""
