@@ -55,18 +55,22 @@ def _ingest_options(fn: F) -> F:
     return fn
 
 
-def _local_output(ctx: click.Context, param: click.Parameter, value: str) -> Path:
-    """OUT as a local path: a URI is a usage error before anything is created (never a local ``s3:``)."""
+def _output_location(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """OUT: a local path, ``s3://`` or ``gs://``; any other URI is a usage error before anything is
+    created (never a local ``s3:``)."""
     from curate.io.locations import check_output_location
 
-    return Path(check_output_location(value))
+    location = check_output_location(value, object_store=True)
+    if Path(location).is_file():
+        raise click.BadParameter(f"{location} is a file, not a directory", ctx=ctx, param=param)
+    return location
 
 
 @click.command("images")
 @click.argument("source", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("output", metavar="OUT", type=click.Path(file_okay=False), callback=_local_output)
+@click.argument("output", metavar="OUT", callback=_output_location)
 @_ingest_options
-def images(source: Path, output: Path, **params: Any) -> None:
+def images(source: Path, output: str, **params: Any) -> None:
     """Every image file below DIR (recursively) becomes a row: id (the relative path), image (the bytes),
     format, width, height. Files that are not decodable images go to OUT.curate/rejects/ with their bytes and
     _reason ingest_images:<why> (empty, unidentified, corrupt, too_large, file_too_large, outside_root,
@@ -78,9 +82,9 @@ def images(source: Path, output: Path, **params: Any) -> None:
 
 @click.command("webdataset")
 @click.argument("source", metavar="TARS", type=click.Path(exists=True, path_type=Path))
-@click.argument("output", metavar="OUT", type=click.Path(file_okay=False), callback=_local_output)
+@click.argument("output", metavar="OUT", callback=_output_location)
 @_ingest_options
-def webdataset(source: Path, output: Path, **params: Any) -> None:
+def webdataset(source: Path, output: str, **params: Any) -> None:
     """WebDataset shards (img2dataset / DataComp layout: a .tar file, or a folder of them) become rows:
     key.jpg + key.txt + key.json -> id (TAR/key), image, format, width, height, text, json. A sample
     without an image, or whose image does not decode, goes to OUT.curate/rejects/ (_reason
@@ -90,11 +94,22 @@ def webdataset(source: Path, output: Path, **params: Any) -> None:
     _ingest(source, output, params, webdataset=True)
 
 
-def _ingest(source: Path, output: Path, params: dict[str, Any], *, webdataset: bool) -> None:
+def _ingest(source: Path, output: str, params: dict[str, Any], *, webdataset: bool) -> None:
     from curate.images.ingest import IngestOptions, ingest_images
+    from curate.io.locations import scheme_of
 
     as_json = params.pop("as_json")
-    manifest = ingest_images(source, output, IngestOptions(**params), webdataset=webdataset)
+    if scheme_of(output) is None:
+        manifest = ingest_images(source, Path(output), IngestOptions(**params), webdataset=webdataset)
+    else:
+        # An object-store OUT: made in its local staging copy (curate's own, replaced each time:
+        # ingest is one pass), then published, the manifest last (curate.io.object_output).
+        from curate.io.object_output import check_fresh, publish, staging_dir
+
+        check_fresh(output, params["overwrite"])
+        options = IngestOptions(**{**params, "overwrite": True})
+        manifest = ingest_images(source, staging_dir(output), options, webdataset=webdataset)
+        publish(output, staging_dir(output), params["overwrite"])
     label = "ingest webdataset" if webdataset else "ingest images"
     counters = manifest["counters"]
     result = {

@@ -143,6 +143,16 @@ def _is_shard_name(path: str) -> bool:
     return name.startswith("part-") and name.endswith(".parquet")
 
 
+def check_fresh(location: str, overwrite: bool) -> None:
+    """Before a one-pass command (``ingest``, not resumable): the prefix holds nothing, or
+    ``overwrite`` says to replace what it holds (a curate output, never the user's other objects)."""
+    check_writable(location, overwrite)
+    _, state = _remote(location)
+    manifest = store_filesystem(location).get_file_info(f"{state}/{layout.MANIFEST}")
+    if not overwrite and manifest.type == pafs.FileType.File:
+        raise UsageError(f"{location} holds a curate output; pass --overwrite to replace it, or choose another")
+
+
 def check_writable(location: str, overwrite: bool) -> None:
     """Before the run, as for a local OUT: a prefix holding objects but no curate output (no manifest,
     no publish in progress) is refused without ``overwrite``."""
