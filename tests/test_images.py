@@ -438,6 +438,26 @@ def test_dedup_by_embedding_ivf_beyond_exact_max_finds_planted_copies(tmp_path: 
     assert found <= set(zip(exact_i.tolist(), exact_j.tolist(), strict=True))
 
 
+def test_ivf_rows_added_list_by_list_search_as_faiss_own_add() -> None:
+    faiss = pytest.importorskip("faiss")
+    from curate.dedup.images.knn import add_by_list, normalised
+
+    vectors = normalised(np.random.default_rng(9).normal(size=(6000, 16)))
+    indexes = []
+    for by_list in (False, True):
+        quantizer = faiss.IndexFlatIP(16)
+        index = faiss.IndexIVFFlat(quantizer, 16, 40, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors[:2560])
+        index.nprobe = 3
+        if by_list:
+            add_by_list(faiss, index, quantizer, vectors)
+        else:
+            index.add(vectors)
+        indexes.append((index, quantizer))
+    plain, listed = (index.search(vectors, 6) for index, _ in indexes)
+    assert np.array_equal(plain[1], listed[1]) and np.array_equal(plain[0], listed[0])
+
+
 @pytest.mark.parametrize(
     ("embedding", "message"),
     [
