@@ -3,9 +3,9 @@ threshold, connected components, one survivor per component (single) → apply d
 
 Memory of the resolve task: every row's key (id, doc key, --keep value) plus 8 bytes per hash or
 ``4 d`` bytes per embedding, plus the search's own bounded buffers (``hamming.BLOCK_CANDIDATES``,
-``knn.SEARCH_BLOCK``). An embedding search holds the vectors twice (the matrix and faiss's index):
-about 100 MB for 1M hashed images, 4.3 GB for 1M 512-d embeddings (measured by
-``bench/images_million.py``).
+``knn.SEARCH_BLOCK``). An embedding search holds the vectors about twice (the matrix and faiss's
+index): about 100 MB for 1M hashed images; 4.85 GiB peak for 1M 512-d embeddings (measured by
+``bench/images_million.py --by embedding``).
 """
 
 from __future__ import annotations
