@@ -35,6 +35,7 @@ num_perm)) time and O(k · (4·num_perm + 8·bands) + 24·E) memory. See docs/de
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -68,6 +69,17 @@ class TextSimilarity:
     bands: int
     rows: int
 
+    def hashing(self) -> dict[str, Any]:
+        """The shingling and MinHash parameters, as the kernel's functions take them."""
+        return {
+            "kind": self.kind,
+            "ngram": self.ngram,
+            "num_perm": self.num_perm,
+            "seed": self.seed,
+            "bands": self.bands,
+            "rows": self.rows,
+        }
+
 
 def choose_survivors(
     texts: pa.Array | pa.ChunkedArray,
@@ -95,12 +107,7 @@ def choose_survivors(
         texts,
         group_offsets,
         threshold=similarity.threshold,
-        kind=similarity.kind,
-        ngram=similarity.ngram,
-        num_perm=similarity.num_perm,
-        seed=similarity.seed,
-        bands=similarity.bands,
-        rows=similarity.rows,
+        **similarity.hashing(),
         exact_pairs_max=EXACT_PAIRS_MAX,
     )
 

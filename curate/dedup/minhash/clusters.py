@@ -24,7 +24,7 @@ from curate.dedup.decisions import DECISION_SCHEMA, ROW_MASK, decisions_from_lea
 from curate.dedup.minhash.components import member_name
 from curate.dedup.minhash.config import MinHashPlan
 from curate.dedup.minhash.signatures import sig_name
-from curate.dedup.survivors import TextSimilarity, choose_survivors, group_leaders
+from curate.dedup.survivors import choose_survivors, group_leaders
 from curate.io.columns import text_values
 from curate.io.layout import WORK
 from curate.io.readers import read_batches
@@ -105,15 +105,7 @@ def resolve_task(plan: MinHashPlan, partition: int) -> tuple[dict[str, Any], lis
             leader_rows, similarity = choose_survivors(
                 table.column("text"),
                 offsets,
-                TextSimilarity(
-                    threshold=config.threshold,
-                    kind=config.shingle,  # type: ignore[arg-type]
-                    ngram=config.ngram,
-                    num_perm=config.num_perm,
-                    seed=config.seed,
-                    bands=config.bands,
-                    rows=config.rows,
-                ),
+                config.similarity(),
                 mode=config.survivors,
                 max_leaders=config.max_leaders,
             )

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from curate.dedup.keep import KeepRule, cluster_columns_option, keep_option
-from curate.dedup.survivors import SURVIVOR_MODES
+from curate.dedup.survivors import SURVIVOR_MODES, TextSimilarity
 from curate.errors import UsageError
 from curate.io.readers import ReadOptions
 from curate.pipelines.options import check_ranges, option
@@ -101,13 +101,10 @@ class MinHashConfig:
             fields["index"] = True
         return fields
 
-    def signatures(self, texts: Any) -> Any:
-        """MinHash signatures and band hashes of ``texts`` with this configuration: the one call a
-        run's signature phase and the nightly index both make, so that they hash alike."""
-        from curate import kernel
-
-        return kernel.minhash_batch(
-            texts,
+    def similarity(self) -> TextSimilarity:
+        """What makes two texts duplicates under this configuration (verification, survivors)."""
+        return TextSimilarity(
+            threshold=self.threshold,
             kind=self.shingle,  # type: ignore[arg-type]
             ngram=self.ngram,
             num_perm=self.num_perm,
@@ -115,6 +112,13 @@ class MinHashConfig:
             bands=self.bands,
             rows=self.rows,
         )
+
+    def signatures(self, texts: Any) -> Any:
+        """MinHash signatures and band hashes of ``texts`` with this configuration: the one call a
+        run's signature phase and the nightly index both make, so that they hash alike."""
+        from curate import kernel
+
+        return kernel.minhash_batch(texts, **self.similarity().hashing())
 
     def index_fields(self) -> dict[str, object]:
         """What an index must have been built with to be probed by this run (not the keep rule or the
