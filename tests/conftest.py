@@ -109,4 +109,7 @@ def small_tmpfs(path: Path, size: str) -> Iterator[Path]:
     try:
         yield path
     finally:
-        subprocess.run(["umount", str(path)], check=False)
+        if subprocess.run(["umount", str(path)], check=False, capture_output=True).returncode != 0:
+            # Busy: a handle in this process still points into it (seen after the failed run of the
+            # nightly full-disk test). Detach it lazily, so that no mount outlives the test.
+            subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
